@@ -1,0 +1,87 @@
+"""create_app(settings): the Litestar application, collecting each domain's routes."""
+
+from __future__ import annotations
+
+from litestar import Litestar, get
+from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.security.jwt import JWTAuth
+from litestar.stores.memory import MemoryStore
+
+from backend import db
+from backend.core import secrets
+from backend.core.auth import AccessToken
+from backend.core.http import EXCEPTION_HANDLERS, RequestLogMiddleware, configure_logging
+from backend.core.pwa import make_pwa_handler
+from backend.core.throttle import FailureThrottle
+from backend.people import routes as people_routes
+from backend.people.service import CurrentUser, load_current_user
+from backend.settings import Settings, get_settings
+
+VERSION = "0.1.0"
+
+
+@get("/api/health", exclude_from_auth=True, operation_id="health", tags=["system"])
+async def health() -> dict:
+    """Liveness, the database engine and whether every migration is applied."""
+    state = await db.migration_state()
+    return {
+        "status": "ok" if not state["pending"] else "migrations_pending",
+        "database": db.engine_name(),
+        "migrations": {"applied": state["applied"], "pending": state["pending"]},
+        "version": VERSION,
+    }
+
+
+async def _retrieve_user(token: AccessToken, _: ASGIConnection) -> CurrentUser:
+    return await load_current_user(int(token.sub), str(token.extras.get("did", "")))
+
+
+def _log_requests_outermost(app_config: AppConfig) -> AppConfig:
+    # Added after the auth plugin, so the request log also sees requests refused by authentication.
+    app_config.middleware.insert(0, DefineMiddleware(RequestLogMiddleware))
+    return app_config
+
+
+def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Litestar:
+    """Build the app. `manage_database=False` leaves the engine's pool to the caller (tests)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    jwt_secret = secrets.jwt_secret(settings.secrets_dir)
+
+    jwt_auth = JWTAuth[CurrentUser, AccessToken](
+        retrieve_user_handler=_retrieve_user,
+        token_secret=jwt_secret,
+        token_cls=AccessToken,
+        # Health, sign-in and the schema are public; the PWA shell opts out with exclude_from_auth.
+        exclude=["^/api/health", "^/api/auth/(login|refresh)$", "^/schema"],
+    )
+    state = State(
+        {
+            "settings": settings,
+            "jwt_secret": jwt_secret,
+            "login_throttle": FailureThrottle(
+                MemoryStore(), settings.login_max_failures, settings.login_window_seconds
+            ),
+        }
+    )
+    return Litestar(
+        route_handlers=[health, *people_routes.ROUTES, make_pwa_handler(settings.pwa_dist)],
+        on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
+        on_startup=[db.prepare] if manage_database else [],
+        on_shutdown=[db.close] if manage_database else [],
+        exception_handlers=EXCEPTION_HANDLERS,
+        state=state,
+        openapi_config=OpenAPIConfig(
+            title="枫桥网格通 API",
+            version=VERSION,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        request_max_body_size=20 * 1024 * 1024,
+        debug=False,
+    )

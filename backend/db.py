@@ -1,0 +1,93 @@
+"""The database engine (SQLite with WAL, or PostgreSQL) and the write-transaction helper."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from backend.settings import Settings, get_settings
+
+os.environ.setdefault("PICCOLO_CONF", "backend.piccolo_conf")
+
+# Seconds an SQLite writer waits for the lock before failing; writers queue rather than error.
+SQLITE_BUSY_TIMEOUT = 30
+
+
+def make_engine(settings: Settings) -> SQLiteEngine | PostgresEngine:
+    if settings.engine == "postgresql":
+        return PostgresEngine(config={"dsn": settings.database_url})
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT)
+
+
+DB = make_engine(get_settings())
+
+
+def engine_name() -> str:
+    return "postgresql" if DB.engine_type == "postgres" else "sqlite"
+
+
+def write_transaction() -> Any:
+    """A transaction for writes: IMMEDIATE on SQLite so the write lock is taken up front
+    (a deferred one that upgrades later fails with 'database is locked' under concurrency)."""
+    if isinstance(DB, SQLiteEngine):
+        return DB.transaction(transaction_type=TransactionType.immediate)
+    return DB.transaction()
+
+
+async def prepare() -> None:
+    """Per-process start-up: WAL for SQLite (kept in the file), a pool for PostgreSQL."""
+    if isinstance(DB, SQLiteEngine):
+        await prepare_file_only()
+    elif DB.pool is None:
+        await DB.start_connection_pool(min_size=1, max_size=10)
+
+
+async def close() -> None:
+    if isinstance(DB, PostgresEngine) and DB.pool is not None:
+        await DB.close_connection_pool()
+        DB.pool = None
+
+
+async def migrate() -> list[str]:
+    """Apply pending migrations from ../migrations; returns the ids applied."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    before = set((await migration_state())["applied_ids"])
+    result = await run_forwards(app_name="fengqiao", migration_id="all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")
+    await prepare_file_only()
+    after = (await migration_state())["applied_ids"]
+    return [m for m in after if m not in before]
+
+
+async def prepare_file_only() -> None:
+    if isinstance(DB, SQLiteEngine):
+        await DB.run_ddl("PRAGMA journal_mode=WAL")
+
+
+def migration_ids() -> list[str]:
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+
+    from backend.piccolo_app import APP_CONFIG
+
+    modules = BaseMigrationManager().get_migration_modules(APP_CONFIG.resolved_migrations_folder_path)
+    return sorted(modules)
+
+
+async def migration_state() -> dict[str, Any]:
+    """Which migrations are applied and which are pending (for /api/health and `migrate`)."""
+    from piccolo.apps.migrations.tables import Migration
+
+    known = migration_ids()
+    if not await Migration.table_exists().run():
+        applied: list[str] = []
+    else:
+        rows = await Migration.select(Migration.name).where(Migration.app_name == "fengqiao").run()
+        applied = sorted(r["name"] for r in rows)
+    return {"applied": len(applied), "applied_ids": applied, "pending": [m for m in known if m not in applied]}

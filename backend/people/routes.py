@@ -1,0 +1,78 @@
+"""HTTP routes of the people domain: sign-in, the caller's profile, and county administration."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from backend.core.http import requires_role
+from backend.people import schemas, service
+from backend.people.roles import Role
+from backend.people.service import CurrentUser
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["auth"]
+
+    @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, operation_id="login")
+    async def login(self, data: JSONBody[schemas.LoginRequest], request: Request, state: State) -> schemas.TokenResponse:
+        """Sign in on a device; returns a short-lived access token and the device's refresh token."""
+        return await service.login(
+            settings=state.settings,
+            secret=state.jwt_secret,
+            throttle=state.login_throttle,
+            username=data.username,
+            password=data.password,
+            device_name=data.device_name,
+            client_addr=request.client.host if request.client else "unknown",
+        )
+
+    @post("/refresh", exclude_from_auth=True, status_code=HTTP_200_OK, operation_id="refresh")
+    async def refresh(self, data: JSONBody[schemas.RefreshRequest], state: State) -> schemas.TokenResponse:
+        """Rotate the refresh token; keeps a phone signed in for 30 days without signal."""
+        return await service.refresh(settings=state.settings, secret=state.jwt_secret, raw_token=data.refresh_token)
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT, operation_id="logout")
+    async def logout(self, request: Request[CurrentUser, object, State]) -> None:
+        """Sign this device out: its refresh token stops working."""
+        await service.logout(request.user)
+
+
+@get("/api/me", operation_id="me", tags=["auth"])
+async def me(request: Request[CurrentUser, object, State]) -> schemas.UserView:
+    """The signed-in user: role, area and team."""
+    return await service.user_view(request.user.id)
+
+
+class AdminController(Controller):
+    """People administration, for the county office only."""
+
+    path = "/api/admin"
+    tags = ["admin"]
+    guards = [requires_role(Role.county_admin)]
+
+    @post("/users", status_code=HTTP_201_CREATED, operation_id="create_user")
+    async def create_user(self, data: JSONBody[schemas.CreateUserRequest]) -> schemas.UserView:
+        """Create an account with its role, area and team."""
+        return await service.create_user(data)
+
+    @post("/teams", status_code=HTTP_201_CREATED, operation_id="create_team")
+    async def create_team(self, data: JSONBody[schemas.CreateTeamRequest]) -> schemas.TeamView:
+        """Create a red mediation team (红色调解队) with its villages and members."""
+        return await service.create_team(data)
+
+    @get("/devices", operation_id="list_devices")
+    async def list_devices(self, user_id: FromQuery[int | None] = None) -> list[schemas.DeviceView]:
+        """Devices signed in, newest first, optionally for one user."""
+        return await service.list_devices(user_id)
+
+    @post("/devices/{device_id:str}/revoke", status_code=HTTP_204_NO_CONTENT, operation_id="revoke_device")
+    async def revoke_device(self, device_id: FromPath[str]) -> None:
+        """Revoke a lost phone: its tokens stop working at once."""
+        await service.revoke_device(device_id)
+
+
+ROUTES = [AuthController, me, AdminController]

@@ -1,0 +1,445 @@
+"""People: sign-in, devices and their refresh tokens, users and teams. Knows nothing of HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from backend.core import clock
+from backend.core.auth import (
+    AccessToken,
+    RefreshToken,
+    hash_password,
+    new_refresh_token,
+    same_hash,
+    successor_refresh_token,
+    token_hash,
+    verify_password,
+)
+from backend.core.errors import AppError, InvalidRequest, NotFound
+from backend.core.throttle import FailureThrottle
+from backend.db import write_transaction
+from backend.grids.tables import Division
+from backend.people import schemas
+from backend.people.roles import ROLE_LABELS, ROLE_SCOPE_LEVELS, ROLES_NEEDING_TEAM
+from backend.people.tables import Device, Team, TeamMember, TeamVillage, User
+from backend.settings import Settings
+
+
+class InvalidCredentials(AppError):
+    status_code = 401
+    code = "auth.invalid_credentials"
+    message = "用户名或密码错误"
+    message_en = "Wrong username or password"
+
+
+class DeviceRevoked(AppError):
+    status_code = 401
+    code = "auth.device_revoked"
+    message = "此设备已被管理员停用，请重新登录"
+    message_en = "This device has been revoked"
+
+
+class SignedOut(AppError):
+    status_code = 401
+    code = "auth.signed_out"
+    message = "此设备已退出登录，请重新登录"
+    message_en = "This device has signed out"
+
+
+class RefreshInvalid(AppError):
+    status_code = 401
+    code = "auth.refresh_invalid"
+    message = "登录凭证无效，请重新登录"
+    message_en = "The refresh token is invalid"
+
+
+class RefreshExpired(AppError):
+    status_code = 401
+    code = "auth.refresh_expired"
+    message = "已超过30天未联网登录，请重新登录"
+    message_en = "The refresh token has expired"
+
+
+class RefreshReused(AppError):
+    status_code = 401
+    code = "auth.refresh_reused"
+    message = "登录凭证已被使用过，为安全起见此设备已停用，请重新登录"
+    message_en = "A rotated refresh token was reused; the device has been revoked"
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The authenticated caller: who, in which role and area, from which device."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    scope_level: str
+    scope_code: str
+    team_id: int | None
+    device_id: str
+
+
+# --- sign-in and tokens -------------------------------------------------------------------------
+
+
+def _issue_access_token(settings: Settings, secret: str, user_id: int, device_id: str) -> str:
+    # JWT expiry is checked against the real clock by PyJWT, so it is issued from the real clock.
+    token = AccessToken(
+        sub=str(user_id),
+        exp=datetime.now(UTC) + timedelta(minutes=settings.access_token_minutes),
+        extras={"did": device_id},
+    )
+    return token.encode(secret=secret, algorithm="HS256")
+
+
+async def _token_response(
+    settings: Settings, secret: str, user_id: int, device_id: str, refresh: str, expires_at: datetime
+) -> schemas.TokenResponse:
+    return schemas.TokenResponse(
+        access_token=_issue_access_token(settings, secret, user_id, device_id),
+        refresh_token=refresh,
+        expires_in=settings.access_token_minutes * 60,
+        refresh_expires_in=max(0, int((expires_at - clock.now()).total_seconds())),
+        user=await user_view(user_id),
+        device_id=device_id,
+    )
+
+
+async def login(
+    *,
+    settings: Settings,
+    secret: str,
+    throttle: FailureThrottle,
+    username: str,
+    password: str,
+    device_name: str,
+    client_addr: str,
+) -> schemas.TokenResponse:
+    """Sign in and register the device; failures are throttled per username and per address."""
+    keys = (f"login:user:{username.lower()}", f"login:addr:{client_addr}")
+    await throttle.check(*keys)
+    user = await User.objects().get(User.username == username.lower())
+    ok = await verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        await throttle.record_failure(*keys)
+        raise InvalidCredentials()
+    await throttle.reset(keys[0])
+
+    device_id = str(uuid.uuid4())
+    refresh = new_refresh_token(device_id)
+    expires_at = clock.now() + timedelta(days=settings.refresh_token_days)
+    await Device.insert(
+        Device(
+            id=uuid.UUID(device_id),
+            user=user.id,
+            name=device_name,
+            created_at=clock.now(),
+            last_seen_at=clock.now(),
+            refresh_hash=token_hash(refresh),
+            refresh_expires_at=expires_at,
+        )
+    ).run()
+    return await _token_response(settings, secret, user.id, device_id, refresh, expires_at)
+
+
+async def refresh(*, settings: Settings, secret: str, raw_token: str) -> schemas.TokenResponse:
+    """Rotate the device's refresh token and issue a new access token.
+
+    A token already rotated is theft or a replay; within the grace window, and only while its
+    successor is unused, it is a replay (the answer was lost on the way) and gets the same successor.
+    Otherwise the device is revoked.
+    """
+    parsed = RefreshToken.parse(raw_token)
+    if parsed is None:
+        raise RefreshInvalid()
+    try:
+        device_uuid = uuid.UUID(parsed.device_id)
+    except ValueError:
+        raise RefreshInvalid() from None
+    presented = token_hash(raw_token)
+    now = clock.now()
+    async with write_transaction():
+        device = await Device.objects().get(Device.id == device_uuid)
+        if device is None:
+            raise RefreshInvalid()
+        _raise_if_revoked(device)
+        successor = successor_refresh_token(secret, raw_token)
+        reused = False
+        if same_hash(device.refresh_hash, presented):
+            if device.refresh_expires_at < now:
+                raise RefreshExpired()
+        elif (
+            same_hash(device.previous_refresh_hash, presented)
+            and device.rotated_at is not None
+            and (now - device.rotated_at).total_seconds() <= settings.refresh_grace_seconds
+            and same_hash(device.refresh_hash, token_hash(successor))
+        ):
+            # The same request again: answer with the successor already issued.
+            return await _token_response(
+                settings, secret, device.user, parsed.device_id, successor, device.refresh_expires_at
+            )
+        else:
+            reused = True
+        if reused:
+            # Committed before answering: raising inside the transaction would roll the revocation back.
+            await _revoke(device, "refresh_reused")
+        else:
+            expires_at = now + timedelta(days=settings.refresh_token_days)
+            await Device.update(
+                {
+                    Device.previous_refresh_hash: presented,
+                    Device.refresh_hash: token_hash(successor),
+                    Device.rotated_at: now,
+                    Device.refresh_expires_at: expires_at,
+                    Device.last_seen_at: now,
+                    Device.rotations: Device.rotations + 1,
+                }
+            ).where(Device.id == device_uuid).run()
+    if reused:
+        raise RefreshReused()
+    user = await User.objects().get(User.id == device.user)
+    if user is None or not user.active:
+        raise RefreshInvalid()
+    return await _token_response(settings, secret, device.user, parsed.device_id, successor, expires_at)
+
+
+def _raise_if_revoked(device: Device) -> None:
+    if device.revoked_at is not None:
+        if device.revoked_reason == "logout":
+            raise SignedOut()
+        raise DeviceRevoked()
+
+
+async def _revoke(device: Device, reason: str) -> None:
+    await Device.update({Device.revoked_at: clock.now(), Device.revoked_reason: reason}).where(
+        (Device.id == device.id) & Device.revoked_at.is_null()
+    ).run()
+
+
+async def logout(user: CurrentUser) -> None:
+    device = await Device.objects().get(Device.id == uuid.UUID(user.device_id))
+    if device is not None:
+        await _revoke(device, "logout")
+
+
+async def load_current_user(user_id: int, device_id: str) -> CurrentUser:
+    """Resolve a token's subject; a revoked device or a deactivated user is refused at once."""
+    try:
+        device_uuid = uuid.UUID(device_id)
+    except ValueError:
+        raise RefreshInvalid() from None
+    rows = await Device.select(
+        Device.revoked_at,
+        Device.revoked_reason,
+        Device.user.username,
+        Device.user.display_name,
+        Device.user.role,
+        Device.user.scope_level,
+        Device.user.scope_code,
+        Device.user.team,
+        Device.user.active,
+    ).where((Device.id == device_uuid) & (Device.user == user_id)).run()
+    if not rows:
+        raise DeviceRevoked()
+    row = rows[0]
+    if row["revoked_at"] is not None:
+        raise SignedOut() if row["revoked_reason"] == "logout" else DeviceRevoked()
+    if not row["user.active"]:
+        raise InvalidCredentials(message="账号已停用", message_en="The account is disabled")
+    return CurrentUser(
+        id=user_id,
+        username=row["user.username"],
+        display_name=row["user.display_name"],
+        role=row["user.role"],
+        scope_level=row["user.scope_level"],
+        scope_code=row["user.scope_code"],
+        team_id=row["user.team"],
+        device_id=device_id,
+    )
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+
+async def division_names(codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    rows = await Division.select(Division.code, Division.name).where(Division.code.is_in(list(codes))).run()
+    return {row["code"]: row["name"] for row in rows}
+
+
+async def user_view(user_id: int) -> schemas.UserView:
+    user = await User.objects(User.team).get(User.id == user_id)
+    if user is None:
+        raise NotFound()
+    names = await division_names({user.scope_code})
+    team = schemas.TeamRef(id=user.team.id, name=user.team.name) if user.team and user.team.id else None
+    return schemas.UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        role_label=ROLE_LABELS.get(user.role, user.role),
+        scope=schemas.AreaView(
+            level=user.scope_level, code=user.scope_code, name=names.get(user.scope_code, user.scope_code)
+        ),
+        team=team,
+    )
+
+
+# --- administration (county admins) ---------------------------------------------------------------
+
+
+async def _division(code: str, levels: tuple[str, ...]) -> Division:
+    division = await Division.objects().get(Division.code == code)
+    if division is None or division.level not in levels:
+        raise InvalidRequest(
+            message=f"区划代码 {code} 不存在或级别不符",
+            message_en=f"Division {code} does not exist or has the wrong level",
+            code="people.invalid_area",
+        )
+    return division
+
+
+async def create_user(data: schemas.CreateUserRequest) -> schemas.UserView:
+    division = await _division(data.scope_code, ROLE_SCOPE_LEVELS[data.role])
+    if data.role in ROLES_NEEDING_TEAM and data.team_id is None:
+        raise InvalidRequest(
+            message="调解员和调解队长必须属于一个调解队",
+            message_en="Mediators and team leaders need a team",
+            code="people.team_required",
+        )
+    if data.team_id is not None and not await Team.exists().where(Team.id == data.team_id).run():
+        raise InvalidRequest(message="调解队不存在", message_en="No such team", code="people.unknown_team")
+    username = data.username.lower()
+    password_hash = hash_password(data.password)
+    async with write_transaction():
+        if await User.exists().where(User.username == username).run():
+            raise AppError(
+                status_code=409,
+                code="people.username_taken",
+                message="用户名已被使用",
+                message_en="The username is taken",
+            )
+        rows = await User.insert(
+            User(
+                username=username,
+                display_name=data.display_name,
+                password_hash=password_hash,
+                role=data.role,
+                scope_level=division.level,
+                scope_code=division.code,
+                team=data.team_id,
+                phone=data.phone,
+            )
+        ).run()
+    return await user_view(rows[0]["id"])
+
+
+async def create_team(data: schemas.CreateTeamRequest) -> schemas.TeamView:
+    if data.township_code:
+        await _division(data.township_code, ("township",))
+    for code in data.village_codes:
+        village = await _division(code, ("village",))
+        if data.township_code and village.parent_code != data.township_code:
+            raise InvalidRequest(
+                message=f"村（社区）{village.name} 不属于该乡镇",
+                message_en=f"Village {code} is not in the team's township",
+                code="people.invalid_area",
+            )
+    async with write_transaction():
+        if await Team.exists().where(Team.name == data.name).run():
+            raise AppError(
+                status_code=409, code="people.team_exists", message="调解队名称已存在", message_en="Team exists"
+            )
+        rows = await Team.insert(Team(name=data.name, township_code=data.township_code)).run()
+        team_id = rows[0]["id"]
+        if data.village_codes:
+            await TeamVillage.insert(
+                *[TeamVillage(team=team_id, village_code=code) for code in data.village_codes]
+            ).run()
+        if data.members:
+            await TeamMember.insert(
+                *[
+                    TeamMember(team=team_id, user=m.user_id, name=m.name, kind=m.kind, is_leader=m.is_leader)
+                    for m in data.members
+                ]
+            ).run()
+    return (await team_views([team_id]))[0]
+
+
+async def team_views(team_ids: list[int]) -> list[schemas.TeamView]:
+    if not team_ids:
+        return []
+    teams = await Team.select().where(Team.id.is_in(team_ids)).order_by(Team.id).run()
+    villages = await TeamVillage.select().where(TeamVillage.team.is_in(team_ids)).order_by(TeamVillage.id).run()
+    members = await TeamMember.select().where(TeamMember.team.is_in(team_ids)).order_by(TeamMember.id).run()
+    codes = {t["township_code"] for t in teams if t["township_code"]} | {v["village_code"] for v in villages}
+    names = await division_names(codes)
+
+    def area(level: str, code: str) -> schemas.AreaView:
+        return schemas.AreaView(level=level, code=code, name=names.get(code, code))
+
+    views = []
+    for team in teams:
+        own_members = [m for m in members if m["team"] == team["id"]]
+        leader = next((m["name"] for m in own_members if m["is_leader"]), None)
+        views.append(
+            schemas.TeamView(
+                id=team["id"],
+                name=team["name"],
+                township=area("township", team["township_code"]) if team["township_code"] else None,
+                villages=[area("village", v["village_code"]) for v in villages if v["team"] == team["id"]],
+                members=[
+                    schemas.TeamMemberView(name=m["name"], kind=m["kind"], is_leader=m["is_leader"], user_id=m["user"])
+                    for m in own_members
+                ],
+                leader=leader,
+            )
+        )
+    return views
+
+
+async def list_devices(user_id: int | None = None) -> list[schemas.DeviceView]:
+    query = Device.select(
+        Device.id,
+        Device.user,
+        Device.user.username,
+        Device.name,
+        Device.created_at,
+        Device.last_seen_at,
+        Device.revoked_at,
+        Device.revoked_reason,
+    ).order_by(Device.created_at, ascending=False)
+    if user_id is not None:
+        query = query.where(Device.user == user_id)
+    rows = await query.run()
+    return [
+        schemas.DeviceView(
+            id=str(r["id"]),
+            user_id=r["user"],
+            username=r["user.username"],
+            name=r["name"],
+            created_at=r["created_at"],
+            last_seen_at=r["last_seen_at"],
+            revoked_at=r["revoked_at"],
+            revoked_reason=r["revoked_reason"],
+        )
+        for r in rows
+    ]
+
+
+async def revoke_device(device_id: str) -> None:
+    """A lost phone: its refresh token and any access token it holds stop working at once."""
+    try:
+        device_uuid = uuid.UUID(device_id)
+    except ValueError:
+        raise NotFound() from None
+    device = await Device.objects().get(Device.id == device_uuid)
+    if device is None:
+        raise NotFound()
+    await _revoke(device, "admin")

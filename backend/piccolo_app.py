@@ -1,0 +1,18 @@
+"""The single Piccolo app: each domain owns its tables.py; migrations live in ../migrations."""
+
+from piccolo.conf.apps import AppConfig, table_finder
+
+from backend.settings import REPO_ROOT
+
+DOMAIN_TABLE_MODULES = [
+    "backend.grids.tables",
+    "backend.people.tables",
+]
+
+APP_CONFIG = AppConfig(
+    app_name="fengqiao",
+    migrations_folder_path=str(REPO_ROOT / "migrations"),
+    table_classes=table_finder(modules=DOMAIN_TABLE_MODULES, exclude_imported=True),
+    migration_dependencies=[],
+    commands=[],
+)
