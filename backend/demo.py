@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,16 +103,31 @@ async def _ensure_team(name: str, township_code: str | None, villages: list[str]
     return team_id
 
 
-async def load_teams(villages: list[dict[str, str | None]]) -> dict[str, int]:
+def team_names(divisions: list[dict[str, str | None]]) -> dict[str, str]:
+    """'<village>红色调解队' by village code; two villages are both called 小街子, so a name shared
+    by several villages is prefixed with the township."""
+    townships = {d["code"]: d["name"] for d in divisions if d["level"] == "township"}
+    villages = [d for d in divisions if d["level"] == "village"]
+    counts = Counter(v["short_name"] for v in villages)
+    return {
+        str(v["code"]): (f"{townships[v['parent_code']]}{v['short_name']}" if counts[v["short_name"]] > 1 else str(v["short_name"]))
+        + "红色调解队"
+        for v in villages
+    }
+
+
+async def load_teams(divisions: list[dict[str, str | None]]) -> dict[str, int]:
     """One team per village plus the county legal-service team; returns team id by village code."""
     rng = random.Random(530524)
+    names_by_village = team_names(divisions)
+    villages = [d for d in divisions if d["level"] == "village"]
     by_village: dict[str, int] = {}
     async with write_transaction():
         for v in villages:
             names = _member_names(rng, rng.randint(3, 5))
             members = [(n, _KINDS[i % len(_KINDS)], i == 0) for i, n in enumerate(names)]
             by_village[str(v["code"])] = await _ensure_team(
-                f"{v['short_name']}红色调解队", v["parent_code"], [str(v["code"])], members
+                names_by_village[str(v["code"])], v["parent_code"], [str(v["code"])], members
             )
         lawyers = [(n, "律师", i == 0) for i, n in enumerate(_member_names(rng, 4))]
         await _ensure_team(LEGAL_TEAM_NAME, None, [], lawyers)
@@ -162,7 +178,7 @@ async def load_demo() -> dict[str, int]:
     divisions = read_divisions()
     await load_divisions(divisions)
     villages = [d for d in divisions if d["level"] == "village"]
-    team_by_village = await load_teams(villages)
+    team_by_village = await load_teams(divisions)
     accounts = await load_accounts(team_by_village)
     return {
         "townships": sum(1 for d in divisions if d["level"] == "township"),

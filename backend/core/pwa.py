@@ -7,6 +7,7 @@ arrives), hashed assets can be cached forever.
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from litestar import Response, get
@@ -27,6 +28,12 @@ def _cache_policy(relative: str) -> str:
     if relative.startswith("assets/"):
         return IMMUTABLE
     return SHORT
+
+
+def _media_type(path: Path) -> str:
+    if path.suffix == ".webmanifest":
+        return "application/manifest+json"
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def make_pwa_handler(dist: Path):
@@ -51,6 +58,12 @@ def make_pwa_handler(dist: Path):
                 status_code=503,
             )
         rel = target.relative_to(root).as_posix()
-        return File(target, headers={"Cache-Control": _cache_policy(rel)}, content_disposition_type="inline")
+        return File(
+            target,
+            filename=target.name,
+            media_type=_media_type(target),
+            headers={"Cache-Control": _cache_policy(rel)},
+            content_disposition_type="inline",
+        )
 
     return serve_pwa

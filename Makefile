@@ -1,0 +1,57 @@
+# 枫桥网格通 — every set-up step lives here, so a fresh clone needs only `make run` or `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+PWA_SOURCES := $(shell find pwa/src pwa/public -type f 2>/dev/null) pwa/index.html pwa/vite.config.ts pwa/package.json
+export FENGQIAO_TEST_POSTGRES_URL
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --inexact --extra test --python $(BIN)/python
+	touch $@
+
+pwa/node_modules/.installed: pwa/package.json pwa/package-lock.json
+	cd pwa && npm ci --no-audit --no-fund
+	touch $@
+
+pwa/dist/index.html: pwa/node_modules/.installed $(PWA_SOURCES)
+	cd pwa && npm run build
+
+install: $(BIN)/.installed pwa/node_modules/.installed ## Create the virtualenv and install Python and npm dependencies
+
+pwa: pwa/dist/index.html ## Build the PWA into pwa/dist
+
+migrate: $(BIN)/.installed ## Apply database migrations (FENGQIAO_DATABASE_URL, default SQLite in FENGQIAO_DATA_DIR)
+	$(BIN)/fengqiao migrate
+
+demo: migrate ## Load the Changning demo: divisions, grids, teams, demo accounts
+	$(BIN)/fengqiao demo
+
+run: install pwa demo ## Set everything up and serve on FENGQIAO_HOST:FENGQIAO_PORT (default 127.0.0.1:8000)
+	$(BIN)/fengqiao serve
+
+test: install pwa ## Set everything up, then run the whole suite on SQLite and on PostgreSQL
+	$(BIN)/pytest --engine=sqlite
+	$(BIN)/pytest --engine=postgresql
+
+lint: $(BIN)/.installed ## Ruff lint and format check, TypeScript type check
+	$(BIN)/ruff check backend tests bench grids
+	$(BIN)/ruff format --check backend tests bench grids
+	cd pwa && npm run typecheck
+
+format: $(BIN)/.installed ## Format the Python code
+	$(BIN)/ruff check --fix backend tests bench grids
+	$(BIN)/ruff format backend tests bench grids
+
+clean: ## Remove the virtualenv, node_modules, the PWA build and var/
+	rm -rf $(VENV) pwa/node_modules pwa/dist var
+
+.PHONY: help install pwa migrate demo run test lint format clean

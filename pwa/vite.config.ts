@@ -1,0 +1,64 @@
+import { defineConfig } from 'vite'
+import vue from '@vitejs/plugin-vue'
+import Components from 'unplugin-vue-components/vite'
+import { VantResolver } from '@vant/auto-import-resolver'
+import { VitePWA } from 'vite-plugin-pwa'
+
+// Brand colour: deep red (#B71C1C, 6.6:1 against white) reads well in direct sunlight.
+const THEME = '#B71C1C'
+
+// The FastAPI/Litestar backend during development; the built app is served same-origin by it.
+const API_TARGET = process.env.FENGQIAO_API ?? 'http://127.0.0.1:8000'
+const proxy = { '/api': { target: API_TARGET, changeOrigin: false } }
+
+export default defineConfig({
+  plugins: [
+    vue(),
+    // Vant components are imported on demand (with their own CSS) as they appear in templates.
+    Components({ resolvers: [VantResolver()], dts: 'src/components.d.ts' }),
+    VitePWA({
+      strategies: 'injectManifest',
+      srcDir: 'src',
+      filename: 'sw.ts', // emitted as dist/sw.js
+      registerType: 'prompt', // the app asks before activating a new version (see core/pwa.ts)
+      injectRegister: false, // registered from core/pwa.ts via virtual:pwa-register
+      manifestFilename: 'manifest.webmanifest',
+      includeAssets: ['icons/favicon-48.png', 'icons/apple-touch-icon-180.png'],
+      manifest: {
+        id: '/',
+        name: '枫桥网格通',
+        short_name: '枫桥网格通',
+        description: '昌宁县网格化矛盾纠纷调解：登记、调解、回访',
+        lang: 'zh-CN',
+        dir: 'ltr',
+        start_url: '/',
+        scope: '/',
+        display: 'standalone',
+        orientation: 'portrait',
+        theme_color: THEME,
+        background_color: '#FFFFFF',
+        categories: ['productivity', 'government'],
+        icons: [
+          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+          { src: '/icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+        ],
+      },
+      injectManifest: {
+        // Icons and the manifest are added by the plugin (includeAssets + manifest.icons).
+        globPatterns: ['**/*.{js,css,html,svg,woff2}'],
+        // The capture path must stay small; fail the build if one precached file grows past 1 MB.
+        maximumFileSizeToCacheInBytes: 1024 * 1024,
+      },
+      devOptions: { enabled: false, type: 'module' },
+    }),
+  ],
+  build: {
+    outDir: 'dist',
+    target: 'es2020',
+    sourcemap: false,
+    reportCompressedSize: true,
+  },
+  server: { host: '127.0.0.1', port: 5173, proxy },
+  preview: { host: '127.0.0.1', port: 4173, proxy },
+})
