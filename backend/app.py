@@ -18,6 +18,9 @@ from backend.core.auth import AccessToken
 from backend.core.http import EXCEPTION_HANDLERS, RequestLogMiddleware, configure_logging
 from backend.core.pwa import make_pwa_handler
 from backend.core.throttle import FailureThrottle
+from backend.cases import routes as cases_routes
+from backend.grids import routes as grids_routes
+from backend.media import routes as media_routes
 from backend.people import routes as people_routes
 from backend.people.service import CurrentUser, load_current_user
 from backend.settings import Settings, get_settings
@@ -70,7 +73,14 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         }
     )
     return Litestar(
-        route_handlers=[health, *people_routes.ROUTES, make_pwa_handler(settings.pwa_dist)],
+        route_handlers=[
+            health,
+            *people_routes.ROUTES,
+            *grids_routes.ROUTES,
+            *media_routes.ROUTES,
+            *cases_routes.ROUTES,
+            make_pwa_handler(settings.pwa_dist),
+        ],
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
         on_startup=[db.prepare] if manage_database else [],
         on_shutdown=[db.close] if manage_database else [],

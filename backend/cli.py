@@ -104,5 +104,13 @@ def users_create(username: str, display_name: str, role: str, scope_code: str, t
     click.echo(f"已创建用户 {view.username}（{view.role_label}，{view.scope.name}）")
 
 
+def _register_domain_commands() -> None:
+    from backend.grids.cli import grids
+
+    main.add_command(grids)
+
+
+_register_domain_commands()
+
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from backend.core.auth import hash_password
 from backend.db import write_transaction
+from backend.grids.demo import load_demo_grids
 from backend.grids.tables import Division
 from backend.people.tables import Team, TeamMember, TeamVillage, User
 from backend.settings import REPO_ROOT
@@ -180,7 +181,9 @@ async def load_demo() -> dict[str, int]:
     villages = [d for d in divisions if d["level"] == "village"]
     team_by_village = await load_teams(divisions)
     accounts = await load_accounts(team_by_village)
+    grid_counts = await load_demo_grids()
     return {
+        **grid_counts,
         "townships": sum(1 for d in divisions if d["level"] == "township"),
         "villages": len(villages),
         "teams": len(team_by_village) + 1,

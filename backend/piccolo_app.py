@@ -7,6 +7,8 @@ from backend.settings import REPO_ROOT
 DOMAIN_TABLE_MODULES = [
     "backend.grids.tables",
     "backend.people.tables",
+    "backend.media.tables",
+    "backend.cases.tables",
 ]
 
 APP_CONFIG = AppConfig(

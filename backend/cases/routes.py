@@ -1,0 +1,3 @@
+"""HTTP routes of the cases domain."""
+
+ROUTES: list = []

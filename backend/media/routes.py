@@ -1,0 +1,3 @@
+"""HTTP routes of the media domain."""
+
+ROUTES: list = []

@@ -1,0 +1,1 @@
+"""Photos, stored once under their content hash (the media domain owns this module)."""
