@@ -98,6 +98,10 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Refused by authentication before reaching a handler: the app's handler answers it.
+            status = getattr(exc, "status_code", 500)
+            raise
         finally:
             user = scope.get("user")
             if scope["path"].startswith("/api") or status >= 400:

@@ -1,0 +1,115 @@
+"""Health, the OpenAPI schema, the PWA shell and the request log."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+
+from tests.factories import bearer, login
+
+
+async def test_health_reports_engine_and_migrations(client, request):
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == request.config.getoption("--engine")
+    assert body["migrations"]["pending"] == []
+    assert body["migrations"]["applied"] >= 1
+
+
+async def test_migrate_again_applies_nothing(migrated_db):
+    assert await migrated_db.migrate() == []
+
+
+async def test_openapi_schema_lists_the_contract(client):
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in ("/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/me", "/api/health"):
+        assert path in paths
+
+
+@pytest.fixture
+async def pwa_client(tmp_path, migrated_db):
+    from backend.app import create_app
+    from backend.settings import load_settings
+
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>枫桥网格通</title>", encoding="utf-8")
+    (dist / "sw.js").write_text("self.addEventListener('fetch', () => {})")
+    (dist / "assets" / "index-3f2a.js").write_text("console.log(1)")
+    (dist / "manifest.webmanifest").write_text('{"name": "枫桥网格通"}', encoding="utf-8")
+    settings = load_settings()
+    app = create_app(type(settings)(**{**settings.__dict__, "pwa_dist": dist}), manage_database=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+
+
+async def test_pwa_shell_cache_policy(pwa_client):
+    sw = await pwa_client.get("/sw.js")
+    assert sw.status_code == 200 and sw.headers["cache-control"] == "no-cache"
+    assert "javascript" in sw.headers["content-type"]
+    index = await pwa_client.get("/")
+    assert index.headers["cache-control"] == "no-cache" and "枫桥网格通" in index.text
+    asset = await pwa_client.get("/assets/index-3f2a.js")
+    assert "immutable" in asset.headers["cache-control"]
+    manifest = await pwa_client.get("/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+
+
+async def test_client_side_routes_get_the_app_shell(pwa_client):
+    page = await pwa_client.get("/cases/2f1e/visits")
+    assert page.status_code == 200 and "枫桥网格通" in page.text
+
+
+async def test_missing_assets_and_api_paths_are_404_not_the_shell(pwa_client):
+    assert (await pwa_client.get("/assets/missing-123.js")).status_code == 404
+    api = await pwa_client.get("/api/does-not-exist")
+    assert api.status_code in (401, 404)
+    assert "code" in api.json()
+
+
+async def test_paths_cannot_escape_the_build_directory(pwa_client):
+    for path in ("/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd"):
+        response = await pwa_client.get(path)
+        assert "root:" not in response.text
+
+
+async def test_request_log_has_no_passwords_tokens_or_query_values(client, caplog):
+    caplog.set_level(logging.INFO, logger="fengqiao.request")
+    tokens = await login(client, "mediator1")
+    await client.get("/api/me", params={"phone": "13812345678"}, headers=bearer(tokens))
+    await client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    records = [r.getMessage() for r in caplog.records if r.name == "fengqiao.request"]
+    assert len(records) >= 3
+    text = "\n".join(records)
+    for secret in ("demo-2026", tokens["access_token"], tokens["refresh_token"], "13812345678"):
+        assert secret not in text
+    me_line = json.loads(next(r for r in records if '"/api/me"' in r))
+    assert me_line["query_keys"] == ["phone"] and me_line["status"] == 200 and me_line["user_id"] == tokens["user"]["id"]
+
+
+async def test_refused_requests_are_logged_too(client, caplog):
+    caplog.set_level(logging.INFO, logger="fengqiao.request")
+    await client.get("/api/me", headers={"Authorization": "Bearer nonsense"})
+    assert any('"status": 401' in r.getMessage() for r in caplog.records if r.name == "fengqiao.request")
+
+
+async def test_unexpected_errors_are_500_json_without_a_traceback(app, monkeypatch):
+    from backend.people import service
+
+    async def boom(user_id):
+        raise RuntimeError("secret internals")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        tokens = await login(c, "kasi")
+        monkeypatch.setattr(service, "user_view", boom)
+        response = await c.get("/api/me", headers=bearer(tokens))
+    assert response.status_code == 500
+    assert response.json()["code"] == "server.error"
+    assert "secret internals" not in response.text and "Traceback" not in response.text
