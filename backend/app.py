@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         token_cls=AccessToken,
         # Health, sign-in and the schema are public; the PWA shell opts out with exclude_from_auth.
         exclude=["^/api/health", "^/api/auth/(login|refresh)$", "^/schema"],
+        # Litestar skips HEAD by default; HEAD /api/media/{sha256} reports a user's upload, so it
+        # needs the user like every other /api method. Only CORS preflights go unauthenticated.
+        exclude_http_methods=["OPTIONS"],
     )
     state = State(
         {

@@ -1,0 +1,80 @@
+"""The media domain's errors, each with a stable code (see core.errors)."""
+
+from __future__ import annotations
+
+from backend.core.errors import AppError
+
+MAX_MB = 15
+
+
+class InvalidHash(AppError):
+    status_code = 400
+    code = "media.invalid_sha256"
+    message = "照片标识无效，应为64位小写十六进制SHA-256"
+    message_en = "The photo id must be a SHA-256 in 64 lowercase hex digits"
+
+
+class HashMismatch(AppError):
+    status_code = 400
+    code = "media.hash_mismatch"
+    message = "照片内容与标识不符，请重新上传"
+    message_en = "The uploaded bytes do not match the SHA-256 in the URL"
+
+
+class BadRange(AppError):
+    status_code = 400
+    code = "media.bad_range"
+    message = "分段上传的范围无效"
+    message_en = "The Content-Range of this chunk is invalid"
+
+
+class BodyIncomplete(AppError):
+    status_code = 400
+    code = "media.incomplete_body"
+    message = "上传中断，请重试"
+    message_en = "The upload was interrupted before the body ended"
+
+
+class UnknownSize(AppError):
+    status_code = 400
+    code = "media.unknown_size"
+    message = "不支持的照片尺寸，应为 thumb、medium 或 full"
+    message_en = "Unknown size; use thumb, medium or full"
+
+
+class OffsetMismatch(AppError):
+    status_code = 409
+    code = "media.offset_mismatch"
+    message = "分段位置与服务器已收到的字节数不符，请从服务器给出的位置继续"
+    message_en = "The chunk does not start where the server's copy ends; continue from the given offset"
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(details={"offset": offset}, headers={"Upload-Offset": str(offset)})
+
+
+class TooLarge(AppError):
+    status_code = 413
+    code = "media.too_large"
+    message = f"照片超过{MAX_MB}MB"
+    message_en = f"The photo is larger than {MAX_MB} MB"
+
+
+class UnsupportedType(AppError):
+    status_code = 415
+    code = "media.unsupported_type"
+    message = "只支持JPEG、PNG、WebP格式的照片"
+    message_en = "Only JPEG, PNG and WebP photos are accepted"
+
+
+class Corrupt(AppError):
+    status_code = 422
+    code = "media.corrupt"
+    message = "照片文件已损坏或不完整"
+    message_en = "The photo is corrupt or truncated"
+
+
+class TooManyPixels(AppError):
+    status_code = 422
+    code = "media.too_many_pixels"
+    message = "照片像素过多"
+    message_en = "The photo has too many pixels"
