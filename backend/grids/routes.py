@@ -1,3 +1,144 @@
-"""HTTP routes of the grids domain."""
+"""HTTP routes of the grids domain: locate a point, grid polygons for maps, region lists."""
 
-ROUTES: list = []
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from backend.core.http import requires_role
+from backend.grids import maps, schemas, service
+from backend.grids.locate import InvalidCoordinates
+from backend.people.roles import Role
+from backend.people.service import CurrentUser
+
+# Grid polygons change only when a new generation is activated; the ETag changes with it.
+GRIDS_CACHE_CONTROL = "private, max-age=600, stale-while-revalidate=86400"
+
+
+def _float(text: str | None) -> float:
+    """Coordinates arrive as text and are parsed here, so '1e999', 'NaN' or 'abc' all end as
+    geo.invalid_coordinates rather than a generic validation error."""
+    if text is None or not text.strip():
+        raise InvalidCoordinates()
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidCoordinates() from None
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return etag in tags or "*" in tags
+
+
+def _township_param(township: str | None, user: CurrentUser) -> str | None:
+    """`township=mine` is the caller's own township (the offline set a phone keeps)."""
+    if township != "mine":
+        return township or None
+    if user.scope_level == "county":
+        return None
+    return user.scope_code[:9] + "000"
+
+
+class GridsController(Controller):
+    path = "/api"
+    tags = ["grids"]
+
+    @get("/locate", operation_id="locate")
+    async def locate(
+        self,
+        lon: FromQuery[str | None] = None,
+        lat: FromQuery[str | None] = None,
+        crs: FromQuery[str] = "wgs84",
+    ) -> schemas.LocateView:
+        """Township, village and grid cell of a point, with status inside / boundary (within 50 m of
+        an edge: ask the user) / nearest (outside every cell but within 500 m) / outside."""
+        result = await service.locate(_float(lon), _float(lat), crs)
+        return schemas.LocateView(**result.to_dict())
+
+    @get("/grids", operation_id="list_grids", media_type="application/geo+json")
+    async def list_grids(
+        self,
+        request: Request[CurrentUser, object, State],
+        level: FromQuery[str] = "township",
+        bbox: FromQuery[str | None] = None,
+        township: FromQuery[str | None] = None,
+        network: FromQuery[str | None] = None,
+    ) -> Response[bytes]:
+        """Polygons of the active generation at a level as GeoJSON, simplified without opening gaps
+        between neighbours. Filter by bbox (min_lon,min_lat,max_lon,max_lat) or township code
+        (`mine`: the caller's). Cached by ETag: send If-None-Match to get 304."""
+        box = maps.parse_bbox(bbox)
+        town = _township_param(township, request.user)
+        headers = {"Cache-Control": GRIDS_CACHE_CONTROL, "Vary": "Authorization"}
+        etag = await maps.grids_etag(level, box, town, network)
+        if _not_modified(request, etag):
+            return Response(b"", status_code=304, headers={**headers, "ETag": etag})
+        etag, body = await maps.grids_geojson(level, box, town, network)
+        return Response(body, media_type="application/geo+json", headers={**headers, "ETag": etag})
+
+    @get("/regions", operation_id="list_regions")
+    async def list_regions(
+        self,
+        request: Request[CurrentUser, object, State],
+        level: FromQuery[str | None] = None,
+        parent: FromQuery[str | None] = None,
+        network: FromQuery[str | None] = None,
+    ) -> Response[list[schemas.RegionView]]:
+        """Codes, names and parent codes of the active grid generations, for pickers."""
+        etag, rows = await maps.regions(level, parent, network)
+        headers = {"Cache-Control": GRIDS_CACHE_CONTROL, "ETag": etag}
+        if _not_modified(request, etag):
+            return Response([], status_code=304, headers=headers)
+        return Response([schemas.RegionView(**r) for r in rows], headers=headers)
+
+
+class GridsAdminController(Controller):
+    """Grid networks and generations, for the county office."""
+
+    path = "/api/admin/grids"
+    tags = ["grids"]
+    guards = [requires_role(Role.county_admin)]
+
+    @get("/networks", operation_id="list_grid_networks")
+    async def list_networks(self) -> list[schemas.NetworkView]:
+        """Networks with every generation, newest first, and which one is active."""
+        return [
+            schemas.NetworkView(
+                id=n["id"],
+                code=n["code"],
+                name=n["name"],
+                kind=n["kind"],
+                levels=n["levels"],
+                generations=[
+                    schemas.GenerationView(**{k: g[k] for k in schemas.GenerationView.__struct_fields__})
+                    for g in n["generations"]
+                ],
+            )
+            for n in await service.list_networks()
+        ]
+
+    @get("/generations/{generation_id:int}/report", operation_id="grid_generation_report")
+    async def report(self, generation_id: FromPath[int]) -> dict:
+        """The topology report made when the generation was imported."""
+        return (await service.get_generation(generation_id))["report"]
+
+    @post(
+        "/generations/{generation_id:int}/activate", status_code=200, operation_id="activate_grid_generation"
+    )
+    async def activate(self, generation_id: FromPath[int], data: JSONBody[schemas.ActivateRequest]) -> dict:
+        """Make a generation its network's current one (refused on an unclean report without force)."""
+        gen = await service.activate_generation(generation_id, force=data.force)
+        return {
+            "id": gen["id"],
+            "number": gen["number"],
+            "active": gen["active"],
+            "network": gen["network_code"],
+        }
+
+
+ROUTES = [GridsController, GridsAdminController]
