@@ -55,8 +55,13 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 
-# A 50 MP photo is more than any phone in the field takes (a 12 MP photo is 4000x3000); more is a bomb.
+# Formats decoded in full (PNG, WebP, HEIC): 50 MP is more than any phone photo in the field (a
+# 12 MP photo is 4000x3000) and bounds a decode at ~200 MB; more is a decompression bomb.
 MAX_PIXELS = 50_000_000
+# JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still covers the full size (libjpeg's DCT
+# scaling), so the "50 MP mode" of budget phones (8160x6144, just over 50 MP) or a 64 MP sensor
+# decodes to ~13-16 MP. Capped by Pillow's MAX_IMAGE_PIXELS (~89 MP) like everything else.
+MAX_PIXELS_JPEG = 90_000_000
 
 _PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/heic": "HEIF"}
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
@@ -95,9 +100,10 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def pixel_limit() -> int:
+def pixel_limit(mime: str = "image/png") -> int:
+    own = MAX_PIXELS_JPEG if mime == "image/jpeg" else MAX_PIXELS
     pillow_limit = Image.MAX_IMAGE_PIXELS
-    return min(MAX_PIXELS, pillow_limit) if pillow_limit else MAX_PIXELS
+    return min(own, pillow_limit) if pillow_limit else own
 
 
 def process(fp: IO[bytes]) -> Processed:
@@ -111,7 +117,7 @@ def process(fp: IO[bytes]) -> Processed:
     # First pass: header and structure only (verify() checks PNG CRCs; nothing is decoded).
     fp.seek(0)
     with _open(fp, formats) as im:
-        _check_pixels(im)
+        _check_pixels(im, mime)
         try:
             im.verify()
         except Exception as exc:  # Pillow raises many types for broken files
@@ -120,7 +126,7 @@ def process(fp: IO[bytes]) -> Processed:
     # Second pass: a fresh image (verify() leaves the first unusable), decoded for real.
     fp.seek(0)
     with _open(fp, formats) as im:
-        _check_pixels(im)
+        _check_pixels(im, mime)
         exif = im.getexif()
         orientation = _orientation(exif)
         gps = _gps(exif)
@@ -156,12 +162,12 @@ def _open(fp: IO[bytes], formats: list[str]) -> Image.Image:
         raise Corrupt() from exc
 
 
-def _check_pixels(im: Image.Image) -> None:
+def _check_pixels(im: Image.Image, mime: str) -> None:
     w, h = im.size
     if w <= 0 or h <= 0:
         raise Corrupt()
-    if w * h > pixel_limit():
-        raise TooManyPixels(details={"width": w, "height": h, "max_pixels": pixel_limit()})
+    if w * h > pixel_limit(mime):
+        raise TooManyPixels(details={"width": w, "height": h, "max_pixels": pixel_limit(mime)})
 
 
 def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:

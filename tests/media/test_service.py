@@ -93,8 +93,19 @@ def test_the_pixel_limit_follows_pillows_if_lower(monkeypatch):
         imaging.process(io.BytesIO(jpeg((40, 30))))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     assert imaging.pixel_limit() == imaging.MAX_PIXELS
+    assert imaging.pixel_limit("image/jpeg") == imaging.MAX_PIXELS_JPEG
     with pytest.raises(TooManyPixels):
         imaging.process(io.BytesIO(png_bomb(8000, 8000)))
+
+
+def test_a_50_mp_mode_phone_photo_is_accepted():
+    """Budget phones' "50 MP" mode writes 8160x6144, just over 50 MP: JPEG is decoded at reduced scale."""
+    data = encode(unique_image((8160, 6144)), "JPEG", quality=70)
+    out = imaging.process(io.BytesIO(data))
+    assert (out.width, out.height) == (8160, 6144)
+    assert [(d.width, d.height) for d in out.derivatives] == [(320, 241), (1280, 964), (2560, 1928)]
+    with pytest.raises(TooManyPixels):  # the same pixel count as PNG is decoded in full: refused
+        imaging.process(io.BytesIO(png_bomb(8160, 6144)))
 
 
 def test_jpeg_larger_than_full_is_decoded_at_reduced_scale_yet_sized_exactly():
