@@ -22,11 +22,13 @@ photo's bytes in 64 lowercase hex digits, computed on the phone before sending):
    - The last chunk is answered like a whole upload (201/200, or the errors below) once the whole
      file has been checked against the hash. If the hash does not match, the partial upload is
      thrown away and the answer is 400 `media.hash_mismatch`: start again from 0.
-   A chunk that was cut off mid-way is not kept; resend it. An unfinished upload is kept for 31 days.
+   A chunk that was cut off mid-way is not kept; resend it. An unfinished upload is kept at least
+   31 days (service.purge_stale_uploads forgets older ones).
 4. Errors (JSON with `code`, `message`, `message_en`); nothing is stored on any of them:
-   400 `media.invalid_sha256` | `media.hash_mismatch` | `media.bad_range`; 413 `media.too_large`
+   400 `media.invalid_sha256` | `media.hash_mismatch` | `media.bad_range` | `media.incomplete_body`
+   (the connection dropped mid-body); 413 `media.too_large`
    (over 15 MB); 415 `media.unsupported_type` (not JPEG, PNG or WebP by content);
-   422 `media.corrupt` (truncated or broken) | `media.too_many_pixels` (over 50 megapixels).
+   422 `media.corrupt` (truncated or broken) | `media.too_many_pixels` (over 50 megapixels; JPEG ~89).
    415 and 422 are final: the same bytes will always be refused, so drop the photo from the outbox
    and tell the user. 401: refresh the token and retry; never drop the item.
 5. View: `GET /api/media/<sha256>?size=thumb|medium|full` (320 / 1280 / 2560 px long edge, JPEG,
