@@ -13,12 +13,12 @@ from litestar.security.jwt import JWTAuth
 from litestar.stores.memory import MemoryStore
 
 from backend import db
+from backend.cases import routes as cases_routes
 from backend.core import secrets
 from backend.core.auth import AccessToken
 from backend.core.http import EXCEPTION_HANDLERS, RequestLogMiddleware, configure_logging
 from backend.core.pwa import make_pwa_handler
 from backend.core.throttle import FailureThrottle
-from backend.cases import routes as cases_routes
 from backend.grids import routes as grids_routes
 from backend.media import routes as media_routes
 from backend.people import routes as people_routes
@@ -40,8 +40,9 @@ async def health() -> dict:
     }
 
 
-async def _retrieve_user(token: AccessToken, _: ASGIConnection) -> CurrentUser:
-    return await load_current_user(int(token.sub), str(token.extras.get("did", "")))
+async def _retrieve_user(token: AccessToken, connection: ASGIConnection) -> CurrentUser:
+    addr = connection.client.host if connection.client else None
+    return await load_current_user(int(token.sub), str(token.extras.get("did", "")), addr)
 
 
 def _log_requests_outermost(app_config: AppConfig) -> AppConfig:

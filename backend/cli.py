@@ -52,7 +52,10 @@ def migrate() -> None:
 
     applied = _run(db.migrate())
     state = _run(db.migration_state())
-    click.echo(f"{db.engine_name()}: applied {len(applied)} now, {state['applied']} in total, {len(state['pending'])} pending")
+    click.echo(
+        f"{db.engine_name()}: applied {len(applied)} now, {state['applied']} in total, "
+        f"{len(state['pending'])} pending"
+    )
 
 
 @main.command()
@@ -62,11 +65,14 @@ def demo() -> None:
 
     counts = _run(demo_data.load_demo())
     click.echo(
-        f"已载入：{counts['townships']} 个乡镇，{counts['villages']} 个村（社区），{counts['teams']} 支红色调解队"
+        f"已载入：{counts['townships']} 个乡镇，{counts['villages']} 个村（社区），"
+        f"{counts['teams']} 支红色调解队"
     )
     click.echo(f"演示账号（仅用于演示，密码均为 {demo_data.DEMO_PASSWORD}）：")
     for account in demo_data.DEMO_ACCOUNTS:
-        click.echo(f"  {account.username:<10} {account.role:<20} {account.display_name}  {account.scope_code}")
+        click.echo(
+            f"  {account.username:<10} {account.role:<20} {account.display_name}  {account.scope_code}"
+        )
 
 
 @main.group()
@@ -77,11 +83,17 @@ def users() -> None:
 @users.command("create")
 @click.option("--username", required=True)
 @click.option("--display-name", required=True)
-@click.option("--role", required=True, type=click.Choice(["mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin"]),
+)
 @click.option("--scope", "scope_code", required=True, help="12-digit division code of the user's area")
 @click.option("--team-id", type=int, default=None)
 @click.password_option()
-def users_create(username: str, display_name: str, role: str, scope_code: str, team_id: int | None, password: str) -> None:
+def users_create(
+    username: str, display_name: str, role: str, scope_code: str, team_id: int | None, password: str
+) -> None:
     """Create an account (the password is asked for, never taken from history)."""
     from backend.core.errors import AppError
     from backend.people import schemas, service

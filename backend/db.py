@@ -90,4 +90,5 @@ async def migration_state() -> dict[str, Any]:
     else:
         rows = await Migration.select(Migration.name).where(Migration.app_name == "fengqiao").run()
         applied = sorted(r["name"] for r in rows)
-    return {"applied": len(applied), "applied_ids": applied, "pending": [m for m in known if m not in applied]}
+    pending = [m for m in known if m not in applied]
+    return {"applied": len(applied), "applied_ids": applied, "pending": pending}

@@ -44,18 +44,47 @@ DEMO_ACCOUNTS = (
 )
 
 _SURNAMES = "王李张刘杨赵段字陈周黄罗苏施何董茶鲁邓余"
-_GIVEN = ["德明", "正发", "春华", "国强", "丽芬", "建华", "光荣", "文忠", "秀英", "玉兰", "学文", "家顺", "永福", "开云", "兴国", "绍先"]
+_GIVEN = [
+    "德明",
+    "正发",
+    "春华",
+    "国强",
+    "丽芬",
+    "建华",
+    "光荣",
+    "文忠",
+    "秀英",
+    "玉兰",
+    "学文",
+    "家顺",
+    "永福",
+    "开云",
+    "兴国",
+    "绍先",
+]
 _KINDS = ("老干部", "老党员", "老模范", "网格员")
 
 
 def read_divisions(source: Path = SOURCE_DIR) -> list[dict[str, str | None]]:
     rows: list[dict[str, str | None]] = [
-        {"code": COUNTY_CODE, "name": COUNTY_NAME, "short_name": COUNTY_NAME, "level": "county", "parent_code": None}
+        {
+            "code": COUNTY_CODE,
+            "name": COUNTY_NAME,
+            "short_name": COUNTY_NAME,
+            "level": "county",
+            "parent_code": None,
+        }
     ]
     with open(source / "townships.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             rows.append(
-                {"code": r["code12"], "name": r["name"], "short_name": r["name"], "level": "township", "parent_code": COUNTY_CODE}
+                {
+                    "code": r["code12"],
+                    "name": r["name"],
+                    "short_name": r["name"],
+                    "level": "township",
+                    "parent_code": COUNTY_CODE,
+                }
             )
     with open(source / "villages.csv", encoding="utf-8") as f:
         for r in csv.DictReader(f):
@@ -86,7 +115,9 @@ def _member_names(rng: random.Random, n: int) -> list[str]:
     return [rng.choice(_SURNAMES) + rng.choice(_GIVEN) for _ in range(n)]
 
 
-async def _ensure_team(name: str, township_code: str | None, villages: list[str], members: list[tuple[str, str, bool]]) -> int:
+async def _ensure_team(
+    name: str, township_code: str | None, villages: list[str], members: list[tuple[str, str, bool]]
+) -> int:
     team = await Team.objects().get(Team.name == name)
     if team is None:
         team_id = (await Team.insert(Team(name=name, township_code=township_code)).run())[0]["id"]
@@ -111,7 +142,11 @@ def team_names(divisions: list[dict[str, str | None]]) -> dict[str, str]:
     villages = [d for d in divisions if d["level"] == "village"]
     counts = Counter(v["short_name"] for v in villages)
     return {
-        str(v["code"]): (f"{townships[v['parent_code']]}{v['short_name']}" if counts[v["short_name"]] > 1 else str(v["short_name"]))
+        str(v["code"]): (
+            f"{townships[v['parent_code']]}{v['short_name']}"
+            if counts[v["short_name"]] > 1
+            else str(v["short_name"])
+        )
         + "红色调解队"
         for v in villages
     }
@@ -152,12 +187,20 @@ async def load_accounts(team_by_village: dict[str, int], password: str = DEMO_PA
             }
             user = await User.objects().get(User.username == account.username)
             if user is None:
-                user_id = (await User.insert(User(username=account.username, **{c._meta.name: v for c, v in values.items()})).run())[0]["id"]
+                user_id = (
+                    await User.insert(
+                        User(username=account.username, **{c._meta.name: v for c, v in values.items()})
+                    ).run()
+                )[0]["id"]
             else:
                 user_id = user.id
                 await User.update(values).where(User.id == user_id).run()
             if team_id is not None:
-                await TeamMember.delete().where((TeamMember.team == team_id) & (TeamMember.user == user_id)).run()
+                await (
+                    TeamMember.delete()
+                    .where((TeamMember.team == team_id) & (TeamMember.user == user_id))
+                    .run()
+                )
                 await TeamMember.insert(
                     TeamMember(
                         team=team_id,
@@ -169,9 +212,11 @@ async def load_accounts(team_by_village: dict[str, int], password: str = DEMO_PA
                 ).run()
                 if account.role == "team_leader":
                     # The account holder leads the team, not the generated member.
-                    await TeamMember.update({TeamMember.is_leader: False}).where(
-                        (TeamMember.team == team_id) & (TeamMember.user != user_id)
-                    ).run()
+                    await (
+                        TeamMember.update({TeamMember.is_leader: False})
+                        .where((TeamMember.team == team_id) & (TeamMember.user != user_id))
+                        .run()
+                    )
     return list(DEMO_ACCOUNTS)
 
 

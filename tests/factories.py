@@ -10,7 +10,11 @@ from backend.demo import DEMO_PASSWORD
 async def login(client, username: str, password: str = DEMO_PASSWORD, device_name: str | None = None) -> dict:
     response = await client.post(
         "/api/auth/login",
-        json={"username": username, "password": password, "device_name": device_name or f"测试手机-{uuid.uuid4().hex[:6]}"},
+        json={
+            "username": username,
+            "password": password,
+            "device_name": device_name or f"测试手机-{uuid.uuid4().hex[:6]}",
+        },
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -32,3 +36,67 @@ async def make_user(client, admin_tokens: dict, **fields) -> dict:
     response = await client.post("/api/admin/users", json=body, headers=bearer(admin_tokens))
     assert response.status_code == 201, response.text
     return {**response.json(), "password": body["password"]}
+
+
+# --- sessions reused across tests (argon2 makes each sign-in ~0.2 s on purpose) -----------------------
+
+_token_cache: dict[str, tuple[float, dict]] = {}
+
+
+async def tokens_for(client, username: str) -> dict:
+    """A signed-in session for a demo account, reused for up to 10 minutes (tokens live 15)."""
+    import time
+
+    cached = _token_cache.get(username)
+    if cached and time.monotonic() - cached[0] < 600:
+        return cached[1]
+    tokens = await login(client, username, device_name=f"测试-{username}")
+    _token_cache[username] = (time.monotonic(), tokens)
+    return tokens
+
+
+async def auth(client, username: str) -> dict[str, str]:
+    return bearer(await tokens_for(client, username))
+
+
+# Points inside the demo grids: the township seats fall in each township's seat village.
+TIANYUAN_POINT = (99.614962, 24.825632)  # 田园镇, 关庙社区
+KASI_POINT = (99.392591, 24.790793)  # 卡斯镇, 卡斯社区
+
+
+def case_body(point: tuple[float, float] = TIANYUAN_POINT, **overrides) -> dict:
+    body = {
+        "id": str(uuid.uuid4()),
+        "category": "neighbour",
+        "title": "邻居修房占用通道",
+        "description": "张家翻修房屋，建材堆放在共用通道上，李家出入不便，双方发生口角。",
+        "level": "small",
+        "location": {"lon": point[0], "lat": point[1], "accuracy_m": 12.0, "crs": "wgs84", "source": "gps"},
+        "occurred_at": "2026-11-20T09:30:00+08:00",
+        "parties": [
+            {
+                "name": "张建华",
+                "phone": "13812345678",
+                "id_number": "11010519491231002X",
+                "role": "applicant",
+            },
+            {"name": "李秀英", "phone": "0875-6123456", "role": "respondent"},
+        ],
+        "photos": [],
+    }
+    body.update(overrides)
+    return body
+
+
+async def make_case(client, username: str = "mediator1", **overrides) -> dict:
+    response = await client.post(
+        "/api/cases", json=case_body(**overrides), headers=await auth(client, username)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def act(client, username: str, case_id: str, action: str, **body):
+    return await client.post(
+        f"/api/cases/{case_id}/actions", json={"action": action, **body}, headers=await auth(client, username)
+    )

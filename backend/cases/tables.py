@@ -1,1 +1,146 @@
-"""Dispute cases (矛盾纠纷), their events, categories and the audit log."""
+"""Dispute cases (矛盾纠纷), their parties, photos, agreement, events, duplicates and the audit log."""
+
+from piccolo.columns import (
+    JSON,
+    UUID,
+    Boolean,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from backend.people.tables import Team, User
+
+
+class Category(Table, tablename="case_category"):
+    """The county's dispute categories, each mapped to the national mediation statistics category."""
+
+    code = Varchar(length=32, unique=True)
+    name = Varchar(length=32, unique=True)
+    national_category = Varchar(length=32)
+    active = Boolean(default=True)
+    sort_order = Integer(default=0)
+
+
+class CaseNumberCounter(Table, tablename="case_number_counter"):
+    """Last serial handed out per township and year; bumped with an upsert so numbers never repeat."""
+
+    key = Varchar(length=16, unique=True)  # "<9-digit township code>-<year>"
+    last_serial = Integer(default=0)
+
+
+class Case(Table, tablename="dispute_case"):
+    id = UUID(primary_key=True)  # made on the phone
+    number = Varchar(length=32, unique=True)
+    category = Varchar(length=32, index=True)
+    title = Varchar(length=100)
+    description = Text(default="")
+    level = Varchar(length=8, index=True)  # small | hard | big
+    state = Varchar(length=16, index=True)
+    # Where: WGS-84 as stored; the township/village/grid found for it and how sure that is.
+    lon = DoublePrecision()
+    lat = DoublePrecision()
+    accuracy_m = DoublePrecision(null=True, default=None)
+    location_source = Varchar(length=16)  # gps | manual | gcj02-converted
+    township_code = Varchar(length=12, null=True, default=None, index=True)
+    village_code = Varchar(length=12, null=True, default=None, index=True)
+    grid_code = Varchar(length=15, null=True, default=None, index=True)
+    locate_status = Varchar(length=10, null=True, default=None)
+    grid_generation = Integer(null=True, default=None)
+    # Who owns the work: a team, the township or the county.
+    owner_level = Varchar(length=10)  # team | township | county
+    owner_team = ForeignKey(references=Team, null=True, default=None, on_delete=OnDelete.set_null, index=True)
+    mediator = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
+    created_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
+    created_device = Varchar(length=36, null=True, default=None)
+    occurred_at = Timestamptz(null=True, default=None)
+    reported_at = Timestamptz(default=TimestamptzNow())
+    accepted_at = Timestamptz(null=True, default=None)
+    deadline = Timestamptz(null=True, default=None)
+    deadline_extended = Boolean(default=False)
+    resolved_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+    reject_reason = Text(null=True, default=None)
+    refer_target = Varchar(length=20, null=True, default=None)
+    merged_into = UUID(null=True, default=None)
+    conflict = Boolean(default=False, index=True)
+    version = Integer(default=1)
+    # SHA-256 of the create request as first received, so a replay can be told from a clash.
+    create_hash = Varchar(length=64)
+    updated_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class Party(Table, tablename="case_party"):
+    """当事人. Personal data: masked in lists, full only to the owners, every full read audited."""
+
+    case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
+    position = Integer(default=0)
+    name = Varchar(length=64)
+    phone = Varchar(length=20, null=True, default=None, index=True)
+    id_number = Varchar(length=18, null=True, default=None, index=True)
+    role = Varchar(length=16, default="party")  # applicant | respondent | party | witness
+
+
+class CasePhoto(Table, tablename="case_photo"):
+    case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
+    sha256 = Varchar(length=64, index=True)
+    position = Integer(default=0)
+    purpose = Varchar(length=16, default="scene")  # scene | agreement | visit
+
+
+class Agreement(Table, tablename="case_agreement"):
+    """调解协议书 (人民调解法 art. 29): parties, facts and disputed matters, terms, performance."""
+
+    case = ForeignKey(references=Case, on_delete=OnDelete.cascade, unique=True)
+    facts = Text()
+    matters = Text()
+    terms = Text()
+    performance = Text()
+    signed_photo = Varchar(length=64, null=True, default=None)
+    made_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    made_at = Timestamptz(default=TimestamptzNow())
+
+
+class CaseEvent(Table, tablename="case_event"):
+    """Append-only history: every action, with who, when, from which device, before and after."""
+
+    id = Serial(primary_key=True)
+    case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz(default=TimestamptzNow())
+    actor = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    device = Varchar(length=36, null=True, default=None)
+    action = Varchar(length=24)
+    before = JSON(default="{}")
+    after = JSON(default="{}")
+    data = JSON(default="{}")
+
+
+class CaseLink(Table, tablename="case_link"):
+    """A possible duplicate: the newer case points at the older one."""
+
+    case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
+    other = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
+    reason = Varchar(length=16)  # nearby | same_party
+    status = Varchar(length=10, default="open")  # open | merged | dismissed
+    created_at = Timestamptz(default=TimestamptzNow())
+    decided_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+
+
+class AuditEntry(Table, tablename="audit_entry"):
+    """Who read personal data or changed a case, when and from where. Holds no personal data itself."""
+
+    id = Serial(primary_key=True)
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    user = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
+    device = Varchar(length=36, null=True, default=None)
+    client_addr = Varchar(length=64, null=True, default=None)
+    action = Varchar(length=32)
+    case = UUID(null=True, default=None, index=True)
+    detail = JSON(default="{}")

@@ -111,7 +111,11 @@ class RequestLogMiddleware:
                             "method": scope["method"],
                             "path": scope["path"],
                             "query_keys": sorted(
-                                {p.split(b"=")[0].decode(errors="replace") for p in scope["query_string"].split(b"&") if p}
+                                {
+                                    p.split(b"=")[0].decode(errors="replace")
+                                    for p in scope["query_string"].split(b"&")
+                                    if p
+                                }
                             ),
                             "status": status,
                             "ms": round((time.perf_counter() - started) * 1000, 1),

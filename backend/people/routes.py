@@ -18,7 +18,9 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, operation_id="login")
-    async def login(self, data: JSONBody[schemas.LoginRequest], request: Request, state: State) -> schemas.TokenResponse:
+    async def login(
+        self, data: JSONBody[schemas.LoginRequest], request: Request, state: State
+    ) -> schemas.TokenResponse:
         """Sign in on a device; returns a short-lived access token and the device's refresh token."""
         return await service.login(
             settings=state.settings,
@@ -33,7 +35,9 @@ class AuthController(Controller):
     @post("/refresh", exclude_from_auth=True, status_code=HTTP_200_OK, operation_id="refresh")
     async def refresh(self, data: JSONBody[schemas.RefreshRequest], state: State) -> schemas.TokenResponse:
         """Rotate the refresh token; keeps a phone signed in for 30 days without signal."""
-        return await service.refresh(settings=state.settings, secret=state.jwt_secret, raw_token=data.refresh_token)
+        return await service.refresh(
+            settings=state.settings, secret=state.jwt_secret, raw_token=data.refresh_token
+        )
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, operation_id="logout")
     async def logout(self, request: Request[CurrentUser, object, State]) -> None:

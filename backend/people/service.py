@@ -81,6 +81,7 @@ class CurrentUser:
     scope_code: str
     team_id: int | None
     device_id: str
+    client_addr: str | None = None  # "from where", for the audit log
 
 
 # --- sign-in and tokens -------------------------------------------------------------------------
@@ -189,16 +190,20 @@ async def refresh(*, settings: Settings, secret: str, raw_token: str) -> schemas
             await _revoke(device, "refresh_reused")
         else:
             expires_at = now + timedelta(days=settings.refresh_token_days)
-            await Device.update(
-                {
-                    Device.previous_refresh_hash: presented,
-                    Device.refresh_hash: token_hash(successor),
-                    Device.rotated_at: now,
-                    Device.refresh_expires_at: expires_at,
-                    Device.last_seen_at: now,
-                    Device.rotations: Device.rotations + 1,
-                }
-            ).where(Device.id == device_uuid).run()
+            await (
+                Device.update(
+                    {
+                        Device.previous_refresh_hash: presented,
+                        Device.refresh_hash: token_hash(successor),
+                        Device.rotated_at: now,
+                        Device.refresh_expires_at: expires_at,
+                        Device.last_seen_at: now,
+                        Device.rotations: Device.rotations + 1,
+                    }
+                )
+                .where(Device.id == device_uuid)
+                .run()
+            )
     if reused:
         raise RefreshReused()
     user = await User.objects().get(User.id == device.user)
@@ -215,9 +220,11 @@ def _raise_if_revoked(device: Device) -> None:
 
 
 async def _revoke(device: Device, reason: str) -> None:
-    await Device.update({Device.revoked_at: clock.now(), Device.revoked_reason: reason}).where(
-        (Device.id == device.id) & Device.revoked_at.is_null()
-    ).run()
+    await (
+        Device.update({Device.revoked_at: clock.now(), Device.revoked_reason: reason})
+        .where((Device.id == device.id) & Device.revoked_at.is_null())
+        .run()
+    )
 
 
 async def logout(user: CurrentUser) -> None:
@@ -226,23 +233,27 @@ async def logout(user: CurrentUser) -> None:
         await _revoke(device, "logout")
 
 
-async def load_current_user(user_id: int, device_id: str) -> CurrentUser:
+async def load_current_user(user_id: int, device_id: str, client_addr: str | None = None) -> CurrentUser:
     """Resolve a token's subject; a revoked device or a deactivated user is refused at once."""
     try:
         device_uuid = uuid.UUID(device_id)
     except ValueError:
         raise RefreshInvalid() from None
-    rows = await Device.select(
-        Device.revoked_at,
-        Device.revoked_reason,
-        Device.user.username,
-        Device.user.display_name,
-        Device.user.role,
-        Device.user.scope_level,
-        Device.user.scope_code,
-        Device.user.team,
-        Device.user.active,
-    ).where((Device.id == device_uuid) & (Device.user == user_id)).run()
+    rows = (
+        await Device.select(
+            Device.revoked_at,
+            Device.revoked_reason,
+            Device.user.username,
+            Device.user.display_name,
+            Device.user.role,
+            Device.user.scope_level,
+            Device.user.scope_code,
+            Device.user.team,
+            Device.user.active,
+        )
+        .where((Device.id == device_uuid) & (Device.user == user_id))
+        .run()
+    )
     if not rows:
         raise DeviceRevoked()
     row = rows[0]
@@ -259,6 +270,7 @@ async def load_current_user(user_id: int, device_id: str) -> CurrentUser:
         scope_code=row["user.scope_code"],
         team_id=row["user.team"],
         device_id=device_id,
+        client_addr=client_addr,
     )
 
 
@@ -354,7 +366,10 @@ async def create_team(data: schemas.CreateTeamRequest) -> schemas.TeamView:
     async with write_transaction():
         if await Team.exists().where(Team.name == data.name).run():
             raise AppError(
-                status_code=409, code="people.team_exists", message="调解队名称已存在", message_en="Team exists"
+                status_code=409,
+                code="people.team_exists",
+                message="调解队名称已存在",
+                message_en="Team exists",
             )
         rows = await Team.insert(Team(name=data.name, township_code=data.township_code)).run()
         team_id = rows[0]["id"]
@@ -376,7 +391,9 @@ async def team_views(team_ids: list[int]) -> list[schemas.TeamView]:
     if not team_ids:
         return []
     teams = await Team.select().where(Team.id.is_in(team_ids)).order_by(Team.id).run()
-    villages = await TeamVillage.select().where(TeamVillage.team.is_in(team_ids)).order_by(TeamVillage.id).run()
+    villages = (
+        await TeamVillage.select().where(TeamVillage.team.is_in(team_ids)).order_by(TeamVillage.id).run()
+    )
     members = await TeamMember.select().where(TeamMember.team.is_in(team_ids)).order_by(TeamMember.id).run()
     codes = {t["township_code"] for t in teams if t["township_code"]} | {v["village_code"] for v in villages}
     names = await division_names(codes)
@@ -395,7 +412,9 @@ async def team_views(team_ids: list[int]) -> list[schemas.TeamView]:
                 township=area("township", team["township_code"]) if team["township_code"] else None,
                 villages=[area("village", v["village_code"]) for v in villages if v["team"] == team["id"]],
                 members=[
-                    schemas.TeamMemberView(name=m["name"], kind=m["kind"], is_leader=m["is_leader"], user_id=m["user"])
+                    schemas.TeamMemberView(
+                        name=m["name"], kind=m["kind"], is_leader=m["is_leader"], user_id=m["user"]
+                    )
                     for m in own_members
                 ],
                 leader=leader,

@@ -91,7 +91,11 @@ async def test_request_log_has_no_passwords_tokens_or_query_values(client, caplo
     for secret in ("demo-2026", tokens["access_token"], tokens["refresh_token"], "13812345678"):
         assert secret not in text
     me_line = json.loads(next(r for r in records if '"/api/me"' in r))
-    assert me_line["query_keys"] == ["phone"] and me_line["status"] == 200 and me_line["user_id"] == tokens["user"]["id"]
+    assert (
+        me_line["query_keys"] == ["phone"]
+        and me_line["status"] == 200
+        and me_line["user_id"] == tokens["user"]["id"]
+    )
 
 
 async def test_refused_requests_are_logged_too(client, caplog):

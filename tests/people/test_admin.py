@@ -11,7 +11,17 @@ from tests.factories import bearer, login, make_user
 async def test_only_the_county_may_administer(client, username):
     tokens = await login(client, username)
     for method, path, body in [
-        ("POST", "/api/admin/users", {"username": "x12", "display_name": "x", "password": "12345678", "role": "mediator", "scope_code": "530524101001"}),
+        (
+            "POST",
+            "/api/admin/users",
+            {
+                "username": "x12",
+                "display_name": "x",
+                "password": "12345678",
+                "role": "mediator",
+                "scope_code": "530524101001",
+            },
+        ),
         ("POST", "/api/admin/teams", {"name": "某某红色调解队"}),
         ("GET", "/api/admin/devices", None),
         ("POST", "/api/admin/devices/00000000-0000-0000-0000-000000000000/revoke", None),
@@ -23,7 +33,9 @@ async def test_only_the_county_may_administer(client, username):
 
 async def test_county_creates_a_grid_worker_who_can_sign_in(client):
     admin = await login(client, "county")
-    user = await make_user(client, admin, display_name="罗光荣", role="grid_worker", scope_code="530524104202")
+    user = await make_user(
+        client, admin, display_name="罗光荣", role="grid_worker", scope_code="530524104202"
+    )
     assert user["role_label"] == "网格员"
     assert user["scope"] == {"level": "village", "code": "530524104202", "name": "新谷村民委员会"}
     tokens = await login(client, user["username"], user["password"])
@@ -32,22 +44,41 @@ async def test_county_creates_a_grid_worker_who_can_sign_in(client):
 
 async def test_user_validation_errors_have_codes(client):
     admin = await login(client, "county")
-    base = {"username": "newuser1", "display_name": "新用户", "password": "long-enough-1", "role": "township_supervisor"}
+    base = {
+        "username": "newuser1",
+        "display_name": "新用户",
+        "password": "long-enough-1",
+        "role": "township_supervisor",
+    }
     # A township supervisor must be scoped to a township, not a village.
-    r = await client.post("/api/admin/users", json={**base, "scope_code": "530524101001"}, headers=bearer(admin))
+    r = await client.post(
+        "/api/admin/users", json={**base, "scope_code": "530524101001"}, headers=bearer(admin)
+    )
     assert r.status_code == 400 and r.json()["code"] == "people.invalid_area"
     # Unknown division code.
-    r = await client.post("/api/admin/users", json={**base, "scope_code": "530524199000"}, headers=bearer(admin))
+    r = await client.post(
+        "/api/admin/users", json={**base, "scope_code": "530524199000"}, headers=bearer(admin)
+    )
     assert r.status_code == 400 and r.json()["code"] == "people.invalid_area"
     # A mediator needs a team.
     r = await client.post(
-        "/api/admin/users", json={**base, "role": "mediator", "scope_code": "530524101001"}, headers=bearer(admin)
+        "/api/admin/users",
+        json={**base, "role": "mediator", "scope_code": "530524101001"},
+        headers=bearer(admin),
     )
     assert r.status_code == 400 and r.json()["code"] == "people.team_required"
     # Short password, bad username: schema validation.
-    r = await client.post("/api/admin/users", json={**base, "password": "short", "scope_code": "530524101000"}, headers=bearer(admin))
+    r = await client.post(
+        "/api/admin/users",
+        json={**base, "password": "short", "scope_code": "530524101000"},
+        headers=bearer(admin),
+    )
     assert r.status_code == 400 and r.json()["code"] == "request.invalid"
-    r = await client.post("/api/admin/users", json={**base, "username": "有空格 的名字", "scope_code": "530524101000"}, headers=bearer(admin))
+    r = await client.post(
+        "/api/admin/users",
+        json={**base, "username": "有空格 的名字", "scope_code": "530524101000"},
+        headers=bearer(admin),
+    )
     assert r.status_code == 400
 
 
@@ -56,7 +87,13 @@ async def test_duplicate_username_is_409(client):
     user = await make_user(client, admin)
     r = await client.post(
         "/api/admin/users",
-        json={"username": user["username"], "display_name": "重名", "password": "long-enough-1", "role": "grid_worker", "scope_code": "530524101001"},
+        json={
+            "username": user["username"],
+            "display_name": "重名",
+            "password": "long-enough-1",
+            "role": "grid_worker",
+            "scope_code": "530524101001",
+        },
         headers=bearer(admin),
     )
     assert r.status_code == 409 and r.json()["code"] == "people.username_taken"
@@ -89,7 +126,9 @@ async def test_county_creates_a_team_with_villages_and_members(client):
     assert r.status_code == 400 and r.json()["code"] == "people.invalid_area"
     # Member kinds are the five the county uses.
     r = await client.post(
-        "/api/admin/teams", json={"name": "另一支队", "members": [{"name": "某人", "kind": "志愿者"}]}, headers=bearer(admin)
+        "/api/admin/teams",
+        json={"name": "另一支队", "members": [{"name": "某人", "kind": "志愿者"}]},
+        headers=bearer(admin),
     )
     assert r.status_code == 400
 
@@ -100,11 +139,15 @@ async def test_demo_has_125_teams_one_per_village_plus_the_county_legal_team(mig
 
     expected = {name: code for code, name in demo.team_names(demo.read_divisions()).items()}
     assert len(expected) == 124 and "更戛乡小街子红色调解队" in expected
-    teams = await Team.select(Team.id, Team.name).where(Team.name.is_in([*expected, demo.LEGAL_TEAM_NAME])).run()
+    teams = (
+        await Team.select(Team.id, Team.name).where(Team.name.is_in([*expected, demo.LEGAL_TEAM_NAME])).run()
+    )
     assert len(teams) == 125
-    served = await TeamVillage.select(TeamVillage.team.name, TeamVillage.village_code).where(
-        TeamVillage.team.is_in([t["id"] for t in teams])
-    ).run()
+    served = (
+        await TeamVillage.select(TeamVillage.team.name, TeamVillage.village_code)
+        .where(TeamVillage.team.is_in([t["id"] for t in teams]))
+        .run()
+    )
     assert {r["team.name"]: r["village_code"] for r in served} == expected
 
 

@@ -45,7 +45,9 @@ async def test_wrong_password_is_401_with_a_stable_code(client):
 
 
 async def test_unknown_user_looks_like_a_wrong_password(client):
-    response = await client.post("/api/auth/login", json={"username": "nobody", "password": "x", "device_name": "x"})
+    response = await client.post(
+        "/api/auth/login", json={"username": "nobody", "password": "x", "device_name": "x"}
+    )
     assert response.status_code == 401 and response.json()["code"] == "auth.invalid_credentials"
 
 
@@ -57,7 +59,8 @@ async def test_sixth_failure_within_five_minutes_is_throttled(client):
         )
         assert r.status_code == 401
     sixth = await client.post(
-        "/api/auth/login", json={"username": user["username"], "password": user["password"], "device_name": "x"}
+        "/api/auth/login",
+        json={"username": user["username"], "password": user["password"], "device_name": "x"},
     )
     assert sixth.status_code == 429
     assert sixth.json()["code"] == "auth.too_many_attempts"
@@ -106,7 +109,10 @@ async def test_expired_access_token_is_401_token_expired(client, app):
     secret = app.state.jwt_secret
     claims = jwt.decode(tokens["access_token"], secret, algorithms=["HS256"])
     past = datetime.now(UTC) - timedelta(minutes=1)
-    expired = jwt.encode({**claims, "exp": int(past.timestamp()), "iat": int((past - timedelta(minutes=15)).timestamp())}, secret)
+    expired = jwt.encode(
+        {**claims, "exp": int(past.timestamp()), "iat": int((past - timedelta(minutes=15)).timestamp())},
+        secret,
+    )
     response = await client.get("/api/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json()["code"] == "auth.token_expired"
@@ -164,7 +170,9 @@ async def test_revoked_device_cannot_refresh_or_call_the_api(client):
     admin = await login(client, "county")
     phone = await login(client, "mediator2", device_name="丢失的手机")
     other_phone = await login(client, "mediator2", device_name="新手机")
-    devices = (await client.get("/api/admin/devices", params={"user_id": phone["user"]["id"]}, headers=bearer(admin))).json()
+    devices = (
+        await client.get("/api/admin/devices", params={"user_id": phone["user"]["id"]}, headers=bearer(admin))
+    ).json()
     assert {d["name"] for d in devices} >= {"丢失的手机", "新手机"}
     revoke = await client.post(f"/api/admin/devices/{phone['device_id']}/revoke", headers=bearer(admin))
     assert revoke.status_code == 204
@@ -190,7 +198,12 @@ async def test_logout_ends_the_device_session(client):
 
 @pytest.mark.parametrize(
     "token",
-    ["", "garbage", "not-a-uuid.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "00000000-0000-0000-0000-000000000000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],
+    [
+        "",
+        "garbage",
+        "not-a-uuid.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "00000000-0000-0000-0000-000000000000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ],
 )
 async def test_bad_refresh_tokens_are_401_or_400(client, token):
     response = await client.post("/api/auth/refresh", json={"refresh_token": token})
@@ -200,7 +213,9 @@ async def test_bad_refresh_tokens_are_401_or_400(client, token):
 
 async def test_malformed_json_is_400_request_invalid(client):
     response = await client.post(
-        "/api/auth/login", content=b'{"username": "mediator1", "pass', headers={"Content-Type": "application/json"}
+        "/api/auth/login",
+        content=b'{"username": "mediator1", "pass',
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400
     body = response.json()

@@ -1,0 +1,113 @@
+"""Possible duplicates: the same dispute reported twice (two phones, two mediators, a resend with a
+new id). Linked, never merged automatically; a supervisor merges or dismisses."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from backend.cases import schemas
+from backend.cases.tables import Case, CaseLink, Party
+from backend.people.service import CurrentUser
+
+NEARBY_METRES = 100
+NEARBY_DAYS = 7
+SAME_PARTY_DAYS = 30
+_EARTH_RADIUS_M = 6_371_008.8
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance (haversine) in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+async def link_possible_duplicates(
+    case_id: uuid.UUID, category: str, lon: float, lat: float, parties: list[dict[str, Any]], now: datetime
+) -> list[uuid.UUID]:
+    """Link the new case to earlier ones of the same category within 100 m and 7 days, or with the
+    same party phone or ID number within 30 days. Runs inside the intake transaction."""
+    found: dict[uuid.UUID, str] = {}
+    # A box of ±100 m narrows in SQL; the exact distance is checked here.
+    dlat = NEARBY_METRES / 111_320
+    dlon = NEARBY_METRES / (111_320 * max(0.1, math.cos(math.radians(lat))))
+    nearby = (
+        await Case.select(Case.id, Case.lon, Case.lat)
+        .where(
+            (Case.category == category)
+            & (Case.id != case_id)
+            & (Case.reported_at >= now - timedelta(days=NEARBY_DAYS))
+            & (Case.lon >= lon - dlon)
+            & (Case.lon <= lon + dlon)
+            & (Case.lat >= lat - dlat)
+            & (Case.lat <= lat + dlat)
+            & Case.merged_into.is_null()
+        )
+        .run()
+    )
+    for row in nearby:
+        if distance_m(lon, lat, row["lon"], row["lat"]) <= NEARBY_METRES:
+            found[row["id"]] = "nearby"
+    phones = [p["phone"] for p in parties if p.get("phone")]
+    ids = [p["id_number"] for p in parties if p.get("id_number")]
+    if phones or ids:
+        match = None
+        if phones:
+            match = Party.phone.is_in(phones)
+        if ids:
+            match = Party.id_number.is_in(ids) if match is None else match | Party.id_number.is_in(ids)
+        rows = (
+            await Party.select(Party.case)
+            .where(
+                match
+                & (Party.case != case_id)
+                & (Party.case.reported_at >= now - timedelta(days=SAME_PARTY_DAYS))
+                & Party.case.merged_into.is_null()
+            )
+            .run()
+        )
+        for row in rows:
+            found.setdefault(row["case"], "same_party")
+    if found:
+        await CaseLink.insert(
+            *[
+                CaseLink(case=case_id, other=other, reason=reason, created_at=now)
+                for other, reason in found.items()
+            ]
+        ).run()
+    return list(found)
+
+
+async def duplicate_views(user: CurrentUser, case_id: uuid.UUID) -> list[schemas.DuplicateView]:
+    """Links in both directions, to cases this user may see."""
+    from backend.cases.service import visible_case_ids
+
+    rows = (
+        await CaseLink.select()
+        .where((CaseLink.case == case_id) | (CaseLink.other == case_id))
+        .order_by(CaseLink.id)
+        .run()
+    )
+    others = {(r["other"] if r["case"] == case_id else r["case"]): r for r in rows}
+    visible = await visible_case_ids(user, list(others))
+    if not visible:
+        return []
+    cases = {
+        c["id"]: c
+        for c in await Case.select(Case.id, Case.number, Case.title).where(Case.id.is_in(list(visible))).run()
+    }
+    return [
+        schemas.DuplicateView(
+            case_id=str(other),
+            number=cases[other]["number"],
+            title=cases[other]["title"],
+            reason=r["reason"],
+            status=r["status"],
+        )
+        for other, r in others.items()
+        if other in visible
+    ]

@@ -1,0 +1,101 @@
+"""Personal data of parties (names, phones, ID numbers): validation, masking, and the audit log.
+
+Full values go only to those who work the case (the owning team, the township, the county); every
+such read is written to the audit log, which itself holds no personal data.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from backend.cases.tables import AuditEntry
+from backend.core import clock
+from backend.core.errors import AppError
+from backend.people.roles import Role
+from backend.people.service import CurrentUser
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+class InvalidPhone(AppError):
+    code = "case.invalid_phone"
+    message = "电话号码格式不正确（11位手机号或带区号的固定电话）"
+    message_en = "Invalid phone number"
+
+
+class InvalidIdNumber(AppError):
+    code = "case.invalid_id_number"
+    message = "身份证号码不正确（18位，最后一位校验码可能有误）"
+    message_en = "Invalid resident ID number (18 characters with a valid check digit)"
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    if phone is None or not phone.strip():
+        return None
+    value = re.sub(r"[\s()]", "", phone).removeprefix("+86")
+    if not (_MOBILE.match(value) or _LANDLINE.match(value)):
+        raise InvalidPhone()
+    return value
+
+
+def normalise_id_number(id_number: str | None) -> str | None:
+    """GB 11643 resident ID: 17 digits and a check character (0-9 or X)."""
+    if id_number is None or not id_number.strip():
+        return None
+    value = id_number.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        raise InvalidIdNumber()
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != value[17]:
+        raise InvalidIdNumber()
+    return value
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return phone
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def mask_id_number(id_number: str | None) -> str | None:
+    if not id_number:
+        return id_number
+    return id_number[:6] + "*" * 8 + id_number[-4:]
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * max(1, len(name) - 1) if name else name
+
+
+def may_see_personal_data(user: CurrentUser, case: dict[str, Any]) -> bool:
+    """The owning team, the case's mediator, its township's supervisors and the county."""
+    if user.role == Role.county_admin:
+        return True
+    if user.role == Role.township_supervisor:
+        return case.get("township_code") == user.scope_code
+    if user.role in (Role.mediator, Role.team_leader):
+        return (user.team_id is not None and case.get("owner_team") == user.team_id) or case.get(
+            "mediator"
+        ) == user.id
+    return False
+
+
+async def audit(
+    user: CurrentUser | None, action: str, case_id: uuid.UUID | str | None, **detail: Any
+) -> None:
+    await AuditEntry.insert(
+        AuditEntry(
+            at=clock.now(),
+            user=user.id if user else None,
+            device=user.device_id if user else None,
+            client_addr=user.client_addr if user else None,
+            action=action,
+            case=uuid.UUID(str(case_id)) if case_id else None,
+            detail=detail,
+        )
+    ).run()

@@ -1,0 +1,277 @@
+"""API shapes of the cases domain (msgspec, so Litestar's OpenAPI stays right)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+Level = Literal["small", "hard", "big"]
+Reason = Annotated[str, Meta(min_length=1, max_length=2000)]
+LongText = Annotated[str, Meta(max_length=20000)]  # hard cap; the service gives the friendly limits
+
+
+class LocationIn(msgspec.Struct):
+    lon: float
+    lat: float
+    accuracy_m: float | None = None
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+    source: Literal["gps", "manual"] = "gps"
+
+
+class PartyIn(msgspec.Struct):
+    name: Annotated[str, Meta(max_length=200)]
+    phone: Annotated[str, Meta(max_length=40)] | None = None
+    id_number: Annotated[str, Meta(max_length=40)] | None = None
+    role: Literal["applicant", "respondent", "party", "witness"] = "party"
+
+
+class CaseCreate(msgspec.Struct):
+    id: uuid.UUID
+    category: Annotated[str, Meta(max_length=64)]
+    title: LongText
+    location: LocationIn
+    description: LongText = ""
+    level: Level = "small"
+    occurred_at: datetime | None = None
+    parties: list[PartyIn] = []
+    photos: list[Annotated[str, Meta(max_length=64)]] = []
+
+
+# --- actions: one tagged union, so a missing reason is a clear 400 ----------------------------------
+
+
+class AgreementIn(msgspec.Struct):
+    facts: Annotated[str, Meta(min_length=1, max_length=5000)]
+    matters: Annotated[str, Meta(min_length=1, max_length=5000)]
+    terms: Annotated[str, Meta(min_length=1, max_length=5000)]
+    performance: Annotated[str, Meta(min_length=1, max_length=2000)]
+    signed_photo: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class Accept(msgspec.Struct, tag="accept", tag_field="action"):
+    level: Level | None = None
+    category: str | None = None
+
+
+class Reject(msgspec.Struct, tag="reject", tag_field="action"):
+    reason: Reason
+
+
+class Refer(msgspec.Struct, tag="refer", tag_field="action"):
+    target: Literal["court", "arbitration", "legal_aid", "petition_office"]
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class Assign(msgspec.Struct, tag="assign", tag_field="action"):
+    team_id: int | None = None
+    mediator_id: int | None = None
+
+
+class Escalate(msgspec.Struct, tag="escalate", tag_field="action"):
+    reason: Reason
+    owner: Literal["township", "county"] | None = None
+    level: Literal["hard", "big"] | None = None
+
+
+class Note(msgspec.Struct, tag="note", tag_field="action"):
+    text: Annotated[str, Meta(min_length=1, max_length=5000)]
+    participants: list[Annotated[str, Meta(max_length=64)]] = []
+
+
+class Resolve(msgspec.Struct, tag="resolve", tag_field="action"):
+    agreement: AgreementIn
+
+
+class Fail(msgspec.Struct, tag="fail", tag_field="action"):
+    reason: Reason
+
+
+class Close(msgspec.Struct, tag="close", tag_field="action"):
+    pass
+
+
+class Reopen(msgspec.Struct, tag="reopen", tag_field="action"):
+    reason: Reason
+
+
+class CorrectLocation(msgspec.Struct, tag="correct_location", tag_field="action"):
+    grid_code: Annotated[str, Meta(pattern=r"^\d{15}$")]
+    reason: Reason
+
+
+class ExtendDeadline(msgspec.Struct, tag="extend_deadline", tag_field="action"):
+    days: Annotated[int, Meta(ge=1, le=30)]
+    reason: Reason
+
+
+class ClearConflict(msgspec.Struct, tag="clear_conflict", tag_field="action"):
+    pass
+
+
+class Merge(msgspec.Struct, tag="merge", tag_field="action"):
+    into: uuid.UUID
+
+
+class DismissDuplicate(msgspec.Struct, tag="dismiss_duplicate", tag_field="action"):
+    other: uuid.UUID
+
+
+Action = (
+    Accept
+    | Reject
+    | Refer
+    | Assign
+    | Escalate
+    | Note
+    | Resolve
+    | Fail
+    | Close
+    | Reopen
+    | CorrectLocation
+    | ExtendDeadline
+    | ClearConflict
+    | Merge
+    | DismissDuplicate
+)
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+class Ref(msgspec.Struct):
+    code: str
+    name: str
+
+
+class IdName(msgspec.Struct):
+    id: int
+    name: str
+
+
+class PartyView(msgspec.Struct):
+    name: str
+    phone: str | None
+    id_number: str | None
+    role: str
+
+
+class PhotoView(msgspec.Struct):
+    sha256: str
+    status: str  # complete | partial | missing
+    purpose: str
+
+
+class AgreementView(msgspec.Struct):
+    facts: str
+    matters: str
+    terms: str
+    performance: str
+    signed_photo: str | None
+    made_at: datetime
+    made_by: str | None
+
+
+class EventView(msgspec.Struct):
+    id: int
+    at: datetime
+    action: str
+    actor: str | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+    data: dict[str, Any]
+
+
+class DuplicateView(msgspec.Struct):
+    case_id: str
+    number: str
+    title: str
+    reason: str
+    status: str
+
+
+class CaseSummary(msgspec.Struct):
+    id: str
+    number: str
+    category: str
+    category_name: str
+    title: str
+    level: str
+    state: str
+    township: Ref | None
+    village: Ref | None
+    grid: Ref | None
+    lon: float
+    lat: float
+    locate_status: str | None
+    owner_level: str
+    owner_team: IdName | None
+    mediator: IdName | None
+    parties: list[PartyView]
+    photo_count: int
+    reported_at: datetime
+    updated_at: datetime
+    deadline: datetime | None
+    overdue: bool
+    conflict: bool
+    version: int
+
+
+class CaseDetail(CaseSummary):
+    description: str = ""
+    occurred_at: datetime | None = None
+    accuracy_m: float | None = None
+    location_source: str = "gps"
+    grid_generation: int | None = None
+    personal_data: str = "masked"  # full | masked
+    photos: list[PhotoView] = []
+    missing_photos: list[str] = []
+    agreement: AgreementView | None = None
+    events: list[EventView] = []
+    duplicates: list[DuplicateView] = []
+    visits: list[dict[str, Any]] = []
+    allowed_actions: list[str] = []
+    reject_reason: str | None = None
+    refer_target: str | None = None
+    merged_into: str | None = None
+    deadline_extended: bool = False
+    locate: dict[str, Any] | None = None  # on create: the locate result, so the phone can ask at a boundary
+
+
+class CasePage(msgspec.Struct):
+    items: list[CaseSummary]
+    next_cursor: str | None
+
+
+class CategoryView(msgspec.Struct):
+    code: str
+    name: str
+    national_category: str
+    active: bool
+
+
+class CategoryCreate(msgspec.Struct):
+    code: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+    name: Annotated[str, Meta(min_length=2, max_length=32)]
+    national_category: Annotated[str, Meta(min_length=2, max_length=32)]
+
+
+class CategoryUpdate(msgspec.Struct):
+    name: Annotated[str, Meta(min_length=2, max_length=32)] | None = None
+    national_category: Annotated[str, Meta(min_length=2, max_length=32)] | None = None
+    active: bool | None = None
+
+
+class AuditView(msgspec.Struct):
+    id: int
+    at: datetime
+    user_id: int | None
+    username: str | None
+    device: str | None
+    client_addr: str | None
+    action: str
+    case: str | None
+    detail: dict[str, Any]

@@ -1,0 +1,426 @@
+"""The county's method as a state machine: who may do what, from which state, and what it changes.
+
+小事拉家常 (the village team settles it), 难事大家谈 (escalated to the township), 大事法律扛 (referred to
+the legal route), 事事有回访 (closing schedules return visits). Every action is an append-only event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from backend.cases import privacy, schemas
+from backend.cases.categories import require_active
+from backend.cases.service import MEDIATION_DAYS, get_case_row
+from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
+from backend.core import clock
+from backend.core.errors import AppError, Forbidden, InvalidRequest
+from backend.db import write_transaction
+from backend.grids.tables import Division
+from backend.people.roles import Role
+from backend.people.service import CurrentUser
+from backend.people.tables import TeamMember, User
+
+SUPERVISORS = frozenset({Role.township_supervisor, Role.county_admin})
+TEAM = frozenset({Role.mediator, Role.team_leader})
+LEADER = frozenset({Role.team_leader})
+EVERYONE_IN_SCOPE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Rule:
+    states: frozenset[str]  # states the action may start from
+    supervisors: bool = True  # township supervisors of the area and the county may always act
+    team_roles: frozenset[str] = frozenset()  # roles that may act when they work on the owning team
+    anyone_in_scope: bool = False
+
+
+# The one table of who may do what. A user must first be able to see the case (visible_to).
+RULES: dict[str, Rule] = {
+    "accept": Rule(frozenset({"reported"}), team_roles=LEADER),
+    "reject": Rule(frozenset({"reported"}), team_roles=LEADER),
+    "refer": Rule(frozenset({"reported", "accepted", "mediating", "failed", "reopened"})),
+    "assign": Rule(frozenset({"reported", "accepted", "mediating", "failed", "reopened"}), team_roles=LEADER),
+    "escalate": Rule(frozenset({"reported", "accepted", "mediating", "reopened"}), team_roles=LEADER),
+    "note": Rule(
+        frozenset({"accepted", "mediating", "reopened", "failed", "resolved"}),
+        team_roles=TEAM,
+        anyone_in_scope=True,
+    ),
+    "resolve": Rule(frozenset({"mediating", "reopened"}), team_roles=TEAM),
+    "fail": Rule(frozenset({"mediating", "reopened"}), team_roles=TEAM),
+    "close": Rule(frozenset({"resolved"}), team_roles=TEAM),
+    "reopen": Rule(frozenset({"closed", "archived", "failed", "rejected"})),
+    "correct_location": Rule(
+        frozenset(
+            {
+                "reported",
+                "accepted",
+                "mediating",
+                "reopened",
+                "resolved",
+                "failed",
+                "closed",
+                "rejected",
+                "referred",
+            }
+        )
+    ),
+    "extend_deadline": Rule(frozenset({"accepted", "mediating", "reopened"}), team_roles=LEADER),
+    "clear_conflict": Rule(
+        frozenset(
+            {
+                "reported",
+                "accepted",
+                "mediating",
+                "reopened",
+                "resolved",
+                "failed",
+                "closed",
+                "archived",
+                "rejected",
+                "referred",
+            }
+        )
+    ),
+    "merge": Rule(frozenset({"reported", "accepted", "mediating", "reopened", "failed"})),
+    "dismiss_duplicate": Rule(
+        frozenset({"reported", "accepted", "mediating", "reopened", "resolved", "failed", "closed"})
+    ),
+}
+
+OWNER_ORDER = ("team", "township", "county")
+LEVEL_ORDER = ("small", "hard", "big")
+
+
+class InvalidTransition(AppError):
+    status_code = 409
+    code = "case.invalid_transition"
+    message = "当前状态下不能执行此操作"
+    message_en = "This action is not allowed in the case's current state"
+
+
+def works_on_case(user: CurrentUser, case: dict[str, Any]) -> bool:
+    return (user.team_id is not None and case["owner_team"] == user.team_id) or case["mediator"] == user.id
+
+
+def may_act(user: CurrentUser, action: str, case: dict[str, Any]) -> bool:
+    """Role check only (the case is already known to be visible to the user)."""
+    rule = RULES[action]
+    if user.role in SUPERVISORS and rule.supervisors:
+        return True
+    if user.role in rule.team_roles and works_on_case(user, case):
+        return True
+    return rule.anyone_in_scope
+
+
+def allowed_actions(user: CurrentUser, case: dict[str, Any]) -> list[str]:
+    return [a for a, rule in RULES.items() if case["state"] in rule.states and may_act(user, a, case)]
+
+
+async def apply_action(user: CurrentUser, case_id: str, action: schemas.Action) -> dict[str, Any]:
+    """Check, apply and record one action; returns the case row after it."""
+    name = action.__struct_config__.tag
+    async with write_transaction():
+        case = await get_case_row(user, case_id)
+        if not may_act(user, name, case):
+            raise Forbidden()
+        if case["state"] not in RULES[name].states:
+            raise InvalidTransition(details={"state": case["state"], "action": name})
+        now = clock.now()
+        changes, data = await _HANDLERS[name](user, case, action, now)
+        before = {k: _plain(case.get(k)) for k in changes}
+        changes.update({Case.version._meta.name: case["version"] + 1, Case.updated_at._meta.name: now})
+        await Case.update(changes).where(Case.id == case["id"]).run()
+        await CaseEvent.insert(
+            CaseEvent(
+                case=case["id"],
+                at=now,
+                actor=user.id,
+                device=user.device_id,
+                action=name,
+                before=before,
+                after={k: _plain(v) for k, v in changes.items() if k not in ("version", "updated_at")},
+                data=data,
+            )
+        ).run()
+        await privacy.audit(user, f"case.{name}", case["id"])
+    return await get_case_row(user, case["id"])
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# --- one handler per action: returns (column changes, event data) -------------------------------------
+
+
+async def _accept(user, case, action: schemas.Accept, now):
+    changes: dict[str, Any] = {"accepted_at": now, "deadline": now + timedelta(days=MEDIATION_DAYS)}
+    if action.level:
+        changes["level"] = action.level
+    if action.category:
+        await require_active(action.category)
+        changes["category"] = action.category
+    # A case with an owning team goes straight into mediation.
+    changes["state"] = "mediating" if case["owner_team"] else "accepted"
+    return changes, {}
+
+
+async def _reject(user, case, action: schemas.Reject, now):
+    return {"state": "rejected", "reject_reason": action.reason}, {"reason": action.reason}
+
+
+async def _refer(user, case, action: schemas.Refer, now):
+    return {"state": "referred", "refer_target": action.target}, {
+        "target": action.target,
+        "reason": action.reason,
+    }
+
+
+async def _assign(user, case, action: schemas.Assign, now):
+    if action.team_id is None and action.mediator_id is None:
+        raise InvalidRequest(
+            message="请选择调解队或调解员", message_en="Give a team or a mediator", code="case.assign_empty"
+        )
+    team_id = action.team_id if action.team_id is not None else case["owner_team"]
+    if user.role == Role.team_leader and team_id != user.team_id:
+        raise Forbidden(
+            message="调解队长只能在本队内指派", message_en="Team leaders assign within their team"
+        )
+    changes: dict[str, Any] = {}
+    if action.team_id is not None:
+        from backend.people.tables import Team
+
+        team = await Team.select(Team.id, Team.active).where(Team.id == action.team_id).first().run()
+        if team is None or not team["active"]:
+            raise InvalidRequest(
+                message="调解队不存在", message_en="No such team", code="people.unknown_team"
+            )
+        changes.update(
+            {
+                "owner_team": action.team_id,
+                "owner_level": "team"
+                if case["owner_level"] == "township" and case["level"] == "small"
+                else case["owner_level"],
+            }
+        )
+        if action.mediator_id is None and case["mediator"] is not None:
+            changes["mediator"] = None  # a new team chooses its own mediator
+    if action.mediator_id is not None:
+        member = (
+            await TeamMember.exists()
+            .where((TeamMember.team == team_id) & (TeamMember.user == action.mediator_id))
+            .run()
+        )
+        is_user = (
+            await User.exists()
+            .where((User.id == action.mediator_id) & (User.team == team_id) & (User.active == True))  # noqa: E712
+            .run()
+        )  # noqa: E712
+        if not (member or is_user):
+            raise InvalidRequest(
+                message="该调解员不属于此调解队",
+                message_en="The mediator is not in the team",
+                code="case.mediator_not_in_team",
+            )
+        changes["mediator"] = action.mediator_id
+    if case["state"] in ("accepted", "failed", "reopened") and (
+        changes.get("owner_team") or case["owner_team"]
+    ):
+        changes["state"] = "mediating"
+        if case["accepted_at"] is None:
+            changes.update({"accepted_at": now, "deadline": now + timedelta(days=MEDIATION_DAYS)})
+    return changes, {"team_id": action.team_id, "mediator_id": action.mediator_id}
+
+
+async def _escalate(user, case, action: schemas.Escalate, now):
+    if action.owner is None and action.level is None:
+        raise InvalidRequest(
+            message="请选择上报层级或纠纷等级",
+            message_en="Give an owner and/or a level",
+            code="case.escalate_empty",
+        )
+    changes: dict[str, Any] = {}
+    if action.owner is not None:
+        if OWNER_ORDER.index(action.owner) <= OWNER_ORDER.index(case["owner_level"]):
+            raise InvalidTransition(message="只能向上一级上报", message_en="Escalation goes upwards only")
+        changes["owner_level"] = action.owner
+    if action.level is not None:
+        if LEVEL_ORDER.index(action.level) <= LEVEL_ORDER.index(case["level"]):
+            raise InvalidTransition(message="只能升级为更重的等级", message_en="A level can only go up")
+        changes["level"] = action.level
+    return changes, {"reason": action.reason}
+
+
+async def _note(user, case, action: schemas.Note, now):
+    # A mediation session: no field changes, so notes never conflict.
+    return {}, {"text": action.text, "participants": action.participants}
+
+
+async def _resolve(user, case, action: schemas.Resolve, now):
+    a = action.agreement
+    await Agreement.delete().where(Agreement.case == case["id"]).run()
+    await Agreement.insert(
+        Agreement(
+            case=case["id"],
+            facts=a.facts,
+            matters=a.matters,
+            terms=a.terms,
+            performance=a.performance,
+            signed_photo=a.signed_photo,
+            made_by=user.id,
+            made_at=now,
+        )
+    ).run()
+    if (
+        a.signed_photo
+        and not await CasePhoto.exists()
+        .where((CasePhoto.case == case["id"]) & (CasePhoto.sha256 == a.signed_photo))
+        .run()
+    ):
+        await CasePhoto.insert(
+            CasePhoto(case=case["id"], sha256=a.signed_photo, position=99, purpose="agreement")
+        ).run()
+    return {"state": "resolved", "resolved_at": now}, {"agreement": msgspec.to_builtins(a)}
+
+
+async def _fail(user, case, action: schemas.Fail, now):
+    return {"state": "failed"}, {"reason": action.reason}
+
+
+async def _close(user, case, action: schemas.Close, now):
+    return {"state": "closed", "closed_at": now}, {}
+
+
+async def _reopen(user, case, action: schemas.Reopen, now):
+    state = "mediating" if case["owner_team"] else "reopened"
+    return {"state": state, "closed_at": None, "resolved_at": None}, {"reason": action.reason}
+
+
+async def _correct_location(user, case, action: schemas.CorrectLocation, now):
+    village_code = action.grid_code[:12]
+    village = (
+        await Division.select(Division.code, Division.parent_code)
+        .where((Division.code == village_code) & (Division.level == "village"))
+        .first()
+        .run()
+    )
+    if village is None or not await _grid_exists(action.grid_code):
+        raise InvalidRequest(
+            message="网格编码不存在", message_en="Unknown grid code", code="geo.unknown_grid"
+        )
+    if user.role == Role.township_supervisor and village["parent_code"] != user.scope_code:
+        raise Forbidden(message="只能改到本乡镇的网格", message_en="Only to a grid of your township")
+    changes = {
+        "grid_code": action.grid_code,
+        "village_code": village_code,
+        "township_code": village["parent_code"],
+        "locate_status": "corrected",
+    }
+    return changes, {"reason": action.reason}
+
+
+async def _grid_exists(code: str) -> bool:
+    from backend.grids import service as grids
+
+    return bool(await grids.region_names({code}))
+
+
+async def _extend_deadline(user, case, action: schemas.ExtendDeadline, now):
+    if case["deadline_extended"]:
+        raise InvalidTransition(
+            message="调解期限只能延长一次", message_en="The deadline can be extended once"
+        )
+    if case["deadline"] is None:
+        raise InvalidTransition(message="案件尚未受理，没有期限", message_en="No deadline yet")
+    return {"deadline": case["deadline"] + timedelta(days=action.days), "deadline_extended": True}, {
+        "days": action.days,
+        "reason": action.reason,
+    }
+
+
+async def _clear_conflict(user, case, action: schemas.ClearConflict, now):
+    if not case["conflict"]:
+        raise InvalidTransition(message="该案件没有待处理的冲突", message_en="No conflict to clear")
+    return {"conflict": False}, {}
+
+
+async def _merge(user, case, action: schemas.Merge, now):
+    target = await get_case_row(user, action.into)
+    if target["id"] == case["id"] or target["merged_into"] is not None:
+        raise InvalidRequest(
+            message="不能合并到该案件", message_en="Cannot merge into that case", code="case.invalid_merge"
+        )
+    await (
+        CaseLink.update({CaseLink.status: "merged", CaseLink.decided_by: user.id})
+        .where(
+            ((CaseLink.case == case["id"]) & (CaseLink.other == target["id"]))
+            | ((CaseLink.case == target["id"]) & (CaseLink.other == case["id"]))
+        )
+        .run()
+    )
+    await CaseEvent.insert(
+        CaseEvent(
+            case=target["id"],
+            at=now,
+            actor=user.id,
+            device=user.device_id,
+            action="merged_in",
+            data={"from": str(case["id"]), "number": case["number"]},
+        )
+    ).run()
+    return {"state": "merged", "merged_into": target["id"]}, {
+        "into": str(target["id"]),
+        "number": target["number"],
+    }
+
+
+async def _dismiss_duplicate(user, case, action: schemas.DismissDuplicate, now):
+    updated = (
+        await CaseLink.update({CaseLink.status: "dismissed", CaseLink.decided_by: user.id})
+        .where(
+            (
+                ((CaseLink.case == case["id"]) & (CaseLink.other == action.other))
+                | ((CaseLink.case == action.other) & (CaseLink.other == case["id"]))
+            )
+            & (CaseLink.status == "open")
+        )
+        .returning(CaseLink.id)
+        .run()
+    )
+    if not updated:
+        raise InvalidRequest(
+            message="没有这条疑似重复记录",
+            message_en="No such open duplicate link",
+            code="case.no_duplicate_link",
+        )
+    return {}, {"other": str(action.other)}
+
+
+_HANDLERS = {
+    "accept": _accept,
+    "reject": _reject,
+    "refer": _refer,
+    "assign": _assign,
+    "escalate": _escalate,
+    "note": _note,
+    "resolve": _resolve,
+    "fail": _fail,
+    "close": _close,
+    "reopen": _reopen,
+    "correct_location": _correct_location,
+    "extend_deadline": _extend_deadline,
+    "clear_conflict": _clear_conflict,
+    "merge": _merge,
+    "dismiss_duplicate": _dismiss_duplicate,
+}
+assert set(_HANDLERS) == set(RULES)

@@ -1,0 +1,158 @@
+"""Case intake throughput: cases per second and latency with 1, 10 and 50 concurrent clients.
+
+Runs a real server process (`fengqiao serve`) on a scratch database — SQLite in a temp directory and,
+when FENGQIAO_BENCH_POSTGRES_URL (or FENGQIAO_TEST_POSTGRES_URL) names a server, a scratch PostgreSQL
+database — and posts cases over HTTP on 127.0.0.1 like phones syncing. Prints a table; not a test.
+
+    .venv/bin/python bench/ingest.py [--cases 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+POINTS = [(99.614962, 24.825632), (99.6120, 24.8300), (99.6200, 24.8200), (99.6050, 24.8350)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd: list[str], env: dict[str, str]) -> None:
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def body(i: int) -> dict:
+    lon, lat = POINTS[i % len(POINTS)]
+    return {
+        "id": str(uuid.uuid4()),
+        "category": ["neighbour", "homestead", "forest_land", "contract_debt"][i % 4],
+        "title": f"压测纠纷 {i}",
+        "description": "基准测试生成的纠纷描述。" * 5,
+        "level": "small",
+        "location": {"lon": lon + (i % 50) * 1e-4, "lat": lat, "accuracy_m": 10},
+        "parties": [{"name": "测试甲", "phone": f"138{i:08d}"[:11]}, {"name": "测试乙"}],
+    }
+
+
+async def measure(base: str, token: str, concurrency: int, total: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue = list(range(total))
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60
+    ) as client:
+
+        async def worker() -> None:
+            while queue:
+                i = queue.pop()
+                started = time.perf_counter()
+                response = await client.post("/api/cases", json=body(i))
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    raise RuntimeError(response.text)
+
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - started
+    return total / elapsed, latencies
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**env, "FENGQIAO_PORT": str(port), "FENGQIAO_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "serve"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+async def bench_engine(name: str, env: dict[str, str], total: int) -> list[tuple]:
+    run([sys.executable, "-m", "backend.cli", "migrate"], env)
+    run([sys.executable, "-m", "backend.cli", "demo"], env)
+    process, base = start_server(env)
+    rows = []
+    try:
+        login = httpx.post(  # noqa: ASYNC210 (once, before measuring)
+            f"{base}/api/auth/login",
+            json={"username": "mediator1", "password": "demo-2026", "device_name": "bench"},
+        )
+        token = login.json()["access_token"]
+        await measure(base, token, 4, 40)  # warm-up
+        for concurrency in (1, 10, 50):
+            rate, lat = await measure(base, token, concurrency, total)
+            lat.sort()
+            rows.append(
+                (name, concurrency, rate, statistics.median(lat) * 1000, lat[int(len(lat) * 0.95) - 1] * 1000)
+            )
+    finally:
+        process.terminate()
+        process.wait(10)
+    return rows
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=300, help="cases per concurrency level")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "FENGQIAO_DATA_DIR": tmp,
+            "FENGQIAO_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+        }
+        rows += await bench_engine("sqlite", env, args.cases)
+        server = os.environ.get("FENGQIAO_BENCH_POSTGRES_URL") or os.environ.get("FENGQIAO_TEST_POSTGRES_URL")
+        if server:
+            import asyncpg
+
+            name = f"fengqiao_bench_{uuid.uuid4().hex[:8]}"
+            conn = await asyncpg.connect(server)
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            try:
+                pg_env = {**env, "FENGQIAO_DATABASE_URL": server.rsplit("/", 1)[0] + "/" + name}
+                rows += await bench_engine("postgresql", pg_env, args.cases)
+            finally:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await conn.close()
+        else:
+            print(
+                "(PostgreSQL skipped: set FENGQIAO_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres)"
+            )
+    print(f"\ncase intake over HTTP, {args.cases} cases per row, one server process (uvicorn), 2 cores")
+    print(f"{'engine':<11} {'clients':>7} {'cases/s':>9} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, concurrency, rate, p50, p95 in rows:
+        print(f"{name:<11} {concurrency:>7} {rate:>9.1f} {p50:>8.1f} {p95:>8.1f}")
+    print("\nPhotos (ms per 4000×3000 and 1600×1200 JPEG): see bench/photos.py")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,137 @@
+"""Logging a dispute from the phone: located, numbered, idempotent, validated."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+import pytest
+
+from tests.factories import KASI_POINT, auth, case_body, make_case
+
+
+async def test_a_new_case_is_located_numbered_and_owned_by_the_team(client):
+    case = await make_case(client)
+    assert re.fullmatch(r"530524101-\d{4}-\d{6}", case["number"])
+    assert case["state"] == "reported"
+    assert case["township"] == {"code": "530524101000", "name": "田园镇"}
+    assert case["village"]["code"] == "530524101001"
+    assert case["grid"]["code"].startswith("530524101001") and "网格" in case["grid"]["name"]
+    assert case["owner_level"] == "team" and case["owner_team"]["name"] == "关庙社区红色调解队"
+    assert case["locate"]["status"] in ("inside", "boundary")
+    assert case["version"] == 1
+    assert [e["action"] for e in case["events"]] == ["create"]
+    # The mediator who logged it works the case, so sees the parties in full.
+    assert case["parties"][0]["name"] == "张建华" and case["personal_data"] == "full"
+
+
+async def test_identical_replay_is_200_with_the_same_case(client):
+    body = case_body()
+    headers = await auth(client, "mediator1")
+    first = await client.post("/api/cases", json=body, headers=headers)
+    again = await client.post("/api/cases", json=body, headers=headers)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["number"] == first.json()["number"]
+    listed = (await client.get("/api/cases", params={"limit": 200}, headers=headers)).json()["items"]
+    assert sum(1 for c in listed if c["id"] == body["id"]) == 1
+
+
+async def test_same_id_with_other_content_is_409_with_the_servers_copy(client):
+    body = case_body()
+    headers = await auth(client, "mediator1")
+    await client.post("/api/cases", json=body, headers=headers)
+    clash = await client.post("/api/cases", json={**body, "title": "另一件事"}, headers=headers)
+    assert clash.status_code == 409
+    payload = clash.json()
+    assert payload["code"] == "case.id_conflict"
+    assert payload["server_copy"]["title"] == body["title"]
+
+
+async def test_case_numbers_are_unique_under_concurrent_intake(client):
+    headers = await auth(client, "mediator1")
+    responses = await asyncio.gather(
+        *[client.post("/api/cases", json=case_body(), headers=headers) for _ in range(12)]
+    )
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201]
+    numbers = [r.json()["number"] for r in responses]
+    assert len(set(numbers)) == 12
+    serials = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
+    assert serials == list(range(serials[0], serials[0] + 12))
+
+
+async def test_concurrent_replays_of_one_id_make_one_case(client):
+    body = case_body()
+    headers = await auth(client, "mediator1")
+    responses = await asyncio.gather(
+        *[client.post("/api/cases", json=body, headers=headers) for _ in range(6)]
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert len({r.json()["number"] for r in responses}) == 1
+
+
+async def test_gcj02_input_is_converted_and_numbered_in_the_right_township(client):
+    # 卡斯镇 seat as an AMap picker gives it (GCJ-02), from the county's own data.
+    case = await make_case(
+        client,
+        "mediator2",
+        point=KASI_POINT,
+        location={"lon": 99.393742, "lat": 24.787973, "crs": "gcj02", "source": "manual"},
+    )
+    assert case["township"]["code"] == "530524104000"
+    assert case["number"].startswith("530524104-")
+    assert abs(case["lon"] - KASI_POINT[0]) < 0.0001 and abs(case["lat"] - KASI_POINT[1]) < 0.0001
+    assert case["location_source"] == "gcj02-converted"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"category": "no_such_thing"}, 400, "case.unknown_category"),
+        ({"location": {"lon": 200.0, "lat": 24.8}}, 400, "geo.invalid_coordinates"),
+        ({"location": {"lon": 99.6, "lat": -95}}, 400, "geo.invalid_coordinates"),
+        ({"title": "长" * 101}, 400, "case.text_too_long"),
+        ({"title": "   "}, 400, "case.title_required"),
+        ({"description": "字" * 5001}, 400, "case.text_too_long"),
+        ({"photos": [f"{i:064x}" for i in range(10)]}, 400, "case.too_many_photos"),
+        ({"photos": ["not-a-hash"]}, 400, "media.invalid_hash"),
+        ({"parties": [{"name": "王五", "id_number": "110105194912310021"}]}, 400, "case.invalid_id_number"),
+        ({"parties": [{"name": "王五", "id_number": "12345"}]}, 400, "case.invalid_id_number"),
+        ({"parties": [{"name": "王五", "phone": "12345"}]}, 400, "case.invalid_phone"),
+        ({"parties": [{"name": "王五", "phone": "23812345678"}]}, 400, "case.invalid_phone"),
+        ({"level": "huge"}, 400, "request.invalid"),
+        ({"id": "not-a-uuid"}, 400, "request.invalid"),
+    ],
+)
+async def test_bad_input_gets_a_stable_code_and_nothing_is_stored(client, overrides, status, code):
+    body = case_body(**overrides)
+    response = await client.post("/api/cases", json=body, headers=await auth(client, "mediator1"))
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert response.json()["message"]  # a Chinese message for the phone
+    if overrides.get("id") is None:
+        detail = await client.get(f"/api/cases/{body['id']}", headers=await auth(client, "county"))
+        assert detail.status_code == 404
+
+
+async def test_nan_coordinates_are_refused(client):
+    raw = case_body()
+    text = (
+        f'{{"id": "{uuid.uuid4()}", "category": "neighbour", "title": "t", '
+        '"location": {"lon": NaN, "lat": 24.8}}'
+    )
+    response = await client.post(
+        "/api/cases",
+        content=text,
+        headers={**await auth(client, "mediator1"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] in ("request.invalid", "geo.invalid_coordinates")
+    assert raw  # the valid body is untouched
+
+
+async def test_photos_not_yet_uploaded_are_listed_as_missing(client):
+    sha = "ab" * 32
+    case = await make_case(client, photos=[sha])
+    assert case["missing_photos"] == [sha]
+    assert case["photos"][0]["status"] == "missing"
