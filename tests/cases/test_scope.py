@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import KASI_POINT, auth, make_case
+from tests.factories import KASI_POINT, TIANYUAN_POINT, auth, make_case
+from tests.media.images import jpeg, sha
 
 # Who sees which case: 田园镇's is logged by mediator1 (关庙社区 team), 卡斯镇's by mediator2.
 SEES = {
@@ -20,10 +21,15 @@ SEES = {
 
 @pytest.fixture
 async def two_cases(client):
-    return {
-        "tianyuan": await make_case(client, "mediator1", title="田园镇的纠纷"),
-        "kasi": await make_case(client, "mediator2", point=KASI_POINT, title="卡斯镇的纠纷"),
-    }
+    """Each with a scene photo its mediator uploaded."""
+    cases = {}
+    for where, username, point in (("tianyuan", "mediator1", TIANYUAN_POINT), ("kasi", "mediator2", KASI_POINT)):
+        photo = jpeg()
+        uploaded = await client.put(f"/api/media/{sha(photo)}", content=photo, headers=await auth(client, username))
+        assert uploaded.status_code == 201, uploaded.text
+        cases[where] = await make_case(client, username, point=point, title=f"{where}的纠纷", photos=[sha(photo)])
+        assert cases[where]["missing_photos"] == []
+    return cases
 
 
 @pytest.mark.parametrize("username", list(SEES))
@@ -50,9 +56,13 @@ async def test_each_account_sees_exactly_its_cases(client, two_cases, username):
         assert note.status_code in ((403, 409) if visible else (404,)), (username, where, note.text)
         agreement = await client.get(f"/api/cases/{case['id']}/agreement", headers=headers)
         assert agreement.status_code in ((404, 403) if visible else (404,))
+        photo = await client.get(f"/api/media/{case['photos'][0]['sha256']}", params={"size": "thumb"}, headers=headers)
+        assert photo.status_code == (200 if visible else 404), (username, where)
+        if visible:
+            assert photo.headers["content-type"] == "image/jpeg"
         if not visible:
             assert detail.json()["code"] == "not_found"
-            for response in (detail, note, agreement):
+            for response in (detail, note, agreement, photo):
                 assert case["title"] not in response.text
 
 
