@@ -24,6 +24,7 @@ from backend.core.errors import AppError
 from backend.grids.topology import Feature, issue
 
 SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+MAX_CODE_LENGTH = 32  # grid_region.code
 # Candidate attribute names, compared case-insensitively (Shapefile names are cut to 10 characters).
 CODE_FIELDS = (
     "code",
@@ -497,6 +498,20 @@ def read_layer(path: Path | str, options: LayerOptions, *, progress: bool = Fals
                 )
             )
             continue
+        parent = _text(row.get(parent_field)) if parent_field else None
+        if len(code) > MAX_CODE_LENGTH or (parent and len(parent) > MAX_CODE_LENGTH):
+            dropped.append(code[:MAX_CODE_LENGTH])
+            issues.append(
+                issue(
+                    "error",
+                    "code_too_long",
+                    level,
+                    f"编码 {code[:40]} 或其上级编码超过 {MAX_CODE_LENGTH} 位，已跳过",
+                    f"Code {code[:40]} or its parent is longer than {MAX_CODE_LENGTH} characters; skipped",
+                    codes=[code[:MAX_CODE_LENGTH]],
+                )
+            )
+            continue
         if clean is None:
             dropped.append(code)
             issues.append(
@@ -530,7 +545,7 @@ def read_layer(path: Path | str, options: LayerOptions, *, progress: bool = Fals
                 level=level,
                 code=code,
                 name=name or code,
-                parent_code=_text(row.get(parent_field)) if parent_field else None,
+                parent_code=parent,
                 geometry=clean,
                 properties={c: _jsonable(row.get(c)) for c in other},
             )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from backend.core.http import requires_role
 from backend.grids import maps, schemas, service
@@ -51,14 +54,16 @@ class GridsController(Controller):
     @get("/locate", operation_id="locate")
     async def locate(
         self,
-        lon: FromQuery[str | None] = None,
-        lat: FromQuery[str | None] = None,
-        crs: FromQuery[str] = "wgs84",
+        lon: Annotated[str | None, Parameter(description="Longitude, decimal degrees")] = None,
+        lat: Annotated[str | None, Parameter(description="Latitude, decimal degrees")] = None,
+        crs: Annotated[
+            str, Parameter(description="wgs84 (GPS, default) or gcj02 (AMap/Tencent/WeChat)")
+        ] = "wgs84",
     ) -> schemas.LocateView:
         """Township, village and grid cell of a point, with status inside / boundary (within 50 m of
         an edge: ask the user) / nearest (outside every cell but within 500 m) / outside."""
         result = await service.locate(_float(lon), _float(lat), crs)
-        return schemas.LocateView(**result.to_dict())
+        return msgspec.convert(result.to_dict(), schemas.LocateView)
 
     @get("/grids", operation_id="list_grids", media_type="application/geo+json")
     async def list_grids(
@@ -93,7 +98,7 @@ class GridsController(Controller):
         etag, rows = await maps.regions(level, parent, network)
         headers = {"Cache-Control": GRIDS_CACHE_CONTROL, "ETag": etag}
         if _not_modified(request, etag):
-            return Response([], status_code=304, headers=headers)
+            return Response(b"", status_code=304, headers=headers)
         return Response([schemas.RegionView(**r) for r in rows], headers=headers)
 
 

@@ -170,10 +170,16 @@ async def test_regions(client, grids_index, headers_for):
     assert rows[0]["area_km2"] > 0
     towns = (await client.get("/api/regions", params={"level": "township"}, headers=h)).json()
     assert len(towns) == 13
-    again = await client.get(
+    other = await client.get(
         "/api/regions", params={"level": "township"}, headers={**h, "If-None-Match": response.headers["etag"]}
     )
-    assert again.status_code == 200  # a different query, a different ETag
+    assert other.status_code == 200  # a different query, a different ETag
+    same = await client.get(
+        "/api/regions",
+        params={"level": "village", "parent": TIANYUAN},
+        headers={**h, "If-None-Match": response.headers["etag"]},
+    )
+    assert same.status_code == 304 and same.content == b""
 
 
 async def test_admin_networks_and_activation(client, grids_index, headers_for):
