@@ -12,7 +12,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.security.jwt import JWTAuth
 from litestar.stores.memory import MemoryStore
 
-from backend import db
+from backend import db, wiring
 from backend.cases import routes as cases_routes
 from backend.core import secrets
 from backend.core.auth import AccessToken
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     """Build the app. `manage_database=False` leaves the engine's pool to the caller (tests)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    wiring.connect()
     jwt_secret = secrets.jwt_secret(settings.secrets_dir)
 
     jwt_auth = JWTAuth[CurrentUser, AccessToken](

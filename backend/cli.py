@@ -17,6 +17,9 @@ def _run(coro):
 @click.group()
 def main() -> None:
     """枫桥网格通 server and tools."""
+    from backend import wiring
+
+    wiring.connect()
 
 
 @main.command()

@@ -100,8 +100,9 @@ def database_url() -> str:
 @pytest.fixture(scope="session")
 async def migrated_db():
     """The schema, built by the migrations themselves, and the Changning demo loaded once."""
-    from backend import db, demo
+    from backend import db, demo, wiring
 
+    wiring.connect()
     await db.prepare()
     applied = await db.migrate()
     assert applied, "the test database must start empty and be built by migrations"

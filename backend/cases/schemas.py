@@ -112,6 +112,12 @@ class ClearConflict(msgspec.Struct, tag="clear_conflict", tag_field="action"):
     pass
 
 
+class Archive(msgspec.Struct, tag="archive", tag_field="action"):
+    """System only: the last return visit found the parties satisfied."""
+
+    reason: str = ""
+
+
 class Merge(msgspec.Struct, tag="merge", tag_field="action"):
     into: uuid.UUID
 
@@ -136,6 +142,7 @@ Action = (
     | ClearConflict
     | Merge
     | DismissDuplicate
+    | Archive
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from piccolo.columns.combination import Combinable
 
-from backend.cases import duplicates, privacy, schemas
+from backend.cases import duplicates, hooks, privacy, schemas
 from backend.cases.categories import category_names, require_active
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
@@ -242,6 +242,8 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> tuple[int,
                 data.id, data.category, located.lon, located.lat, parties, now
             )
             await privacy.audit(user, "case.create", data.id)
+            row = await Case.select().where(Case.id == data.id).first().run()
+            await hooks.emit(hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=row))
     except Exception as exc:
         if not (isinstance(exc, _Raced) or _is_unique_violation(exc)):
             raise

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import privacy, schemas
+from backend.cases import hooks, privacy, schemas
 from backend.cases.categories import require_active
 from backend.cases.service import MEDIATION_DAYS, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
@@ -88,6 +88,8 @@ RULES: dict[str, Rule] = {
         )
     ),
     "merge": Rule(frozenset({"reported", "accepted", "mediating", "reopened", "failed"})),
+    # System only (the last return visit was satisfied): no role may ask for it.
+    "archive": Rule(frozenset({"closed"}), supervisors=False),
     "dismiss_duplicate": Rule(
         frozenset({"reported", "accepted", "mediating", "reopened", "resolved", "failed", "closed"})
     ),
@@ -123,33 +125,57 @@ def allowed_actions(user: CurrentUser, case: dict[str, Any]) -> list[str]:
 
 
 async def apply_action(user: CurrentUser, case_id: str, action: schemas.Action) -> dict[str, Any]:
-    """Check, apply and record one action; returns the case row after it."""
-    name = action.__struct_config__.tag
+    """Check, apply and record one action a user asked for; returns the case row after it."""
     async with write_transaction():
         case = await get_case_row(user, case_id)
-        if not may_act(user, name, case):
-            raise Forbidden()
-        if case["state"] not in RULES[name].states:
-            raise InvalidTransition(details={"state": case["state"], "action": name})
-        now = clock.now()
-        changes, data = await _HANDLERS[name](user, case, action, now)
-        before = {k: _plain(case.get(k)) for k in changes}
-        changes.update({Case.version._meta.name: case["version"] + 1, Case.updated_at._meta.name: now})
-        await Case.update(changes).where(Case.id == case["id"]).run()
-        await CaseEvent.insert(
-            CaseEvent(
-                case=case["id"],
-                at=now,
-                actor=user.id,
-                device=user.device_id,
-                action=name,
-                before=before,
-                after={k: _plain(v) for k, v in changes.items() if k not in ("version", "updated_at")},
-                data=data,
-            )
-        ).run()
-        await privacy.audit(user, f"case.{name}", case["id"])
-    return await get_case_row(user, case["id"])
+        return await _apply(user, case, action, check_role=True)
+
+
+async def apply_system_action(
+    case_id: uuid.UUID, action: schemas.Action, actor: CurrentUser | None = None
+) -> dict[str, Any]:
+    """An action the system takes on a case (a visit found the dispute recurred: reopen; the last
+    visit was satisfied: archive). The state rules still hold; the role table does not apply.
+    Call inside the caller's write transaction."""
+    case = await Case.select().where(Case.id == case_id).first().run()
+    if case is None:
+        raise InvalidRequest(message="案件不存在", message_en="No such case", code="case.not_found")
+    return await _apply(actor, case, action, check_role=False)
+
+
+async def _apply(
+    user: CurrentUser | None, case: dict[str, Any], action: schemas.Action, check_role: bool
+) -> dict[str, Any]:
+    name = action.__struct_config__.tag
+    if check_role and (user is None or not may_act(user, name, case)):
+        raise Forbidden()
+    if case["state"] not in RULES[name].states:
+        raise InvalidTransition(details={"state": case["state"], "action": name})
+    now = clock.now()
+    changes, data = await _HANDLERS[name](user, case, action, now)
+    before = {k: _plain(case.get(k)) for k in changes}
+    changes.update({Case.version._meta.name: case["version"] + 1, Case.updated_at._meta.name: now})
+    await Case.update(changes).where(Case.id == case["id"]).run()
+    after = {k: _plain(v) for k, v in changes.items() if k not in ("version", "updated_at")}
+    await CaseEvent.insert(
+        CaseEvent(
+            case=case["id"],
+            at=now,
+            actor=user.id if user else None,
+            device=user.device_id if user else None,
+            action=name,
+            before=before,
+            after=after,
+            data=data,
+        )
+    ).run()
+    await privacy.audit(user, f"case.{name}", case["id"])
+    row = await Case.select().where(Case.id == case["id"]).first().run()
+    change = hooks.CaseChange(
+        case_id=case["id"], action=name, actor=user, at=now, case=row, before=before, after=after, data=data
+    )
+    await hooks.emit(change)
+    return row
 
 
 def _plain(value: Any) -> Any:
@@ -406,7 +432,12 @@ async def _dismiss_duplicate(user, case, action: schemas.DismissDuplicate, now):
     return {}, {"other": str(action.other)}
 
 
+async def _archive(user, case, action: schemas.Archive, now):
+    return {"state": "archived"}, {"reason": action.reason}
+
+
 _HANDLERS = {
+    "archive": _archive,
     "accept": _accept,
     "reject": _reject,
     "refer": _refer,

@@ -1,0 +1,1 @@
+"""Case-change listeners of the notify domain (registered by backend.wiring.connect)."""

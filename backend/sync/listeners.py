@@ -1,0 +1,1 @@
+"""Case-change listeners of the sync domain (registered by backend.wiring.connect)."""

@@ -1,0 +1,1 @@
+"""Case-change listeners of the visits domain (registered by backend.wiring.connect)."""

@@ -1,0 +1,17 @@
+"""Connects the domains' listeners to case changes. Called by create_app and the CLI (idempotent)."""
+
+from __future__ import annotations
+
+_connected = False
+
+
+def connect() -> None:
+    global _connected
+    if _connected:
+        return
+    # Importing a listeners module subscribes its functions (backend.cases.hooks.subscribe).
+    import backend.notify.listeners  # noqa: F401
+    import backend.sync.listeners  # noqa: F401
+    import backend.visits.listeners  # noqa: F401
+
+    _connected = True
