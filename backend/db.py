@@ -39,6 +39,12 @@ def write_transaction() -> Any:
     return DB.transaction()
 
 
+def read_transaction() -> Any:
+    """Several reads on one connection: Piccolo's SQLite engine otherwise opens a connection (and a
+    thread) per query, which dominates the cost of a page made of ten small queries."""
+    return DB.transaction()
+
+
 async def prepare() -> None:
     """Per-process start-up: WAL for SQLite (kept in the file), a pool for PostgreSQL."""
     if isinstance(DB, SQLiteEngine):

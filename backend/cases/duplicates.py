@@ -12,6 +12,9 @@ from backend.cases import schemas
 from backend.cases.tables import Case, CaseLink, Party
 from backend.people.service import CurrentUser
 
+# Links are hints for a supervisor: a handful of the most recent candidates is enough, and a busy
+# market square must not link every new case to hundreds of old ones.
+MAX_LINKS = 10
 NEARBY_METRES = 100
 NEARBY_DAYS = 7
 SAME_PARTY_DAYS = 30
@@ -47,6 +50,8 @@ async def link_possible_duplicates(
             & (Case.lat <= lat + dlat)
             & Case.merged_into.is_null()
         )
+        .order_by(Case.reported_at, ascending=False)
+        .limit(MAX_LINKS * 3)
         .run()
     )
     for row in nearby:
@@ -68,10 +73,13 @@ async def link_possible_duplicates(
                 & (Party.case.reported_at >= now - timedelta(days=SAME_PARTY_DAYS))
                 & Party.case.merged_into.is_null()
             )
+            .order_by(Party.case.reported_at, ascending=False)
+            .limit(MAX_LINKS)
             .run()
         )
         for row in rows:
             found.setdefault(row["case"], "same_party")
+    found = dict(list(found.items())[:MAX_LINKS])
     if found:
         await CaseLink.insert(
             *[

@@ -16,7 +16,7 @@ from backend.cases.categories import category_names, require_active
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
 from backend.core.errors import AppError, InvalidRequest, NotFound
-from backend.db import DB, write_transaction
+from backend.db import DB, read_transaction, write_transaction
 from backend.grids import service as grids
 from backend.media import service as media
 from backend.people.roles import Role
@@ -311,6 +311,13 @@ async def list_cases(
     user: CurrentUser, filters: dict[str, Any], cursor: str | None, limit: int
 ) -> schemas.CasePage:
     """Cases in scope, newest change first, with the contract's filters and cursor paging."""
+    async with read_transaction():
+        return await _list_cases(user, filters, cursor, limit)
+
+
+async def _list_cases(
+    user: CurrentUser, filters: dict[str, Any], cursor: str | None, limit: int
+) -> schemas.CasePage:
     query = _scoped(Case.select(), user)
     now = clock.now()
     for column, key in (
@@ -455,21 +462,22 @@ async def case_detail(
 ) -> schemas.CaseDetail:
     """One case with its timeline, photos, agreement and duplicates. A full read of personal data
     is written to the audit log."""
+    async with read_transaction():
+        detail = await _case_detail(user, case_id)
+    # Written after the read transaction: upgrading a read transaction to a write on SQLite fails
+    # at once under contention instead of waiting for the lock.
+    if detail.personal_data == "full" and detail.parties and audit_read:
+        fields = sorted({f for p in detail.parties for f in ("name", "phone", "id_number") if getattr(p, f)})
+        await privacy.audit(user, "case.read_personal", detail.id, fields=fields)
+    return detail
+
+
+async def _case_detail(user: CurrentUser, case_id: uuid.UUID | str) -> schemas.CaseDetail:
     from backend.cases.workflow import allowed_actions
 
     row = await get_case_row(user, case_id)
     summary = (await _summaries(user, [row], full=True))[0]
     full = privacy.may_see_personal_data(user, row)
-    has_personal = any(p.phone or p.id_number or p.name for p in summary.parties)
-    if full and has_personal and audit_read:
-        await privacy.audit(
-            user,
-            "case.read_personal",
-            row["id"],
-            fields=sorted(
-                {f for p in summary.parties for f in ("name", "phone", "id_number") if getattr(p, f)}
-            ),
-        )
     photo_rows = (
         await CasePhoto.select().where(CasePhoto.case == row["id"]).order_by(CasePhoto.position).run()
     )
