@@ -45,6 +45,13 @@ async def _retrieve_user(token: AccessToken, connection: ASGIConnection) -> Curr
     return await load_current_user(int(token.sub), str(token.extras.get("did", "")), addr)
 
 
+async def _warm_locate_index() -> None:
+    # Build the STRtree before the first phone asks (about 0.5 s), not during its request.
+    from backend.grids import service as grids
+
+    await grids.load_index()
+
+
 def _log_requests_outermost(app_config: AppConfig) -> AppConfig:
     # Added after the auth plugin, so the request log also sees requests refused by authentication.
     app_config.middleware.insert(0, DefineMiddleware(RequestLogMiddleware))
@@ -87,7 +94,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             make_pwa_handler(settings.pwa_dist),
         ],
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
-        on_startup=[db.prepare] if manage_database else [],
+        on_startup=[db.prepare, _warm_locate_index] if manage_database else [],
         on_shutdown=[db.close] if manage_database else [],
         exception_handlers=EXCEPTION_HANDLERS,
         state=state,

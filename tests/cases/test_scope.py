@@ -23,11 +23,18 @@ SEES = {
 async def two_cases(client):
     """Each with a scene photo its mediator uploaded."""
     cases = {}
-    for where, username, point in (("tianyuan", "mediator1", TIANYUAN_POINT), ("kasi", "mediator2", KASI_POINT)):
+    for where, username, point in (
+        ("tianyuan", "mediator1", TIANYUAN_POINT),
+        ("kasi", "mediator2", KASI_POINT),
+    ):
         photo = jpeg()
-        uploaded = await client.put(f"/api/media/{sha(photo)}", content=photo, headers=await auth(client, username))
+        uploaded = await client.put(
+            f"/api/media/{sha(photo)}", content=photo, headers=await auth(client, username)
+        )
         assert uploaded.status_code == 201, uploaded.text
-        cases[where] = await make_case(client, username, point=point, title=f"{where}的纠纷", photos=[sha(photo)])
+        cases[where] = await make_case(
+            client, username, point=point, title=f"{where}的纠纷", photos=[sha(photo)]
+        )
         assert cases[where]["missing_photos"] == []
     return cases
 
@@ -56,7 +63,9 @@ async def test_each_account_sees_exactly_its_cases(client, two_cases, username):
         assert note.status_code in ((403, 409) if visible else (404,)), (username, where, note.text)
         agreement = await client.get(f"/api/cases/{case['id']}/agreement", headers=headers)
         assert agreement.status_code in ((404, 403) if visible else (404,))
-        photo = await client.get(f"/api/media/{case['photos'][0]['sha256']}", params={"size": "thumb"}, headers=headers)
+        photo = await client.get(
+            f"/api/media/{case['photos'][0]['sha256']}", params={"size": "thumb"}, headers=headers
+        )
         assert photo.status_code == (200 if visible else 404), (username, where)
         if visible:
             assert photo.headers["content-type"] == "image/jpeg"
