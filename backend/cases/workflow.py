@@ -39,60 +39,44 @@ class Rule:
     anyone_in_scope: bool = False
 
 
+def states(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+# The case states (DESIGN.md), grouped the way the rules use them.
+IN_MEDIATION = states("accepted", "mediating", "reopened")
+NOT_MERGED = states(
+    "reported",
+    "accepted",
+    "mediating",
+    "reopened",
+    "resolved",
+    "failed",
+    "closed",
+    "archived",
+    "rejected",
+    "referred",
+)
+
 # The one table of who may do what. A user must first be able to see the case (visible_to).
 RULES: dict[str, Rule] = {
-    "accept": Rule(frozenset({"reported"}), team_roles=LEADER),
-    "reject": Rule(frozenset({"reported"}), team_roles=LEADER),
-    "refer": Rule(frozenset({"reported", "accepted", "mediating", "failed", "reopened"})),
-    "assign": Rule(frozenset({"reported", "accepted", "mediating", "failed", "reopened"}), team_roles=LEADER),
-    "escalate": Rule(frozenset({"reported", "accepted", "mediating", "reopened"}), team_roles=LEADER),
-    "note": Rule(
-        frozenset({"accepted", "mediating", "reopened", "failed", "resolved"}),
-        team_roles=TEAM,
-        anyone_in_scope=True,
-    ),
-    "resolve": Rule(frozenset({"mediating", "reopened"}), team_roles=TEAM),
-    "fail": Rule(frozenset({"mediating", "reopened"}), team_roles=TEAM),
-    "close": Rule(frozenset({"resolved"}), team_roles=TEAM),
-    "reopen": Rule(frozenset({"closed", "archived", "failed", "rejected"})),
-    "correct_location": Rule(
-        frozenset(
-            {
-                "reported",
-                "accepted",
-                "mediating",
-                "reopened",
-                "resolved",
-                "failed",
-                "closed",
-                "rejected",
-                "referred",
-            }
-        )
-    ),
-    "extend_deadline": Rule(frozenset({"accepted", "mediating", "reopened"}), team_roles=LEADER),
-    "clear_conflict": Rule(
-        frozenset(
-            {
-                "reported",
-                "accepted",
-                "mediating",
-                "reopened",
-                "resolved",
-                "failed",
-                "closed",
-                "archived",
-                "rejected",
-                "referred",
-            }
-        )
-    ),
-    "merge": Rule(frozenset({"reported", "accepted", "mediating", "reopened", "failed"})),
+    "accept": Rule(states("reported"), team_roles=LEADER),
+    "reject": Rule(states("reported"), team_roles=LEADER),
+    "refer": Rule(states("reported", "failed") | IN_MEDIATION),
+    "assign": Rule(states("reported", "failed") | IN_MEDIATION, team_roles=LEADER),
+    "escalate": Rule(states("reported") | IN_MEDIATION, team_roles=LEADER),
+    "note": Rule(IN_MEDIATION | states("failed", "resolved"), team_roles=TEAM, anyone_in_scope=True),
+    "resolve": Rule(states("mediating", "reopened"), team_roles=TEAM),
+    "fail": Rule(states("mediating", "reopened"), team_roles=TEAM),
+    "close": Rule(states("resolved"), team_roles=TEAM),
+    "reopen": Rule(states("closed", "archived", "failed", "rejected")),
+    "correct_location": Rule(NOT_MERGED - states("archived")),
+    "extend_deadline": Rule(IN_MEDIATION, team_roles=LEADER),
+    "clear_conflict": Rule(NOT_MERGED),
+    "merge": Rule(states("reported", "failed") | IN_MEDIATION),
+    "dismiss_duplicate": Rule(NOT_MERGED - states("archived", "rejected", "referred")),
     # System only (the last return visit was satisfied): no role may ask for it.
-    "archive": Rule(frozenset({"closed"}), supervisors=False),
-    "dismiss_duplicate": Rule(
-        frozenset({"reported", "accepted", "mediating", "reopened", "resolved", "failed", "closed"})
-    ),
+    "archive": Rule(states("closed"), supervisors=False),
 }
 
 OWNER_ORDER = ("team", "township", "county")
