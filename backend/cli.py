@@ -71,6 +71,11 @@ def demo() -> None:
         f"已载入：{counts['townships']} 个乡镇，{counts['villages']} 个村（社区），"
         f"{counts['teams']} 支红色调解队"
     )
+    click.echo(
+        f"网格（示意边界）：{counts.get('grid_townships', 0)} 个乡镇面，"
+        f"{counts.get('grid_villages', 0)} 个村面，{counts.get('grid_cells', 0)} 个网格，"
+        f"{counts.get('party_grids', 0)} 个党建网格"
+    )
     click.echo(f"演示账号（仅用于演示，密码均为 {demo_data.DEMO_PASSWORD}）：")
     for account in demo_data.DEMO_ACCOUNTS:
         click.echo(
