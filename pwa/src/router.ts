@@ -15,8 +15,20 @@ export const router = createRouter({
   history: createWebHistory(),
   routes: [
     // Each view is its own chunk, so the first screen loads only what it shows.
-    { path: '/', name: 'home', component: () => import('./people/MeView.vue'), meta: { auth: true, title: '我的' } },
+    { path: '/', name: 'home', component: () => import('./home/HomeView.vue'), meta: { auth: true, title: '首页' } },
     { path: '/login', name: 'login', component: () => import('./people/LoginView.vue'), meta: { guest: true, title: '登录' } },
+    { path: '/me', name: 'me', component: () => import('./people/MeView.vue'), meta: { auth: true, title: '我的' } },
+    { path: '/capture', name: 'capture', component: () => import('./cases/CaptureView.vue'), meta: { auth: true, title: '登记纠纷' } },
+    // Leaflet is only in this route's chunk.
+    { path: '/capture/map', name: 'capture-map', component: () => import('./cases/MapPickView.vue'), meta: { auth: true, title: '地图选点' } },
+    { path: '/outbox', name: 'outbox', component: () => import('./sync/OutboxView.vue'), meta: { auth: true, title: '待同步' } },
+    { path: '/cases', name: 'cases', component: () => import('./cases/CaseListView.vue'), meta: { auth: true, title: '我的案件' } },
+    { path: '/cases/:id', name: 'case', component: () => import('./cases/CaseDetailView.vue'), props: true, meta: { auth: true, title: '案件详情' } },
+    { path: '/cases/:id/act/:action', name: 'case-act', component: () => import('./cases/CaseActionView.vue'), props: true, meta: { auth: true, title: '办理' } },
+    { path: '/visits', name: 'visits', component: () => import('./visits/VisitsView.vue'), meta: { auth: true, title: '回访' } },
+    { path: '/visits/:id', redirect: (to) => `/visits/${String(to.params.id)}/record` },
+    { path: '/visits/:id/record', name: 'visit-record', component: () => import('./visits/VisitRecordView.vue'), props: true, meta: { auth: true, title: '记录回访' } },
+    { path: '/inbox', name: 'inbox', component: () => import('./notify/InboxView.vue'), meta: { auth: true, title: '消息' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })

@@ -32,38 +32,79 @@ self.addEventListener('message', (event) => {
 // this only makes the very first visit controlled (and offline-ready) without a reload.
 clientsClaim()
 
-// ---- Web Push (placeholder: comes with the notify domain) --------------------------------------
+// ---- Web Push ------------------------------------------------------------------------------------
 // The server's inbox is the truth; push is a best-effort nudge (no FCM in mainland China; iOS only
-// for installed apps). Tests deliver pushes with the DevTools protocol ServiceWorker.deliverPushMessage.
-//
-// self.addEventListener('push', (event) => {
-//   // Payload (JSON, from backend notify/): {id, title, body, url, tag}
-//   const data = event.data?.json() ?? {}
-//   event.waitUntil(
-//     self.registration.showNotification(data.title ?? '枫桥网格通', {
-//       body: data.body ?? '您有新的消息',
-//       icon: '/icons/icon-192.png',
-//       badge: '/icons/favicon-48.png',
-//       tag: data.tag ?? data.id,
-//       data: { url: data.url ?? '/', id: data.id },
-//     }),
-//   )
-// })
-//
-// self.addEventListener('notificationclick', (event) => {
-//   event.notification.close()
-//   const url = new URL(event.notification.data?.url ?? '/', self.location.origin).href
-//   event.waitUntil(
-//     (async () => {
-//       const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
-//       const open = windows.find((c) => c.url.startsWith(self.location.origin))
-//       if (open) { await open.focus(); return void open.navigate(url) }
-//       await self.clients.openWindow(url)
-//     })(),
-//   )
-// })
-//
-// self.addEventListener('pushsubscriptionchange', (event) => {
-//   // Re-subscribe with GET /api/push/key and POST /api/push/subscriptions (needs the access token:
-//   // read the session row from IndexedDB, or tell an open page to do it).
-// })
+// for installed apps). Payload (backend notify/): {title, body, url, notification_id}.
+// Tests deliver pushes with the DevTools protocol ServiceWorker.deliverPushMessage.
+
+interface PushPayload {
+  title?: string
+  body?: string
+  url?: string
+  notification_id?: string | number
+}
+
+function parsePush(data: PushMessageData | null): PushPayload {
+  if (!data) return {}
+  try {
+    return data.json() as PushPayload
+  } catch {
+    return { body: data.text() }
+  }
+}
+
+self.addEventListener('push', (event) => {
+  const p = parsePush(event.data)
+  const id = p.notification_id != null ? String(p.notification_id) : undefined
+  event.waitUntil(
+    (async () => {
+      await self.registration.showNotification(p.title || '枫桥网格通', {
+        body: p.body || '您有新的消息，请打开查看',
+        icon: '/icons/icon-192.png',
+        badge: '/icons/favicon-48.png',
+        lang: 'zh-CN',
+        tag: id ? `n-${id}` : undefined,
+        data: { url: p.url || '/inbox', id },
+      })
+      // An open app refreshes its inbox at once.
+      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
+      for (const w of windows) w.postMessage({ type: 'PUSH', id })
+    })(),
+  )
+})
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close()
+  const target = new URL(event.notification.data?.url ?? '/inbox', self.location.origin)
+  const url = target.origin === self.location.origin ? target.href : self.location.origin + '/inbox'
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
+      const open = windows.find((c) => c.url.startsWith(self.location.origin))
+      if (open) {
+        await open.focus()
+        await open.navigate(url).catch(() => open.postMessage({ type: 'NAVIGATE', url }))
+        return
+      }
+      await self.clients.openWindow(url)
+    })(),
+  )
+})
+
+// ---- Background Sync (an extra: Chrome/Android only) ----------------------------------------------
+// The page registers the tag 'fengqiao-outbox' when it saves something. When the browser decides the
+// network is back it wakes us; an open (or backgrounded) page then runs the sync engine, which holds
+// the tokens and the outbox logic. With no page alive, the next start of the app sends the outbox.
+interface SyncEvent extends ExtendableEvent {
+  readonly tag: string
+}
+
+self.addEventListener('sync' as keyof ServiceWorkerGlobalScopeEventMap, ((event: SyncEvent) => {
+  if (event.tag !== 'fengqiao-outbox') return
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
+      for (const w of windows) w.postMessage({ type: 'SYNC_NOW' })
+    })(),
+  )
+}) as EventListener)

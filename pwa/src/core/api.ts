@@ -146,6 +146,19 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(method, path, opts)
+    if (!res.ok) throw await ApiError.fromResponse(res)
+    if (res.status === 204 || res.headers.get('Content-Length') === '0' || method === 'HEAD') return undefined as T
+    const type = res.headers.get('Content-Type') ?? ''
+    return (type.includes('json') ? await res.json() : await res.text()) as T
+  }
+
+  /**
+   * The response as it comes, for callers that read statuses and headers themselves (uploads,
+   * sync). Handles the token (proactive refresh, one retry after auth.token_expired) and ends the
+   * session on any other 401; every other status is returned, not thrown.
+   */
+  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const auth = opts.auth ?? true
     if (auth) await this.ensureFresh()
     let used = auth ? this.requireTokens().accessToken : null
@@ -160,21 +173,11 @@ export class ApiClient {
       res = await this.send(method, path, opts.body, used, opts.headers, opts.signal)
       if (res.status === 401) return this.failAuth(await ApiError.fromResponse(res))
     }
-    if (!res.ok) throw await ApiError.fromResponse(res)
-    if (res.status === 204 || res.headers.get('Content-Length') === '0') return undefined as T
-    const type = res.headers.get('Content-Type') ?? ''
-    return (type.includes('json') ? await res.json() : await res.text()) as T
-  }
-
-  // ---- internals ------------------------------------------------------------------------------
-
-  private requireTokens(): Tokens {
-    if (!this.tokens) throw new ApiError(401, 'auth.not_signed_in', '请先登录。', 'Not signed in')
-    return this.tokens
+    return res
   }
 
   /** Refresh ahead of expiry. If that fails for lack of network, go on while the token still lives. */
-  private async ensureFresh(): Promise<void> {
+  async ensureFresh(): Promise<void> {
     const t = this.requireTokens()
     if (this.now() < t.accessRefreshAt) return
     try {
@@ -183,6 +186,13 @@ export class ApiClient {
       if (e instanceof NetworkError && this.tokens && this.now() < this.tokens.accessExpiresAt) return
       throw e
     }
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private requireTokens(): Tokens {
+    if (!this.tokens) throw new ApiError(401, 'auth.not_signed_in', '请先登录。', 'Not signed in')
+    return this.tokens
   }
 
   private async doRefresh(): Promise<Tokens> {

@@ -1,0 +1,158 @@
+/** Local case data: the capture draft, saving a case to the outbox, and actions on a case. */
+import { db, getMeta } from '../core/db'
+import { uuid } from '../core/ids'
+import { Locator } from '../core/geo'
+import { normaliseId, normalisePhone } from '../core/validate'
+import { enqueue } from '../sync/outbox'
+import { afterEnqueue } from '../sync/store'
+import type { User } from '../people/types'
+import type { CaseCreate, CaseRecord, CaseView, DraftRow, Level } from './types'
+import { ACTION_LABELS } from './types'
+
+const DRAFT_KEY = 'capture'
+
+export function emptyDraft(): DraftRow {
+  return {
+    key: DRAFT_KEY,
+    caseId: uuid(),
+    category: '',
+    title: '',
+    description: '',
+    level: 'small',
+    parties: [
+      { name: '', phone: '', id_number: '', role: 'applicant' },
+      { name: '', phone: '', id_number: '', role: 'respondent' },
+    ],
+    photos: [],
+    location: null,
+    place: null,
+    placeConfirmed: false,
+    occurredAt: '',
+    updatedAt: Date.now(),
+  }
+}
+
+export async function loadDraft(): Promise<DraftRow | null> {
+  return (await db.drafts.get(DRAFT_KEY)) ?? null
+}
+
+export async function saveDraft(d: DraftRow): Promise<void> {
+  await db.drafts.put(JSON.parse(JSON.stringify({ ...d, key: DRAFT_KEY, updatedAt: Date.now() })))
+}
+
+export async function discardDraft(): Promise<void> {
+  await db.drafts.delete(DRAFT_KEY)
+}
+
+let locator: { version: number; value: Locator } | null = null
+
+/** The user's township polygons as a locator (rebuilt when a pull brought new ones). */
+export async function getLocator(): Promise<Locator> {
+  const version = await getMeta<number>('gridsVersion', 0)
+  if (!locator || locator.version !== version) locator = { version, value: new Locator(await db.grids.toArray()) }
+  return locator.value
+}
+
+export function buildCreate(d: DraftRow): CaseCreate {
+  if (!d.location) throw new Error('location required')
+  return {
+    id: d.caseId,
+    category: d.category,
+    title: d.title.trim(),
+    description: d.description.trim(),
+    level: d.level as Level,
+    location: { lon: d.location.lon, lat: d.location.lat, accuracy_m: d.location.accuracy_m, crs: 'wgs84', source: d.location.source },
+    occurred_at: d.occurredAt ? new Date(d.occurredAt).toISOString() : null,
+    parties: d.parties
+      .filter((p) => p.name.trim())
+      .map((p) => ({ name: p.name.trim(), phone: normalisePhone(p.phone), id_number: normaliseId(p.id_number), role: p.role })),
+    photos: [...d.photos],
+  }
+}
+
+/** Saves the case to the outbox and shows it at once in 我的案件 (marked 未发送). */
+export async function saveCase(draft: DraftRow, user: User, categoryName: string): Promise<string> {
+  const d = plain(draft) // Vue proxies cannot be stored in IndexedDB
+  const body = buildCreate(d)
+  const now = new Date().toISOString()
+  const view: CaseView = {
+    id: body.id,
+    number: '',
+    category: body.category,
+    category_name: categoryName,
+    title: body.title,
+    description: body.description,
+    level: body.level,
+    state: 'draft',
+    township: d.place?.township ?? null,
+    village: d.place?.village ?? null,
+    grid: d.place?.grid ?? null,
+    lon: body.location.lon,
+    lat: body.location.lat,
+    accuracy_m: body.location.accuracy_m,
+    locate_status: d.place?.status ?? null,
+    parties: body.parties.map((p) => ({ ...p })),
+    photo_count: body.photos.length,
+    photos: body.photos.map((sha256) => ({ sha256, status: 'local', purpose: 'evidence' })),
+    events: [{ id: 'local-create', at: now, action: 'create', actor: user.display_name, data: {}, local: true }],
+    allowed_actions: [],
+    reported_at: now,
+    updated_at: now,
+    deadline: null,
+    overdue: false,
+    conflict: false,
+    version: 0,
+  }
+  await db.transaction('rw', db.cases, db.drafts, db.outbox, async () => {
+    await enqueue({
+      type: 'case.create',
+      entityId: body.id,
+      payload: body as unknown as Record<string, unknown>,
+      photos: body.photos,
+      label: `登记纠纷：${body.title}`,
+      userId: user.id,
+    })
+    const rec: CaseRecord = { id: body.id, view, detailed: true, localOnly: true, state: 'draft', updatedAt: now, localPhotos: body.photos }
+    await db.cases.put(rec)
+    await db.drafts.delete(DRAFT_KEY)
+  })
+  await afterEnqueue()
+  return body.id
+}
+
+/** A deep copy without Vue's reactive proxies (IndexedDB's structured clone refuses them). */
+export function plain<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T
+}
+
+const PREDICTED_STATE: Record<string, string> = { resolve: 'resolved', close: 'closed', fail: 'failed' }
+
+/**
+ * Queues an action (note, resolve, close, ...) and shows it on the case at once, marked 待发送.
+ * The server decides; its answer replaces the local guess at the next pull.
+ */
+export async function queueAction(record: CaseRecord, request: Record<string, unknown>, user: User, photos: string[] = []): Promise<void> {
+  const rec = plain(record)
+  const body = plain(request)
+  const action = String(body.action)
+  const now = new Date().toISOString()
+  const label = `${ACTION_LABELS[action] ?? action}：${rec.view.title}`
+  const view = { ...rec.view }
+  view.events = [...(view.events ?? []), { id: `local-${uuid()}`, at: now, action, actor: user.display_name, data: { ...body }, local: true }]
+  if (PREDICTED_STATE[action]) view.state = PREDICTED_STATE[action]
+  if (action === 'resolve') view.agreement = { ...(body.agreement as CaseView['agreement'] & object), made_at: now, made_by: user.display_name }
+  view.allowed_actions = []
+  await db.transaction('rw', db.cases, db.outbox, async () => {
+    await enqueue({
+      type: action === 'note' ? 'case.note' : 'case.action',
+      entityId: rec.id,
+      baseVersion: rec.view.version || null,
+      payload: body,
+      photos,
+      label,
+      userId: user.id,
+    })
+    await db.cases.put({ ...rec, view, state: view.state, localPhotos: [...rec.localPhotos, ...photos] })
+  })
+  await afterEnqueue()
+}

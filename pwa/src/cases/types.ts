@@ -1,0 +1,183 @@
+/** Cases as the phone keeps them: the server's view when pulled, plus local ones not yet sent. */
+
+export type Level = 'small' | 'hard' | 'big'
+export type PartyRole = 'applicant' | 'respondent' | 'party' | 'witness'
+
+export interface Ref {
+  code: string
+  name: string
+}
+
+export interface PartyIn {
+  name: string
+  phone: string
+  id_number: string
+  role: PartyRole
+}
+
+export interface LocationIn {
+  lon: number
+  lat: number
+  accuracy_m: number | null
+  crs: 'wgs84' | 'gcj02'
+  source: 'gps' | 'manual'
+}
+
+/** Body of POST /api/cases (and the payload of a case.create operation). */
+export interface CaseCreate {
+  id: string
+  category: string
+  title: string
+  description: string
+  level: Level
+  location: LocationIn
+  occurred_at: string | null
+  parties: PartyIn[]
+  photos: string[]
+}
+
+export interface CaseEvent {
+  id: number | string
+  at: string
+  action: string
+  actor: string | null
+  data: Record<string, unknown>
+  before?: Record<string, unknown>
+  after?: Record<string, unknown>
+  /** True for an event made on this phone and not yet confirmed. */
+  local?: boolean
+}
+
+export interface Agreement {
+  facts: string
+  matters: string
+  terms: string
+  performance: string
+  signed_photo: string | null
+  made_at?: string
+  made_by?: string | null
+}
+
+/** GET /api/cases/{id} (CaseDetail); list items (CaseSummary) have a subset. */
+export interface CaseView {
+  id: string
+  number: string
+  category: string
+  category_name: string
+  title: string
+  description?: string
+  level: Level
+  state: string
+  township: Ref | null
+  village: Ref | null
+  grid: Ref | null
+  lon: number
+  lat: number
+  accuracy_m?: number | null
+  locate_status: string | null
+  parties: { name: string; phone: string | null; id_number: string | null; role: string }[]
+  photo_count: number
+  photos?: { sha256: string; status: string; purpose: string }[]
+  missing_photos?: string[]
+  agreement?: Agreement | null
+  events?: CaseEvent[]
+  allowed_actions?: string[]
+  reported_at: string
+  updated_at: string
+  deadline: string | null
+  overdue: boolean
+  conflict: boolean
+  version: number
+  visits?: Record<string, unknown>[]
+}
+
+export interface CaseRecord {
+  id: string
+  /** The server's view, or a local stand-in made from the capture form until the server has it. */
+  view: CaseView
+  /** Whether `view` includes the detail fields (events, photos...). */
+  detailed: boolean
+  /** Still only on this phone (its create operation is in the outbox). */
+  localOnly: boolean
+  state: string
+  updatedAt: string
+  /** Photos stored on the phone for this case (SHA-256), shown from IndexedDB when offline. */
+  localPhotos: string[]
+}
+
+export interface CategoryRow {
+  code: string
+  name: string
+  national_category: string
+  active: boolean
+}
+
+/** The capture form as typed so far; one row, autosaved. */
+export interface DraftRow {
+  key: string
+  caseId: string
+  category: string
+  title: string
+  description: string
+  level: Level
+  parties: PartyIn[]
+  photos: string[]
+  location: (LocationIn & { at: number }) | null
+  place: { township: Ref | null; village: Ref | null; grid: Ref | null; status: string } | null
+  placeConfirmed: boolean
+  occurredAt: string
+  updatedAt: number
+}
+
+export const LEVEL_LABELS: Record<Level, string> = { small: '小事', hard: '难事', big: '大事' }
+export const LEVEL_HINTS: Record<Level, string> = {
+  small: '村调解队当场化解',
+  hard: '乡镇多方联合调处',
+  big: '走法律途径',
+}
+export const PARTY_ROLE_LABELS: Record<PartyRole, string> = {
+  applicant: '申请人',
+  respondent: '被申请人',
+  party: '当事人',
+  witness: '证人',
+}
+
+export const STATE_LABELS: Record<string, string> = {
+  draft: '未发送',
+  reported: '已登记',
+  accepted: '已受理',
+  rejected: '不予受理',
+  referred: '已移交',
+  mediating: '调解中',
+  resolved: '已化解',
+  failed: '调解未成',
+  closed: '已办结',
+  reopened: '重新调解',
+  archived: '已归档',
+  merged: '已合并',
+}
+
+export const ACTION_LABELS: Record<string, string> = {
+  create: '登记',
+  accept: '受理',
+  reject: '不予受理',
+  refer: '移交',
+  assign: '指派',
+  escalate: '上报',
+  note: '调解记录',
+  resolve: '达成协议',
+  fail: '调解未成',
+  close: '办结',
+  reopen: '重新调解',
+  correct_location: '更正位置',
+  extend_deadline: '延期',
+  clear_conflict: '处理冲突',
+  archive: '归档',
+  merge: '合并',
+  dismiss_duplicate: '非重复',
+  visit: '回访',
+  update: '修改',
+}
+
+/** States in which the case still needs work from its team. */
+export const OPEN_STATES = ['reported', 'accepted', 'mediating', 'reopened', 'resolved', 'failed']

@@ -1,0 +1,382 @@
+"""The mediator's day on a phone without signal: capture a dispute with two 12 MP photos offline, reload
+offline, sync when the signal returns, see the visit after closing, and get a push.
+
+Also: the network is cut in the middle of a sync of 20 items; afterwards the server has exactly 20."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import random
+import uuid
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.cases.test_workflow import AGREEMENT
+from tests.e2e.conftest import PHONE, screenshot_path
+from tests.factories import act
+
+pytestmark = pytest.mark.e2e
+
+TIANYUAN = "530524101000"  # 田园镇
+GUANMIAO = "530524101001"  # 关庙社区
+
+
+def phone_photo(seed: int, orientation: int | None = None) -> bytes:
+    """A 4000×3000 JPEG that compresses like a real photo: smooth colour fields plus sensor noise."""
+    rng = random.Random(seed)
+    small = Image.new("RGB", (40, 30))
+    small.putdata(
+        [(rng.randrange(40, 220), rng.randrange(60, 200), rng.randrange(30, 180)) for _ in range(1200)]
+    )
+    image = small.resize((4000, 3000), Image.Resampling.BICUBIC)
+    noise = Image.effect_noise((4000, 3000), 28).convert("RGB")
+    image = Image.blend(image, noise, 0.18)
+    # A dark bar across the top: after EXIF rotation it must end up on the right side.
+    image.paste((20, 20, 20), (0, 0, 4000, 300))
+    exif = Image.Exif()
+    exif[0x010F] = "Xiaomi"  # Make
+    if orientation:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+async def login_phone(page) -> None:
+    await page.goto("/")
+    await page.get_by_test_id("login-username").fill("mediator1")
+    await page.get_by_test_id("login-password").fill("demo-2026")
+    await page.get_by_test_id("login-submit").click()
+    await page.get_by_test_id("me-name").wait_for()
+    # The first sync brings categories and the township's grids (for locating offline).
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=last-sync]')?.textContent !== '从未'", timeout=30_000
+    )
+
+
+async def wait_controlled(page) -> None:
+    """The service worker is active (precache done) and controls the page."""
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
+
+
+async def api_client(base: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, timeout=30)
+
+
+async def sw_registration_id(cdp) -> str:
+    found: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def on_update(event):
+        for reg in event.get("registrations", []):
+            if not reg.get("isDeleted") and not found.done():
+                found.set_result(reg["registrationId"])
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", on_update)
+    await cdp.send("ServiceWorker.enable")
+    return await asyncio.wait_for(found, 10)
+
+
+async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live_server, tmp_path):
+    page = phone
+    context = page.context
+    await context.grant_permissions(["geolocation", "notifications"])
+    await login_phone(page)
+    await wait_controlled(page)
+    await page.screenshot(path=screenshot_path("10-home-online"))
+
+    # --- no signal from here -------------------------------------------------------------------------
+    await context.set_offline(True)
+    await page.get_by_test_id("offline-banner").wait_for()
+    await page.screenshot(path=screenshot_path("11-home-offline"))
+
+    await page.get_by_test_id("go-capture").click()
+    await page.get_by_test_id("cap-title").wait_for()
+    await page.get_by_test_id("cap-category").select_option("neighbour")
+    await page.get_by_test_id("cap-title").fill("邻居修房占用通道")
+    await page.get_by_test_id("cap-desc").fill(
+        "张家翻修房屋，建材堆放在共用通道上，李家出入不便，双方发生口角。"
+    )
+    await page.get_by_test_id("cap-level-small").click()
+    await page.get_by_test_id("party-0-name").fill("张建华")
+    await page.get_by_test_id("party-0-phone").fill("1381234567")
+    assert "还差 1 位" in await page.get_by_test_id("party-0-phone-error").inner_text()  # checked as typed
+    await page.get_by_test_id("party-0-phone").fill("13812345678")
+    await page.get_by_test_id("party-0-id").fill("110105194912310021")
+    assert "校验位" in await page.get_by_test_id("party-0-id-error").inner_text()
+    await page.get_by_test_id("party-0-id").fill("11010519491231002X")
+    await page.get_by_test_id("party-1-name").fill("李秀英")
+    await page.get_by_test_id("party-1-phone").fill("0875-6123456")
+
+    photos = [tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.jpg"]
+    photos[0].write_bytes(phone_photo(1))
+    photos[1].write_bytes(phone_photo(2, orientation=6))  # taken with the phone upright
+    assert all(p.stat().st_size > 1_000_000 for p in photos)
+    await page.get_by_test_id("cap-gallery").set_input_files([str(p) for p in photos])
+    await page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=cap-photo] img').length === 2", timeout=60_000
+    )
+
+    place = page.get_by_test_id("cap-place")
+    await place.wait_for()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=cap-place]')?.textContent.includes('关庙社区')",
+        timeout=15_000,
+    )
+    assert "田园镇" in await place.inner_text()
+    assert "±15 米" in await page.get_by_test_id("cap-accuracy").inner_text()
+    if await page.get_by_test_id("cap-boundary").count():
+        await page.get_by_test_id("cap-boundary-ok").check()
+    await page.screenshot(path=screenshot_path("12-capture"), full_page=True)
+
+    # A half-filled form survives closing the app: reload and find it again.
+    await page.reload()
+    await page.get_by_test_id("draft-restored").wait_for()
+    assert await page.get_by_test_id("cap-title").input_value() == "邻居修房占用通道"
+    assert await page.locator("[data-testid=cap-photo]").count() == 2
+
+    await page.get_by_test_id("cap-save").click()
+    try:
+        await page.get_by_test_id("saved-note").wait_for(timeout=10_000)
+    except Exception:
+        await page.screenshot(path=screenshot_path("debug-save"), full_page=True)
+        raise
+    item = page.get_by_test_id("outbox-item")
+    await item.wait_for()
+    assert await item.count() == 1
+    assert await item.get_attribute("data-state") == "waiting"
+    assert "邻居修房占用通道" in await item.inner_text()
+    await page.screenshot(path=screenshot_path("13-outbox-offline"), full_page=True)
+
+    # --- reload while offline: the service worker serves the app, the item is still there --------------
+    await page.reload()
+    await page.get_by_test_id("outbox-item").wait_for()
+    assert await page.get_by_test_id("outbox-item").count() == 1
+    await page.get_by_test_id("tab-cases").click()
+    await page.get_by_test_id("case-item").first.wait_for()
+    await page.screenshot(path=screenshot_path("14-cases-offline"))
+    await page.get_by_test_id("case-item").first.click()
+    await page.get_by_test_id("case-detail").wait_for()
+    await page.screenshot(path=screenshot_path("15-case-unsent"), full_page=True)
+    await page.goto("/outbox")  # offline: served by the service worker again
+    await page.get_by_test_id("outbox-item").wait_for()
+
+    # --- signal again: it syncs by itself ---------------------------------------------------------------
+    await context.set_offline(False)
+    await page.get_by_test_id("outbox-empty").wait_for(timeout=60_000)
+    await page.get_by_test_id("sent-item").first.wait_for()
+    await page.screenshot(path=screenshot_path("16-outbox-synced"), full_page=True)
+
+    async with await api_client(live_server) as client:
+        from tests.factories import auth
+
+        headers = await auth(client, "mediator1")
+        listed = (await client.get("/api/cases?limit=200", headers=headers)).json()["items"]
+        mine = [
+            c for c in listed if c["title"] == "邻居修房占用通道" and c["parties"][0]["name"].startswith("张")
+        ]
+        assert len(mine) == 1, [c["title"] for c in listed]
+        case = (await client.get(f"/api/cases/{mine[0]['id']}", headers=headers)).json()
+        assert case["township"]["code"] == TIANYUAN
+        assert case["village"]["code"] == GUANMIAO
+        assert case["grid"]["code"].startswith(GUANMIAO)
+        assert case["location_source"] == "gps" and case["accuracy_m"] == 15
+        assert len(case["photos"]) == 2 and all(p["status"] == "complete" for p in case["photos"])
+        assert case["missing_photos"] == []
+        sizes = []
+        for p in case["photos"]:
+            res = await client.get(f"/api/media/{p['sha256']}?size=full", headers=headers)
+            assert res.status_code == 200
+            sizes.append(Image.open(io.BytesIO(res.content)).size)
+        # Shrunk on the phone to at most 1600 px; the EXIF-rotated one is upright (portrait).
+        assert sorted(sizes) == sorted([(1600, 1200), (1200, 1600)]), sizes
+        for p, size in zip(case["photos"], sizes, strict=True):
+            if size == (1200, 1600):
+                portrait = Image.open(
+                    io.BytesIO(
+                        (await client.get(f"/api/media/{p['sha256']}?size=thumb", headers=headers)).content
+                    )
+                ).convert("L")
+                w, h = portrait.size
+                right = portrait.crop((w - w // 20, 0, w, h)).resize((1, 1)).getpixel((0, 0))
+                left = portrait.crop((0, 0, w // 20, h)).resize((1, 1)).getpixel((0, 0))
+                assert right < 60 < left, (left, right)  # orientation 6: the top bar is now on the right
+
+        # Close the case through the API: the team leader accepts, the mediator resolves and closes.
+        cid = case["id"]
+        if case["state"] == "reported":
+            assert (await act(client, "leader1", cid, "accept")).status_code == 200
+        assert (await act(client, "mediator1", cid, "resolve", agreement=AGREEMENT)).status_code == 200
+        closed = await act(client, "mediator1", cid, "close")
+        assert closed.json()["state"] == "closed", closed.text
+        visits_api = await client.get("/api/visits?mine=1", headers=headers)
+
+    # The case detail on the phone shows the timeline and agreement after a sync.
+    await page.goto(f"/cases/{cid}")
+    await page.get_by_test_id("case-agreement").wait_for(timeout=20_000)
+    assert "已办结" in await page.get_by_test_id("case-state").inner_text()
+    await page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=case-photo] img').length === 2"
+    )
+    await page.screenshot(path=screenshot_path("17-case-closed"), full_page=True)
+
+    # --- after a sync the visit shows as upcoming (computed on the phone) ---------------------------------
+    await page.goto("/")
+    await page.get_by_test_id("sync-now").click()
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-testid=sync-now]')?.disabled", timeout=30_000
+    )
+    await page.get_by_test_id("tab-visits").click()
+    if visits_api.status_code == 200:
+        upcoming = page.get_by_test_id("visits-upcoming")
+        await upcoming.wait_for(timeout=20_000)
+        assert "邻居修房占用通道" in await upcoming.inner_text()
+        assert "7 天后" in await upcoming.inner_text()  # 小事: one visit, 7 days after closing
+    else:
+        # The visits domain (issue 6) is not on this server yet: the screen must still work.
+        await page.get_by_test_id("visits-empty").wait_for()
+    await page.screenshot(path=screenshot_path("18-visits"), full_page=True)
+
+    # --- a push delivered to the service worker shows a notification --------------------------------------
+    await page.goto("/inbox")
+    await page.get_by_test_id("push-box").wait_for()
+    await page.screenshot(path=screenshot_path("19-inbox"), full_page=True)
+    cdp = await context.new_cdp_session(page)
+    registration = await sw_registration_id(cdp)
+    payload = {
+        "title": "回访提醒",
+        "body": "邻居修房占用通道 今天到期",
+        "url": f"/cases/{cid}",
+        "notification_id": 4242,
+    }
+    await cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": live_server,
+            "registrationId": registration,
+            "data": json.dumps(payload, ensure_ascii=False),
+        },
+    )
+    worker = context.service_workers[0]
+    titles: list = []
+    for _ in range(50):
+        titles = await worker.evaluate(
+            "self.registration.getNotifications()"
+            ".then(ns => ns.map(n => [n.title, n.body, n.data && n.data.url]))"
+        )
+        if titles:
+            break
+        await asyncio.sleep(0.1)
+    assert titles == [["回访提醒", "邻居修房占用通道 今天到期", f"/cases/{cid}"]], titles
+
+
+READ_USER_ID = """() => new Promise((ok, no) => {
+  const r = indexedDB.open('fengqiao'); r.onerror = no;
+  r.onsuccess = () => {
+    const g = r.result.transaction('session').objectStore('session').get('current');
+    g.onsuccess = () => ok(g.result.user.id); g.onerror = no;
+  };
+})"""
+
+WRITE_20_CASES = """([marker, userId]) => new Promise((ok, no) => {
+  const r = indexedDB.open('fengqiao'); r.onerror = no;
+  r.onsuccess = () => {
+    const tx = r.result.transaction('outbox', 'readwrite');
+    const store = tx.objectStore('outbox');
+    const now = Date.now();
+    for (let i = 1; i <= 20; i++) {
+      const id = crypto.randomUUID();
+      const body = {
+        id, category: 'neighbour', title: `${marker}-${String(i).padStart(2, '0')}`,
+        description: '', level: 'small', occurred_at: null, photos: [],
+        location: { lon: 99.615 + i * 1e-5, lat: 24.8256, accuracy_m: 12, crs: 'wgs84', source: 'gps' },
+        parties: [{ name: '王五', phone: '', id_number: '', role: 'applicant' }],
+      };
+      store.add({
+        id: crypto.randomUUID(), seq: i, type: 'case.create', entityId: id, baseVersion: null,
+        prevOpId: null, payload: body, photos: [], clientTime: new Date(now).toISOString(), userId,
+        label: '登记纠纷：' + body.title, state: 'waiting', attempts: 0, lastError: '', lastCode: '',
+        nextAttemptAt: 0, createdAt: now + i, updatedAt: now, sentAt: null, progress: 0,
+      });
+    }
+    tx.oncomplete = () => ok(true); tx.onerror = no;
+  };
+})"""
+
+
+async def test_network_cut_mid_sync_of_20_items_loses_and_duplicates_nothing(browser, live_server):
+    """20 cases wait in the outbox; the connection drops after the server has applied a batch but before
+    the phone hears back. After recovery the server has each exactly once and the outbox is empty."""
+    context = await browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        geolocation={"longitude": 99.6150, "latitude": 24.8256, "accuracy": 15},
+        permissions=["geolocation"],
+        base_url=live_server,
+        service_workers="block",  # request routing below must see every call
+    )
+    page = await context.new_page()
+    try:
+        await login_phone(page)
+        await page.get_by_test_id(
+            "tab-outbox"
+        ).click()  # load the screens while online (no service worker here)
+        await page.get_by_test_id("outbox-empty").wait_for()
+        await page.get_by_test_id("tab-home").click()
+        await context.set_offline(True)
+        marker = f"断网测试-{uuid.uuid4().hex[:6]}"
+        user_id = await page.evaluate(READ_USER_ID)
+        # 20 cases saved on the phone while offline, written to the outbox as the capture screen does.
+        await page.evaluate(WRITE_20_CASES, [marker, user_id])
+        await page.get_by_test_id("tab-outbox").click()
+        await page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=outbox-item]').length === 20"
+        )
+
+        writes = {"n": 0, "cut": False}
+
+        async def cut_second_write(route):
+            request = route.request
+            if request.method == "POST" and (
+                request.url.endswith("/api/sync/push") or request.url.endswith("/api/cases")
+            ):
+                writes["n"] += 1
+                if writes["n"] == 2 and not writes["cut"]:
+                    writes["cut"] = True
+                    await route.fetch()  # the server applies it ...
+                    await context.set_offline(True)  # ... and the signal is gone before the answer arrives
+                    await route.abort("internetdisconnected")
+                    return
+            await route.continue_()
+
+        await context.route("**/api/**", cut_second_write)
+        await context.set_offline(False)
+        await page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=outbox-item]').length < 20", timeout=30_000
+        )
+        await page.wait_for_function("() => !navigator.onLine", timeout=10_000)
+        left = await page.locator("[data-testid=outbox-item]").count()
+        assert 0 < left < 20, left
+        await page.screenshot(path=screenshot_path("20-outbox-cut-mid-sync"), full_page=True)
+
+        await context.set_offline(False)  # recovery: the online event resends what was not confirmed
+        await page.get_by_test_id("outbox-empty").wait_for(timeout=60_000)
+        assert writes["cut"]
+
+        async with await api_client(live_server) as client:
+            from tests.factories import auth
+
+            headers = await auth(client, "mediator1")
+            items = (await client.get("/api/cases?limit=200", headers=headers)).json()["items"]
+        titles = sorted(c["title"] for c in items if c["title"].startswith(marker))
+        assert titles == [f"{marker}-{i:02d}" for i in range(1, 21)], titles
+    finally:
+        await context.close()
