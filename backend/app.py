@@ -21,9 +21,12 @@ from backend.core.pwa import make_pwa_handler
 from backend.core.throttle import FailureThrottle
 from backend.grids import routes as grids_routes
 from backend.media import routes as media_routes
+from backend.notify import live, worker
+from backend.notify import routes as notify_routes
 from backend.people import routes as people_routes
 from backend.people.service import CurrentUser, load_current_user
 from backend.settings import Settings, get_settings
+from backend.visits import routes as visits_routes
 
 VERSION = "0.1.0"
 
@@ -91,11 +94,15 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *grids_routes.ROUTES,
             *media_routes.ROUTES,
             *cases_routes.ROUTES,
+            *visits_routes.ROUTES,
+            *notify_routes.ROUTES,
             make_pwa_handler(settings.pwa_dist),
         ],
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
-        on_startup=[db.prepare, _warm_locate_index] if manage_database else [],
-        on_shutdown=[db.close] if manage_database else [],
+        plugins=[live.LiveChannels(settings)],
+        # The real server also runs the delivery loop and the periodic reminders (cancelled on shutdown).
+        on_startup=[db.prepare, _warm_locate_index, worker.start] if manage_database else [],
+        on_shutdown=[worker.stop, db.close] if manage_database else [],
         exception_handlers=EXCEPTION_HANDLERS,
         state=state,
         openapi_config=OpenAPIConfig(

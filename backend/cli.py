@@ -126,8 +126,10 @@ def users_create(
 
 def _register_domain_commands() -> None:
     from backend.grids.cli import grids
+    from backend.visits.cli import visits
 
     main.add_command(grids)
+    main.add_command(visits)
 
 
 _register_domain_commands()

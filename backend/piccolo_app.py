@@ -9,6 +9,8 @@ DOMAIN_TABLE_MODULES = [
     "backend.people.tables",
     "backend.media.tables",
     "backend.cases.tables",
+    "backend.visits.tables",
+    "backend.notify.tables",
 ]
 
 APP_CONFIG = AppConfig(

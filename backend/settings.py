@@ -37,6 +37,20 @@ class Settings:
     login_window_seconds: int = 300
     timezone: str = "Asia/Shanghai"
     push_extra_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # Who the push services may contact about our traffic (VAPID "sub", sent as mailto:).
+    push_contact: str = "admin@fengqiao.invalid"
+    push_concurrency: int = 16
+    # A return visit in person counts as face-to-face when its GPS fix is this close to the case.
+    visit_radius_m: float = 300.0
+    # Local time (Asia/Shanghai) at which a visit's reminder fires on its due date.
+    visit_reminder_time: str = "08:30"
+    # How often the server runs the reminder job while it is up.
+    reminder_interval_seconds: int = 300
+    # SMS gateway webhook: off while the URL is empty. A high-urgency notification still unread after
+    # sms_after_hours is POSTed there, signed with HMAC-SHA256 of the shared secret.
+    sms_gateway_url: str = ""
+    sms_gateway_secret: str = ""
+    sms_after_hours: float = 4.0
     log_level: str = "INFO"
 
     @property
@@ -71,6 +85,14 @@ def load_settings() -> Settings:
         access_token_minutes=int(_env("ACCESS_TOKEN_MINUTES", "15")),
         refresh_token_days=int(_env("REFRESH_TOKEN_DAYS", "30")),
         push_extra_hosts=_env_list("PUSH_EXTRA_HOSTS"),
+        push_contact=_env("PUSH_CONTACT", "admin@fengqiao.invalid"),
+        push_concurrency=int(_env("PUSH_CONCURRENCY", "16")),
+        visit_radius_m=float(_env("VISIT_RADIUS_M", "300")),
+        visit_reminder_time=_env("VISIT_REMINDER_TIME", "08:30"),
+        reminder_interval_seconds=int(_env("REMINDER_INTERVAL_SECONDS", "300")),
+        sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
+        sms_gateway_secret=_env("SMS_GATEWAY_SECRET", ""),
+        sms_after_hours=float(_env("SMS_AFTER_HOURS", "4")),
         log_level=_env("LOG_LEVEL", "INFO"),
     )
 

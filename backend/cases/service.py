@@ -474,6 +474,7 @@ async def case_detail(
 
 async def _case_detail(user: CurrentUser, case_id: uuid.UUID | str) -> schemas.CaseDetail:
     from backend.cases.workflow import allowed_actions
+    from backend.visits.service import visits_for_case
 
     row = await get_case_row(user, case_id)
     summary = (await _summaries(user, [row], full=True))[0]
@@ -524,6 +525,7 @@ async def _case_detail(user: CurrentUser, case_id: uuid.UUID | str) -> schemas.C
             for e in events
         ],
         duplicates=await duplicates.duplicate_views(user, row["id"]),
+        visits=await visits_for_case(user, row["id"]),
         allowed_actions=allowed_actions(user, row),
         reject_reason=row["reject_reason"],
         refer_target=row["refer_target"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -219,12 +220,23 @@ def _raise_if_revoked(device: Device) -> None:
         raise DeviceRevoked()
 
 
+# Other domains forget what belongs to a device once it is signed out or revoked (push subscriptions).
+_device_revoked: list[Callable[[uuid.UUID], Awaitable[None]]] = []
+
+
+def on_device_revoked(listener: Callable[[uuid.UUID], Awaitable[None]]) -> None:
+    if listener not in _device_revoked:
+        _device_revoked.append(listener)
+
+
 async def _revoke(device: Device, reason: str) -> None:
     await (
         Device.update({Device.revoked_at: clock.now(), Device.revoked_reason: reason})
         .where((Device.id == device.id) & Device.revoked_at.is_null())
         .run()
     )
+    for listener in _device_revoked:
+        await listener(device.id)
 
 
 async def logout(user: CurrentUser) -> None:

@@ -1,0 +1,136 @@
+"""HTTP routes of the notify domain: the inbox, live events, and Web Push subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.channels import ChannelsPlugin
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from backend.notify import live, push, schemas, service
+from backend.people.service import CurrentUser
+
+HEARTBEAT_SECONDS = 20.0
+RETRY_MS = 5000
+
+
+class InboxController(Controller):
+    path = "/api/inbox"
+    tags = ["notify"]
+
+    @get("/", operation_id="list_inbox")
+    async def list_inbox(
+        self,
+        request: Request[CurrentUser, Any, State],
+        unread: FromQuery[bool] = False,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> schemas.InboxPage:
+        """Your notifications, newest first, with the unread count. The inbox is the record: push and
+        SMS are only faster ways to the same rows."""
+        return await service.inbox(request.user, unread_only=unread, cursor=cursor, limit=limit)
+
+    @post("/{notification_id:int}/read", status_code=HTTP_200_OK, operation_id="read_notification")
+    async def read_notification(
+        self, notification_id: FromPath[int], request: Request[CurrentUser, Any, State]
+    ) -> schemas.NotificationView:
+        """Mark a notification read (idempotent); a read notification is never escalated by SMS."""
+        return await service.mark_read(request.user, notification_id)
+
+    @post("/read-all", status_code=HTTP_200_OK, operation_id="read_all_notifications")
+    async def read_all(self, request: Request[CurrentUser, Any, State]) -> schemas.ReadAll:
+        """Mark every notification read."""
+        return schemas.ReadAll(marked=await service.mark_all_read(request.user))
+
+
+@get("/api/events", operation_id="events", tags=["notify"])
+async def events(
+    request: Request[CurrentUser, Any, State], channels: NamedDependency[ChannelsPlugin]
+) -> ServerSentEvent:
+    """Server-sent events while the app is open: `ready` (with the unread count), then one
+    `notification` event per new notification (id = notification id; a reconnect with Last-Event-ID
+    gets what it missed), and a comment every 20 s to keep proxies from closing the stream. Send the
+    bearer token as usual (the PWA reads the stream with fetch, since EventSource cannot set headers)."""
+    user = request.user
+    last_event_id = request.headers.get("last-event-id", "")
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        async with channels.start_subscription([live.channel_for(user.id)]) as subscriber:
+
+            async def pump() -> None:
+                async for message in subscriber.iter_events():
+                    await queue.put(message)
+
+            pump_task = asyncio.create_task(pump())
+            try:
+                unread = await service.unread_count(user.id)
+                yield ServerSentEventMessage(
+                    event="ready", data=msgspec.json.encode({"unread": unread}).decode(), retry=RETRY_MS
+                )
+                sent = 0
+                if last_event_id.isdigit():
+                    for item in await service.since(user.id, int(last_event_id)):
+                        sent = max(sent, item.id)
+                        yield ServerSentEventMessage(event="notification", id=item.id, data=live.encode(item))
+                while True:
+                    try:
+                        message = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        yield ServerSentEventMessage(comment="keep-alive")
+                        continue
+                    item_id = msgspec.json.decode(message).get("id", 0)
+                    if item_id <= sent:
+                        continue  # already sent from the backlog
+                    yield ServerSentEventMessage(event="notification", id=item_id, data=message.decode())
+            finally:
+                pump_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump_task
+
+    return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+class PushController(Controller):
+    path = "/api/push"
+    tags = ["notify"]
+
+    @get("/key", operation_id="push_key")
+    async def push_key(self, state: State) -> schemas.PushKey:
+        """The VAPID public key (base64url) to pass to pushManager.subscribe as applicationServerKey."""
+        return push.public_key(state.settings)
+
+    @get("/subscriptions", operation_id="list_push_subscriptions")
+    async def list_subscriptions(
+        self, request: Request[CurrentUser, Any, State]
+    ) -> list[schemas.SubscriptionOut]:
+        """Your devices' push subscriptions (push service host only)."""
+        return await push.subscriptions_of(request.user)
+
+    @post("/subscriptions", operation_id="create_push_subscription")
+    async def create_subscription(
+        self, data: JSONBody[schemas.SubscriptionIn], request: Request[CurrentUser, Any, State]
+    ) -> Response[schemas.SubscriptionOut]:
+        """Register this device's push subscription (201 new, 200 same endpoint again). The endpoint must
+        be https on a known push service, else 422 push.endpoint_not_allowed."""
+        created, out = await push.subscribe(request.user, data, request.app.state.settings)
+        return Response(out, status_code=201 if created else 200)
+
+    @delete("/subscriptions", status_code=HTTP_204_NO_CONTENT, operation_id="delete_push_subscription")
+    async def delete_subscription(
+        self, data: JSONBody[schemas.SubscriptionDelete], request: Request[CurrentUser, Any, State]
+    ) -> None:
+        """Stop pushing to this endpoint (idempotent)."""
+        await push.unsubscribe(request.user, data.endpoint)
+
+
+ROUTES = [InboxController, events, PushController]
