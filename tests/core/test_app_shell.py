@@ -117,3 +117,17 @@ async def test_unexpected_errors_are_500_json_without_a_traceback(app, monkeypat
     assert response.status_code == 500
     assert response.json()["code"] == "server.error"
     assert "secret internals" not in response.text and "Traceback" not in response.text
+
+
+async def test_precompressed_assets_go_gzipped_to_browsers_that_accept_it(pwa_client, tmp_path):
+    import gzip
+
+    body = "console.log('枫桥');" * 200
+    asset = tmp_path / "dist" / "assets" / "big-9a8b.js"
+    asset.write_text(body, encoding="utf-8")
+    asset.with_name(asset.name + ".gz").write_bytes(gzip.compress(body.encode()))
+    packed = await pwa_client.get("/assets/big-9a8b.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.text == body  # httpx unpacks it
+    assert packed.headers["vary"] == "Accept-Encoding" and "javascript" in packed.headers["content-type"]
+    plain = await pwa_client.get("/assets/big-9a8b.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == body
