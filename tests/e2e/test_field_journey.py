@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import random
+import sys
 import uuid
 
 import httpx
@@ -17,7 +19,7 @@ from PIL import Image
 
 from tests.cases.test_workflow import AGREEMENT
 from tests.e2e.conftest import PHONE, screenshot_path
-from tests.factories import act
+from tests.factories import act, auth
 
 pytestmark = pytest.mark.e2e
 
@@ -172,8 +174,6 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
     await page.screenshot(path=screenshot_path("16-outbox-synced"), full_page=True)
 
     async with await api_client(live_server) as client:
-        from tests.factories import auth
-
         headers = await auth(client, "mediator1")
         listed = (await client.get("/api/cases?limit=200", headers=headers)).json()["items"]
         mine = [
@@ -241,10 +241,47 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
         await page.get_by_test_id("visits-empty").wait_for()
     await page.screenshot(path=screenshot_path("18-visits"), full_page=True)
 
-    # --- a push delivered to the service worker shows a notification --------------------------------------
+    # --- the reminder job makes an inbox item; tapping it opens the visit, which is recorded offline-safe ---
+    if visits_api.status_code == 200:
+        visit = next(v for v in visits_api.json()["items"] if v["case_id"] == cid)
+        env = {**os.environ, "FENGQIAO_LOG_LEVEL": "WARNING"}
+        job = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "backend.cli", "visits", "remind", "--now", f"{visit['due_date']}T08:30:00+08:00"),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await job.communicate()
+        assert job.returncode == 0, err
     await page.goto("/inbox")
     await page.get_by_test_id("push-box").wait_for()
-    await page.screenshot(path=screenshot_path("19-inbox"), full_page=True)
+    if visits_api.status_code == 200:
+        reminder = page.get_by_test_id("inbox-item").filter(has_text="今日回访")
+        await reminder.wait_for(timeout=20_000)
+        await page.screenshot(path=screenshot_path("19-inbox"), full_page=True)
+        await reminder.click()
+        await page.get_by_test_id("visit-submit").wait_for()
+        await page.get_by_test_id("visit-method-in_person").click()
+        await page.get_by_test_id("visit-sat-satisfied").click()
+        await page.get_by_test_id("visit-notes").fill("通道已清理，双方和好，对调解满意。")
+        await page.wait_for_function(
+            "() => document.querySelector('[data-testid=visit-gps]')?.textContent.includes('已定位')"
+        )
+        await page.screenshot(path=screenshot_path("20-visit-record"), full_page=True)
+        await page.get_by_test_id("visit-submit").click()
+        await page.get_by_test_id("tab-outbox").click()
+        await page.get_by_test_id("outbox-empty").wait_for(timeout=30_000)
+        async with await api_client(live_server) as client:
+            done = (
+                await client.get(f"/api/visits/{visit['id']}", headers=await auth(client, "mediator1"))
+            ).json()
+        assert done["status"] == "done" and done["satisfaction"] == "satisfied", done
+        assert done["method"] == "in_person" and done["face_to_face"] is True, done
+    else:
+        await page.screenshot(path=screenshot_path("19-inbox"), full_page=True)
+
+    # --- a push delivered to the service worker shows a notification --------------------------------------
     cdp = await context.new_cdp_session(page)
     registration = await sw_registration_id(cdp)
     payload = {
@@ -365,15 +402,13 @@ async def test_network_cut_mid_sync_of_20_items_loses_and_duplicates_nothing(bro
         await page.wait_for_function("() => !navigator.onLine", timeout=10_000)
         left = await page.locator("[data-testid=outbox-item]").count()
         assert 0 < left < 20, left
-        await page.screenshot(path=screenshot_path("20-outbox-cut-mid-sync"), full_page=True)
+        await page.screenshot(path=screenshot_path("30-outbox-cut-mid-sync"), full_page=True)
 
         await context.set_offline(False)  # recovery: the online event resends what was not confirmed
         await page.get_by_test_id("outbox-empty").wait_for(timeout=60_000)
         assert writes["cut"]
 
         async with await api_client(live_server) as client:
-            from tests.factories import auth
-
             headers = await auth(client, "mediator1")
             items = (await client.get("/api/cases?limit=200", headers=headers)).json()["items"]
         titles = sorted(c["title"] for c in items if c["title"].startswith(marker))
