@@ -135,6 +135,14 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
         await page.get_by_test_id("cap-boundary-ok").check()
     await page.screenshot(path=screenshot_path("12-capture"), full_page=True)
 
+    # The map picker (Leaflet, its own chunk) works offline from the synced grid polygons.
+    await page.get_by_test_id("cap-map").click()
+    await page.get_by_test_id("map-place").wait_for()
+    assert "关庙社区" in await page.get_by_test_id("map-place").inner_text()
+    await page.screenshot(path=screenshot_path("12b-map-picker"))
+    await page.get_by_test_id("back").click()
+    await page.get_by_test_id("cap-title").wait_for()
+
     # A half-filled form survives closing the app: reload and find it again.
     await page.reload()
     await page.get_by_test_id("draft-restored").wait_for()
@@ -206,14 +214,35 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
                 left = portrait.crop((0, 0, w // 20, h)).resize((1, 1)).getpixel((0, 0))
                 assert right < 60 < left, (left, right)  # orientation 6: the top bar is now on the right
 
-        # Close the case through the API: the team leader accepts, the mediator resolves and closes.
+        # The team leader accepts (API); the mediator writes a note on the phone.
         cid = case["id"]
         if case["state"] == "reported":
             assert (await act(client, "leader1", cid, "accept")).status_code == 200
+
+    await page.goto(f"/cases/{cid}")
+    await page.get_by_test_id("act-note").click()
+    await page.get_by_test_id("act-text").fill("约双方到村委会面谈，张家同意三日内清理建材。")
+    await page.screenshot(path=screenshot_path("16b-case-note"))
+    await page.get_by_test_id("act-submit").click()
+    await page.get_by_test_id("case-timeline").wait_for()
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-testid=case-timeline]').textContent.includes('待发送')",
+        timeout=30_000,
+    )
+    await page.get_by_test_id("act-resolve").click()
+    await page.get_by_test_id("agr-terms").fill(AGREEMENT["terms"])
+    await page.screenshot(path=screenshot_path("16c-case-resolve-form"), full_page=True)
+    await page.get_by_test_id("back").click()
+    await page.get_by_test_id("case-detail").wait_for()
+
+    # Resolve and close through the API (the mediator's own account).
+    async with await api_client(live_server) as client:
         assert (await act(client, "mediator1", cid, "resolve", agreement=AGREEMENT)).status_code == 200
         closed = await act(client, "mediator1", cid, "close")
         assert closed.json()["state"] == "closed", closed.text
-        visits_api = await client.get("/api/visits?mine=1", headers=headers)
+        visits_api = await client.get("/api/visits?mine=1", headers=await auth(client, "mediator1"))
+        noted = (await client.get(f"/api/cases/{cid}", headers=await auth(client, "mediator1"))).json()
+        assert [e["action"] for e in noted["events"]].count("note") == 1
 
     # The case detail on the phone shows the timeline and agreement after a sync.
     await page.goto(f"/cases/{cid}")
@@ -290,25 +319,30 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
         "url": f"/cases/{cid}",
         "notification_id": 4242,
     }
-    await cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": live_server,
-            "registrationId": registration,
-            "data": json.dumps(payload, ensure_ascii=False),
-        },
-    )
-    worker = context.service_workers[0]
+    message = {
+        "origin": live_server,
+        "registrationId": registration,
+        "data": json.dumps(payload, ensure_ascii=False),
+    }
     titles: list = []
-    for _ in range(50):
-        titles = await worker.evaluate(
-            "self.registration.getNotifications()"
-            ".then(ns => ns.map(n => [n.title, n.body, n.data && n.data.url]))"
-        )
+    # A push to a worker that is just starting up can be dropped by DevTools; deliver again then.
+    for _attempt in range(3):
+        await cdp.send("ServiceWorker.deliverPushMessage", message)
+        for _ in range(40):
+            titles = await context.service_workers[-1].evaluate(
+                "self.registration.getNotifications()"
+                ".then(ns => ns.map(n => [n.title, n.body, n.data && n.data.url]))"
+            )
+            if titles:
+                break
+            await asyncio.sleep(0.1)
         if titles:
             break
-        await asyncio.sleep(0.1)
     assert titles == [["回访提醒", "邻居修房占用通道 今天到期", f"/cases/{cid}"]], titles
+
+    await page.goto("/me")
+    await page.get_by_test_id("logout").wait_for()
+    await page.screenshot(path=screenshot_path("21-me"))
 
 
 READ_USER_ID = """() => new Promise((ok, no) => {
