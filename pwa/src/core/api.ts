@@ -262,7 +262,8 @@ export class ApiClient {
     const timeout = new AbortController()
     const timer = setTimeout(() => timeout.abort(), this.timeoutMs)
     const onAbort = () => timeout.abort()
-    signal?.addEventListener('abort', onAbort)
+    // Stays linked after the headers arrive, so the caller can still cancel a streamed body.
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
       return await this.fetchFn(this.baseUrl + path, {
         method,
@@ -273,12 +274,12 @@ export class ApiClient {
         cache: 'no-store',
       })
     } catch (e) {
+      signal?.removeEventListener('abort', onAbort)
       if (signal?.aborted) throw e // the caller cancelled: not a network problem
       if (timeout.signal.aborted) throw new NetworkError(MSG_TIMEOUT, true)
       throw new NetworkError()
     } finally {
       clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
     }
   }
 }
