@@ -48,8 +48,9 @@ def phone_photo(seed: int, orientation: int | None = None) -> bytes:
     return out.getvalue()
 
 
-async def login_phone(page) -> None:
-    await page.goto("/")
+async def login_phone(page, goto: bool = True) -> None:
+    if goto:
+        await page.goto("/")
     await page.get_by_test_id("login-username").fill("mediator1")
     await page.get_by_test_id("login-password").fill("demo-2026")
     await page.get_by_test_id("login-submit").click()
@@ -229,6 +230,9 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
         "() => !document.querySelector('[data-testid=case-timeline]').textContent.includes('待发送')",
         timeout=30_000,
     )
+    assert [row[:2] for row in await page.evaluate(READ_OUTBOX) if row[0] == "case.note"] == [
+        ["case.note", "done"]
+    ]
     await page.get_by_test_id("act-resolve").click()
     await page.get_by_test_id("agr-terms").fill(AGREEMENT["terms"])
     await page.screenshot(path=screenshot_path("16c-case-resolve-form"), full_page=True)
@@ -310,6 +314,14 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
     else:
         await page.screenshot(path=screenshot_path("19-inbox"), full_page=True)
 
+    # Headless Chromium has no push service: the opt-in ends in a clear note, and the inbox still works.
+    await page.goto("/inbox")
+    await page.get_by_test_id("push-enable").click()
+    note = page.get_by_test_id("push-msg")
+    await note.wait_for(timeout=30_000)
+    assert "收件箱" in await note.inner_text()
+    await page.screenshot(path=screenshot_path("19b-push-unavailable"))
+
     # --- a push delivered to the service worker shows a notification --------------------------------------
     cdp = await context.new_cdp_session(page)
     registration = await sw_registration_id(cdp)
@@ -345,6 +357,10 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
     await page.screenshot(path=screenshot_path("21-me"))
 
 
+READ_OUTBOX = """() => new Promise((ok) => { const r = indexedDB.open('fengqiao');
+  r.onsuccess = () => { const g = r.result.transaction('outbox').objectStore('outbox').getAll();
+  g.onsuccess = () => ok(g.result.map(x => [x.type, x.state, x.lastError, x.result, x.prevOpId])) } })"""
+
 READ_USER_ID = """() => new Promise((ok, no) => {
   const r = indexedDB.open('fengqiao'); r.onerror = no;
   r.onsuccess = () => {
@@ -353,13 +369,13 @@ READ_USER_ID = """() => new Promise((ok, no) => {
   };
 })"""
 
-WRITE_20_CASES = """([marker, userId]) => new Promise((ok, no) => {
+WRITE_CASES = """([marker, userId, count]) => new Promise((ok, no) => {
   const r = indexedDB.open('fengqiao'); r.onerror = no;
   r.onsuccess = () => {
     const tx = r.result.transaction('outbox', 'readwrite');
     const store = tx.objectStore('outbox');
     const now = Date.now();
-    for (let i = 1; i <= 20; i++) {
+    for (let i = 1; i <= count; i++) {
       const id = crypto.randomUUID();
       const body = {
         id, category: 'neighbour', title: `${marker}-${String(i).padStart(2, '0')}`,
@@ -406,7 +422,7 @@ async def test_network_cut_mid_sync_of_20_items_loses_and_duplicates_nothing(bro
         marker = f"断网测试-{uuid.uuid4().hex[:6]}"
         user_id = await page.evaluate(READ_USER_ID)
         # 20 cases saved on the phone while offline, written to the outbox as the capture screen does.
-        await page.evaluate(WRITE_20_CASES, [marker, user_id])
+        await page.evaluate(WRITE_CASES, [marker, user_id, 20])
         await page.get_by_test_id("tab-outbox").click()
         await page.wait_for_function(
             "() => document.querySelectorAll('[data-testid=outbox-item]').length === 20"
@@ -447,5 +463,60 @@ async def test_network_cut_mid_sync_of_20_items_loses_and_duplicates_nothing(bro
             items = (await client.get("/api/cases?limit=200", headers=headers)).json()["items"]
         titles = sorted(c["title"] for c in items if c["title"].startswith(marker))
         assert titles == [f"{marker}-{i:02d}" for i in range(1, 21)], titles
+    finally:
+        await context.close()
+
+
+async def test_revoked_device_is_told_and_keeps_its_unsent_items(browser, live_server):
+    """An admin revokes the phone while a case waits in its outbox: the phone says so in Chinese, keeps
+    the case, and sends it after the mediator signs in again."""
+    context = await browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        base_url=live_server,
+        service_workers="block",
+    )
+    page = await context.new_page()
+    device_name = f"测试手机-{uuid.uuid4().hex[:6]}"
+    try:
+        await page.goto("/")
+        await page.get_by_test_id("login-device").fill(device_name)
+        await login_phone(page, goto=False)
+        await page.get_by_test_id("tab-outbox").click()
+        await page.get_by_test_id("outbox-empty").wait_for()
+        await context.set_offline(True)
+        marker = f"停用测试-{uuid.uuid4().hex[:6]}"
+        await page.evaluate(WRITE_CASES, [marker, await page.evaluate(READ_USER_ID), 1])
+        await page.get_by_test_id("tab-home").click()
+        await page.get_by_test_id("tab-outbox").click()
+        await page.get_by_test_id("outbox-item").wait_for()
+
+        async with await api_client(live_server) as client:
+            admin = await auth(client, "county")
+            devices = (await client.get("/api/admin/devices", headers=admin)).json()
+            device = next(d for d in devices if d["name"] == device_name)
+            assert (
+                await client.post(f"/api/admin/devices/{device['id']}/revoke", headers=admin)
+            ).status_code == 204
+
+        await context.set_offline(False)  # the sync hears 401 auth.device_revoked
+        error = page.get_by_test_id("login-error")
+        await error.wait_for(timeout=30_000)
+        assert "此设备已被管理员停用" in await error.inner_text()
+        assert "1 项未发送" in await page.get_by_test_id("login-kept").inner_text()
+        await page.screenshot(path=screenshot_path("31-device-revoked"))
+
+        await page.get_by_test_id("login-username").fill("mediator1")
+        await page.get_by_test_id("login-password").fill("demo-2026")
+        await page.get_by_test_id("login-submit").click()
+        await page.get_by_test_id("me-name").wait_for()
+        await page.get_by_test_id("tab-outbox").click()
+        await page.get_by_test_id("outbox-empty").wait_for(timeout=30_000)
+        async with await api_client(live_server) as client:
+            items = (await client.get("/api/cases?limit=200", headers=await auth(client, "mediator1"))).json()
+        assert [c["title"] for c in items["items"] if c["title"].startswith(marker)] == [f"{marker}-01"]
     finally:
         await context.close()

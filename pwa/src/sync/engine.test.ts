@@ -199,6 +199,18 @@ describe('sync engine', () => {
     expect(engine.state.attention).toBe(2)
   })
 
+  it('runs once more when asked mid-run, so an item saved meanwhile does not wait for the timer', async () => {
+    const server = fakeServer()
+    await enqueue(caseOp(1))
+    const { engine } = engineFor(server)
+    const first = engine.run({ force: true })
+    await enqueue(caseOp(2)) // saved while the first run is under way
+    const second = engine.run({ force: true })
+    await Promise.all([first, second])
+    expect(server.cases.size).toBe(2)
+    expect((await all()).every((i) => i.state === 'done')).toBe(true)
+  })
+
   it('links each op to the previous op on the same entity', async () => {
     const first = await enqueue(caseOp(1))
     const second = await enqueue({ type: 'case.note', entityId: caseOp(1).entityId, payload: { action: 'note', text: '谈话' }, label: '记录', userId: USER_ID })

@@ -82,6 +82,7 @@ function outcome(r: PushResult): { state: OutboxItem['state'] | 'retry'; note: s
 
 export class SyncEngine {
   private running: Promise<void> | null = null
+  private rerun: Promise<void> | null = null
   private failures = 0
   private status: SyncStatus = { running: false, lastSyncAt: null, lastError: '', pending: 0, attention: 0, progress: null, nextRunAt: null }
   private readonly o: Required<Pick<EngineOptions, 'now' | 'batchSize' | 'random'>> & EngineOptions
@@ -103,11 +104,18 @@ export class SyncEngine {
 
   /** One run (single-flight: a second call while running waits for the same run). */
   run(opts: { force?: boolean } = {}): Promise<void> {
-    if (!this.running) {
-      this.running = this.doRun(opts.force ?? false).finally(() => {
-        this.running = null
+    if (this.running) {
+      // Asked again mid-run (e.g. a note saved while the pull runs): one more run follows this one,
+      // so the new item does not wait for the next timer.
+      this.rerun ??= this.running.then(() => {
+        this.rerun = null
+        return this.run(opts)
       })
+      return this.rerun
     }
+    this.running = this.doRun(opts.force ?? false).finally(() => {
+      this.running = null
+    })
     return this.running
   }
 

@@ -24,6 +24,19 @@ async function getJson(api: EngineApi, path: string, headers: Record<string, str
 export function caseRecord(view: CaseView, detailed: boolean, prev?: CaseRecord): CaseRecord {
   // A list item must not throw away a detail already held for the same version.
   if (prev && prev.detailed && !detailed && prev.view.version === view.version) return prev
+  const pending = (prev?.view.events ?? []).filter((e) => e.local)
+  if (prev && pending.length && !prev.localOnly) {
+    // Actions still in the outbox stay on show (marked 待发送) over the server's view until sent;
+    // onApplied drops them when the server confirms (see dropLocal).
+    const predicted = pending.some((e) => ['resolve', 'close', 'fail'].includes(e.action))
+    view = {
+      ...view,
+      events: [...(view.events ?? []), ...pending],
+      state: predicted ? prev.view.state : view.state,
+      agreement: view.agreement ?? prev.view.agreement,
+      allowed_actions: [],
+    }
+  }
   return {
     id: view.id,
     view: detailed || !prev?.detailed ? view : { ...prev.view, ...view },
@@ -42,6 +55,11 @@ function str(v: unknown, d = ''): string {
 function ref(v: unknown): string {
   if (v && typeof v === 'object' && 'name' in v) return str((v as Json).name)
   return str(v)
+}
+
+/** The server confirmed every outbox item of this case: its own view alone is shown again. */
+export function dropLocal(rec: CaseRecord): CaseRecord {
+  return { ...rec, view: { ...rec.view, events: (rec.view.events ?? []).filter((e) => !e.local) } }
 }
 
 export function visitRecord(v: Json): VisitRecord {

@@ -7,7 +7,7 @@ import { reactive, readonly } from 'vue'
 import { api, session } from '../core/session'
 import { db } from '../core/db'
 import { SyncEngine } from './engine'
-import { DataPuller, caseRecord } from './pull'
+import { DataPuller, caseRecord, dropLocal } from './pull'
 import { pruneSent } from './outbox'
 import type { SyncStatus } from './types'
 import type { CaseView } from '../cases/types'
@@ -36,15 +36,15 @@ export const engine = new SyncEngine({
   onStatus: (s) => Object.assign(state, s),
   onItems: touch,
   async onApplied(item, _result, body) {
-    if (item.type === 'case.create' || item.type.startsWith('case.')) {
-      // The server's view replaces the local stand-in (it has the number, the grid, the events).
+    if (item.type.startsWith('case.')) {
+      const unsent = await db.outbox.where('entityId').equals(item.entityId).filter((i) => i.state !== 'done').count()
+      const prev = await db.cases.get(item.entityId)
+      // Once nothing of this case is left in the outbox, its local echoes give way to the server's view.
+      const base = prev && !unsent ? dropLocal(prev) : prev
+      if (base && prev) await db.cases.put({ ...base, localOnly: false })
       const view = body && typeof body === 'object' && 'number' in body ? (body as CaseView) : null
-      if (view) {
-        const prev = await db.cases.get(view.id)
-        await db.cases.put({ ...caseRecord(view, 'events' in view, prev), localPhotos: prev?.localPhotos ?? [] })
-      } else {
-        await refreshCase(item.entityId).catch(() => {})
-      }
+      if (view) await db.cases.put({ ...caseRecord(view, 'events' in view, base), localPhotos: prev?.localPhotos ?? [] })
+      else await refreshCase(item.entityId).catch(() => {})
     }
     if (item.type === 'visit.record') await db.visits.update(item.entityId, { state: 'done' })
   },
