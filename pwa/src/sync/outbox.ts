@@ -89,3 +89,21 @@ export async function pruneSent(days = 7): Promise<void> {
     .filter((r) => (r.sentAt ?? 0) < before)
     .delete()
 }
+
+/**
+ * Photos the server has confirmed are kept on the phone two weeks (shown without signal), then only
+ * the server's copy is used. Photos of unsent items and of the capture draft are never touched.
+ */
+export async function prunePhotos(days = 14): Promise<number> {
+  const before = Date.now() - days * 86400_000
+  const keep = new Set<string>()
+  for (const item of await unsentItems()) item.photos.forEach((p) => keep.add(p))
+  for (const d of await db.drafts.toArray()) d.photos.forEach((p) => keep.add(p))
+  const old = await db.photos
+    .where('uploaded')
+    .equals(1)
+    .filter((p) => p.createdAt < before && !keep.has(p.sha256))
+    .primaryKeys()
+  await db.photos.bulkDelete(old)
+  return old.length
+}

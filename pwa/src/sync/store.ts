@@ -8,7 +8,7 @@ import { api, session } from '../core/session'
 import { db } from '../core/db'
 import { SyncEngine } from './engine'
 import { DataPuller, caseRecord, dropLocal } from './pull'
-import { pruneSent } from './outbox'
+import { prunePhotos, pruneSent } from './outbox'
 import type { SyncStatus } from './types'
 import type { CaseView } from '../cases/types'
 
@@ -105,6 +105,7 @@ export function startSync(): boolean {
   void navigator.storage?.persist?.().catch(() => false)
   void engine.loadStatus()
   void pruneSent()
+  void prunePhotos()
   window.addEventListener('online', () => void syncNow(true))
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void syncNow()
