@@ -91,6 +91,21 @@ self.addEventListener('notificationclick', (event) => {
   )
 })
 
+// The push service replaced the subscription: subscribe again with the same key and let an open page
+// register it with the server (it holds the token); otherwise the next start of the app does
+// (notify/push.ts refreshPushSubscription).
+self.addEventListener('pushsubscriptionchange' as keyof ServiceWorkerGlobalScopeEventMap, ((event: ExtendableEvent & { oldSubscription?: PushSubscription | null }) => {
+  event.waitUntil(
+    (async () => {
+      const key = event.oldSubscription?.options.applicationServerKey
+      if (!key) return
+      const sub = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key })
+      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
+      for (const w of windows) w.postMessage({ type: 'PUSH_RESUBSCRIBED', subscription: sub.toJSON() })
+    })(),
+  )
+}) as EventListener)
+
 // ---- Background Sync (an extra: Chrome/Android only) ----------------------------------------------
 // The page registers the tag 'fengqiao-outbox' when it saves something. When the browser decides the
 // network is back it wakes us; an open (or backgrounded) page then runs the sync engine, which holds

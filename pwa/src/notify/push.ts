@@ -75,3 +75,23 @@ export async function enablePush(): Promise<{ ok: boolean; message: string }> {
   }
   return { ok: true, message: '已开启消息推送。没有推送时，消息也会显示在收件箱中。' }
 }
+
+/**
+ * At start, with signal: a phone that already allowed notifications tells the server its subscription
+ * again (the server may have pruned it after a 410, or this is a new sign-in on the same phone).
+ * Never asks for permission itself.
+ */
+export async function refreshPushSubscription(): Promise<void> {
+  try {
+    if (!('serviceWorker' in navigator) || !('PushManager' in window) || Notification.permission !== 'granted') return
+    const reg = await navigator.serviceWorker.ready
+    let sub = await reg.pushManager.getSubscription()
+    if (!sub) {
+      const key = (await api.get<{ public_key: string }>('/push/key')).public_key
+      sub = await timeout(reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) }), 20_000)
+    }
+    await api.post('/push/subscriptions', sub.toJSON())
+  } catch {
+    /* push is a bonus; the inbox has every message */
+  }
+}

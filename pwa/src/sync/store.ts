@@ -113,6 +113,7 @@ export function startSync(): boolean {
   navigator.serviceWorker?.addEventListener('message', (e: MessageEvent) => {
     if (e.data?.type === 'SYNC_NOW') void syncNow(true)
     if (e.data?.type === 'PUSH') void syncNow()
+    if (e.data?.type === 'PUSH_RESUBSCRIBED') void api.post('/push/subscriptions', e.data.subscription).catch(() => {})
     if (e.data?.type === 'NAVIGATE' && typeof e.data.url === 'string') window.location.assign(e.data.url)
   })
   void syncNow()
