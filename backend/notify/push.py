@@ -539,46 +539,56 @@ async def _record(results: list[Result]) -> DeliveryStats:
     return stats
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
+# Hosts a lane keeps a connection open to (FCM, Mozilla, Apple, Windows).
+LANE_CONNECTIONS = 4
+
+
+def make_client() -> httpx.AsyncClient:
     """No redirects (a push service never redirects; following one would leave the allow-list) and no
     proxy from the environment."""
     return httpx.AsyncClient(
         timeout=REQUEST_TIMEOUT_SECONDS,
         follow_redirects=False,
         trust_env=False,
-        limits=httpx.Limits(
-            max_connections=settings.push_concurrency, max_keepalive_connections=settings.push_concurrency
-        ),
+        limits=httpx.Limits(max_connections=LANE_CONNECTIONS, max_keepalive_connections=LANE_CONNECTIONS),
     )
 
 
-async def deliver_due(
-    settings: Settings | None = None, *, batch: int = BATCH, client: httpx.AsyncClient | None = None
-) -> DeliveryStats:
-    """Send every push delivery that is due now (clock.now()); retries are scheduled, not waited for."""
+async def deliver_due(settings: Settings | None = None, *, batch: int | None = None) -> DeliveryStats:
+    """Send every push delivery that is due now (clock.now()); retries are scheduled, not waited for.
+
+    Concurrency is bounded by lanes: push_concurrency httpx clients, each sending one request at a time
+    over its own keep-alive connections. (One client with a pool of N connections to the same host is
+    several times slower: httpcore's pool bookkeeping grows with the requests waiting on it.)"""
     settings = settings or get_settings()
     keys = vapid_keys(settings)
     stats = DeliveryStats()
-    own_client = client is None
-    client = client or make_client(settings)
-    limit = asyncio.Semaphore(max(1, settings.push_concurrency))
+    # Claim enough per round to keep every lane busy between the claim and the record.
+    batch = batch or max(BATCH, 4 * settings.push_concurrency)
+    jobs = await _claim(clock.now(), batch)
+    if not jobs:
+        return stats
+    lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    clients = [make_client() for _ in range(max(1, settings.push_concurrency))]
+    for client in clients:
+        lanes.put_nowait(client)
 
     async def send(job: Job) -> Result:
-        async with limit:
+        client = await lanes.get()
+        try:
             return await _send(client, job, keys, settings)
+        finally:
+            lanes.put_nowait(client)
 
     try:
-        while True:
-            jobs = await _claim(clock.now(), batch)
-            if not jobs:
-                break
+        while jobs:
             results = await asyncio.gather(*(send(job) for job in jobs))
             stats.add(await _record(list(results)))
             if len(jobs) < batch:
                 break
+            jobs = await _claim(clock.now(), batch)
     finally:
-        if own_client:
-            await client.aclose()
+        await asyncio.gather(*(client.aclose() for client in clients))
     return stats
 
 

@@ -39,10 +39,12 @@ async def deliver(settings: Settings) -> None:
     await sms.escalate_unread(settings)
 
 
-async def run(settings: Settings, tick: float = TICK_SECONDS) -> None:
+async def run(settings: Settings, tick: float = TICK_SECONDS, stopping: asyncio.Event | None = None) -> None:
+    """Until `stopping` is set (checked between rounds, so a round's transactions are not cut short)."""
+    stopping = stopping or asyncio.Event()
     next_run: dict[str, float] = {}
     with wake.Waker() as waker:
-        while True:
+        while not stopping.is_set():
             for name, (interval, job) in list(_periodic.items()):
                 if time.monotonic() >= next_run.get(name, 0.0):
                     next_run[name] = time.monotonic() + max(1.0, interval(settings))
@@ -54,17 +56,32 @@ async def run(settings: Settings, tick: float = TICK_SECONDS) -> None:
                 await deliver(settings)
             except Exception:
                 log.exception("delivery round failed; retrying")
-            await waker.wait(tick)
+            if not stopping.is_set():
+                await waker.wait(tick)
+
+
+STOP_GRACE_SECONDS = 10.0
 
 
 async def start(app: Litestar) -> None:
-    app.state.notify_worker = asyncio.create_task(run(app.state.settings), name="notify-worker")
+    stopping = asyncio.Event()
+    app.state.notify_worker_stopping = stopping
+    app.state.notify_worker = asyncio.create_task(
+        run(app.state.settings, stopping=stopping), name="notify-worker"
+    )
 
 
 async def stop(app: Litestar) -> None:
+    """Ask the loop to finish its round; cancel it if it takes longer than STOP_GRACE_SECONDS."""
     task: asyncio.Task | None = app.state.get("notify_worker")
-    if task is not None:
+    if task is None:
+        return
+    app.state.notify_worker_stopping.set()
+    nudge()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
+    except TimeoutError:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        app.state.notify_worker = None
+    app.state.notify_worker = None
