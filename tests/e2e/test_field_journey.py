@@ -395,6 +395,25 @@ WRITE_CASES = """([marker, userId, count]) => new Promise((ok, no) => {
 })"""
 
 
+WRITE_CLASH = """([caseId, userId]) => new Promise((ok, no) => {
+  const r = indexedDB.open('fengqiao'); r.onerror = no;
+  r.onsuccess = () => {
+    const tx = r.result.transaction('outbox', 'readwrite');
+    const body = { id: caseId, category: 'neighbour', title: '另一部手机上的同号案件', description: '',
+      level: 'small', occurred_at: null, photos: [], parties: [],
+      location: { lon: 99.615, lat: 24.8256, accuracy_m: 12, crs: 'wgs84', source: 'gps' } };
+    const now = Date.now();
+    tx.objectStore('outbox').add({
+      id: crypto.randomUUID(), seq: 1000, type: 'case.create', entityId: caseId, baseVersion: null,
+      prevOpId: null, payload: body, photos: [], clientTime: new Date(now).toISOString(), userId,
+      label: '登记纠纷：' + body.title, state: 'waiting', attempts: 0, lastError: '', lastCode: '',
+      nextAttemptAt: 0, createdAt: now, updatedAt: now, sentAt: null, progress: 0,
+    });
+    tx.oncomplete = () => ok(true); tx.onerror = no;
+  };
+})"""
+
+
 async def test_network_cut_mid_sync_of_20_items_loses_and_duplicates_nothing(browser, live_server):
     """20 cases wait in the outbox; the connection drops after the server has applied a batch but before
     the phone hears back. After recovery the server has each exactly once and the outbox is empty."""
@@ -463,6 +482,19 @@ async def test_network_cut_mid_sync_of_20_items_loses_and_duplicates_nothing(bro
             items = (await client.get("/api/cases?limit=200", headers=headers)).json()["items"]
         titles = sorted(c["title"] for c in items if c["title"].startswith(marker))
         assert titles == [f"{marker}-{i:02d}" for i in range(1, 21)], titles
+
+        # The same case id with different content (a phone restored from a backup, say): 409, shown as
+        # needing attention with the reason, kept, never dropped.
+        first = next(c for c in items if c["title"] == f"{marker}-01")
+        await context.unroute("**/api/**")
+        await page.evaluate(WRITE_CLASH, [first["id"], user_id])
+        await page.get_by_test_id("tab-home").click()
+        await page.get_by_test_id("sync-now").click()
+        await page.get_by_test_id("tab-outbox").click()
+        clash = page.locator("[data-testid=outbox-item][data-state=attention]")
+        await clash.wait_for(timeout=30_000)
+        assert "内容不同" in await clash.get_by_test_id("outbox-reason").inner_text()
+        await page.screenshot(path=screenshot_path("32-outbox-needs-attention"))
     finally:
         await context.close()
 

@@ -63,6 +63,8 @@ class Stop extends Error {
 /** How each push status is shown and whether the item is finished. */
 function outcome(r: PushResult): { state: OutboxItem['state'] | 'retry'; note: string } {
   const status = r.status === 'duplicate' && r.original_status ? r.original_status : r.status
+  // Same case id, different content: a person has to look (the server keeps its copy).
+  if (r.code === 'case.id_conflict') return { state: 'attention', note: r.message || '服务器上已有同一编号但内容不同的案件，请联系乡镇综治中心' }
   switch (status) {
     case 'retry':
       return { state: 'retry', note: r.message || '服务器暂未处理，稍后自动重发' }
@@ -73,7 +75,6 @@ function outcome(r: PushResult): { state: OutboxItem['state'] | 'retry'; note: s
     case 'deferred':
       return { state: 'done', note: '服务器已收到，待相关登记到达后处理' }
     case 'conflict':
-      if (r.code === 'case.id_conflict') return { state: 'attention', note: r.message || '服务器上已有同一编号但内容不同的案件，请联系乡镇综治中心' }
       return { state: 'done', note: '与他人的修改冲突，已由乡镇综治中心处理' }
     default:
       return { state: 'failed', note: r.message || '服务器拒绝了此项' }
