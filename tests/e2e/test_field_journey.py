@@ -294,7 +294,10 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
     await page.goto("/inbox")
     await page.get_by_test_id("push-box").wait_for()
     if visits_api.status_code == 200:
-        reminder = page.get_by_test_id("inbox-item").filter(has_text="今日回访")
+        # Other tests' visits may fall due the same day: pick this case's reminder by its number.
+        reminder = (
+            page.get_by_test_id("inbox-item").filter(has_text="今日回访").filter(has_text=case["number"])
+        )
         await reminder.wait_for(timeout=20_000)
         await page.screenshot(path=screenshot_path("19-inbox"), full_page=True)
         await reminder.click()
