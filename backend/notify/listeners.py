@@ -33,7 +33,7 @@ async def on_case_change(change: CaseChange) -> None:
         await _assigned(change)
     elif change.action == "escalate":
         await _escalated(change)
-    if change.after.get("conflict") is True or change.data.get("conflict") is True:
+    if change.after.get("conflict") is True:  # newly flagged (an already flagged case is not told again)
         await _conflict(change)
 
 
