@@ -26,6 +26,7 @@ from backend.notify import routes as notify_routes
 from backend.people import routes as people_routes
 from backend.people.service import CurrentUser, load_current_user
 from backend.settings import Settings, get_settings
+from backend.sync import routes as sync_routes
 from backend.visits import routes as visits_routes
 
 VERSION = "0.1.0"
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *grids_routes.ROUTES,
             *media_routes.ROUTES,
             *cases_routes.ROUTES,
+            *sync_routes.ROUTES,
             *visits_routes.ROUTES,
             *notify_routes.ROUTES,
             make_pwa_handler(settings.pwa_dist),

@@ -126,9 +126,11 @@ def users_create(
 
 def _register_domain_commands() -> None:
     from backend.grids.cli import grids
+    from backend.sync.cli import sync
     from backend.visits.cli import visits
 
     main.add_command(grids)
+    main.add_command(sync)
     main.add_command(visits)
 
 

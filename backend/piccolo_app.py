@@ -9,6 +9,7 @@ DOMAIN_TABLE_MODULES = [
     "backend.people.tables",
     "backend.media.tables",
     "backend.cases.tables",
+    "backend.sync.tables",
     "backend.visits.tables",
     "backend.notify.tables",
 ]

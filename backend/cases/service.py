@@ -166,8 +166,11 @@ def _raw(sql: str, *args: Any):
     return QueryString(sql, *args)
 
 
-async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> tuple[int, schemas.CaseDetail]:
-    """Create from the phone's id: (201, case) new; (200, case) identical replay; 409 on a clash."""
+async def create_case(
+    user: CurrentUser, data: schemas.CaseCreate, *, with_detail: bool = True
+) -> tuple[int, schemas.CaseDetail | None]:
+    """Create from the phone's id: (201, case) new; (200, case) identical replay; 409 on a clash.
+    `with_detail=False` skips building the new case's view (sync answers with its version only)."""
     fingerprint = create_hash(data)
     existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
     if existing is not None:
@@ -251,6 +254,8 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> tuple[int,
         # committed lets both pass the check; the primary key stops the second).
         existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
         return await _replay_or_conflict(user, data.id, existing["create_hash"], fingerprint)
+    if not with_detail:
+        return 201, None
     detail = await case_detail(user, data.id, audit_read=False)
     detail.locate = located.to_dict()
     return 201, detail
@@ -366,6 +371,14 @@ def is_overdue(row: dict[str, Any], now: datetime | None = None) -> bool:
     return (
         row["state"] in OPEN_STATES and row["deadline"] is not None and row["deadline"] < (now or clock.now())
     )
+
+
+async def case_summaries(
+    user: CurrentUser, rows: list[dict[str, Any]], full: bool = False
+) -> list[schemas.CaseSummary]:
+    """Summaries of case rows already scoped with visible_to, in a handful of queries however many
+    (the sync pull builds its pages with it)."""
+    return await _summaries(user, rows, full)
 
 
 async def _summaries(user: CurrentUser, rows: list[dict[str, Any]], full: bool) -> list[schemas.CaseSummary]:

@@ -120,6 +120,8 @@ class CaseEvent(Table, tablename="case_event"):
     before = JSON(default="{}")
     after = JSON(default="{}")
     data = JSON(default="{}")
+    # The case's version after this event (stamped by backend.cases.edits; base versions of edits).
+    version = Integer(null=True, default=None, index=True)
 
 
 class CaseLink(Table, tablename="case_link"):

@@ -1,0 +1,132 @@
+"""The operation types a phone may push: one table, so a domain adds its type with one line.
+
+A type's `apply` runs inside the operation's transaction and either returns an Outcome or raises a
+core.errors.AppError, which rejects the operation (its writes are rolled back, the rejection is kept).
+`exists` says whether the entity is there yet (an operation on one that is not waits, `deferred`);
+`creates` marks the type that makes the entity; `flag` marks an entity for a person to review (used
+when an operation is applied late, out of the phone's order).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from piccolo.querystring import QueryString
+
+from backend.cases import edits, schemas, workflow
+from backend.cases import service as cases
+from backend.cases.tables import Case, CasePhoto
+from backend.core.errors import InvalidRequest
+from backend.db import DB
+from backend.media import service as media
+from backend.people.service import CurrentUser
+from backend.sync.schemas import OpIn
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # applied | conflict | duplicate
+    code: str
+    server_version: int | None
+    missing_photos: list[str] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class OpType:
+    apply: Callable[[CurrentUser, OpIn], Awaitable[Outcome]]
+    exists: Callable[[uuid.UUID], Awaitable[bool]]
+    creates: bool = False
+    flag: Callable[[uuid.UUID, str, dict[str, Any]], Awaitable[Any]] | None = None
+    version: Callable[[uuid.UUID], Awaitable[int | None]] | None = None  # the entity's version now
+    reports_photos: bool = False  # results carry the case's photos still missing
+
+
+def _decode(payload: dict[str, Any], type_: Any) -> Any:
+    try:
+        return msgspec.json.decode(msgspec.json.encode(payload), type=type_)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(details={"reason": str(exc)}) from None
+
+
+async def case_exists(case_id: uuid.UUID) -> bool:
+    return bool(await DB.run_querystring(QueryString("SELECT id FROM dispute_case WHERE id = {}", case_id)))
+
+
+async def case_version(case_id: uuid.UUID) -> int | None:
+    row = await Case.select(Case.version).where(Case.id == case_id).first().run()
+    return row["version"] if row else None
+
+
+async def missing_case_photos(case_id: uuid.UUID) -> list[str]:
+    return (await missing_photos_of_cases([case_id]))[case_id]
+
+
+async def missing_photos_of_cases(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """For each case, the photos it names that the server does not hold complete yet."""
+    missing: dict[uuid.UUID, list[str]] = {i: [] for i in case_ids}
+    if not case_ids:
+        return missing
+    rows = (
+        await CasePhoto.select(CasePhoto.case, CasePhoto.sha256)
+        .where(CasePhoto.case.is_in(list(case_ids)))
+        .order_by(CasePhoto.position)
+        .run()
+    )
+    status = await media.media_status([r["sha256"] for r in rows])
+    for r in rows:
+        if status[r["sha256"]] != "complete" and r["sha256"] not in missing[r["case"]]:
+            missing[r["case"]].append(r["sha256"])
+    return missing
+
+
+async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
+    payload = dict(op.payload)
+    if str(payload.setdefault("id", str(op.entity_id))) != str(op.entity_id):
+        raise InvalidRequest(
+            message="操作对象与案件编号不一致",
+            message_en="payload.id differs from entity_id",
+            code="sync.entity_mismatch",
+        )
+    status, _ = await cases.create_case(user, _decode(payload, schemas.CaseCreate), with_detail=False)
+    version = await case_version(op.entity_id)
+    missing = await missing_case_photos(op.entity_id)
+    if status == 201:
+        return Outcome("applied", "case.created", version, missing)
+    return Outcome("duplicate", "case.exists", version, missing)  # created before, with the same body
+
+
+async def update_case(user: CurrentUser, op: OpIn) -> Outcome:
+    result = await edits.apply_edit(user, op.entity_id, op.base_version, op.payload)
+    missing = await missing_case_photos(op.entity_id)
+    if result.conflicts:
+        return Outcome("conflict", "case.conflict", result.row["version"], missing)
+    return Outcome(
+        "applied", "case.updated" if result.changed else "case.unchanged", result.row["version"], missing
+    )
+
+
+async def note_case(user: CurrentUser, op: OpIn) -> Outcome:
+    note = _decode({**op.payload, "action": "note"}, schemas.Note)
+    row = await workflow.apply_action(user, str(op.entity_id), note)
+    return Outcome("applied", "case.noted", row["version"])
+
+
+async def act_on_case(user: CurrentUser, op: OpIn) -> Outcome:
+    """Any action of the workflow; workflow.RULES decides whether this user may take it now."""
+    action = _decode(op.payload, schemas.Action)
+    row = await workflow.apply_action(user, str(op.entity_id), action)
+    return Outcome("applied", f"case.{action.__struct_config__.tag}", row["version"])
+
+
+_CASE = {"exists": case_exists, "flag": edits.flag_for_review, "version": case_version}
+
+OP_TYPES: dict[str, OpType] = {
+    "case.create": OpType(create_case, creates=True, reports_photos=True, **_CASE),
+    "case.update": OpType(update_case, reports_photos=True, **_CASE),
+    "case.note": OpType(note_case, **_CASE),
+    "case.action": OpType(act_on_case, **_CASE),
+}

@@ -1,0 +1,409 @@
+"""Push: apply a phone's operations, each in its own transaction, exactly once, in the phone's order.
+
+- Exactly once: every operation's result is stored under its op_id in the same transaction as its
+  effect, so a crash leaves both or neither, and a replay is answered `duplicate` with the stored
+  result. On PostgreSQL the operations on one entity are serialised by a transaction-level advisory
+  lock (two copies of one request, sent twice by a flaky link, cannot both apply); SQLite has one
+  writer anyway.
+- In order: batch order, and `prev_op_id` (the previous operation of the same device on the same
+  entity) across batches: an operation whose predecessor has not arrived, or is itself waiting, is
+  stored as `deferred`, as is one on an entity not created yet. When an operation on an entity
+  becomes final, the deferred ones it unblocks are applied, oldest first.
+- An operation's commit and the drain it triggers are separate transactions: after a crash between
+  them, the first push the restarted process serves (or a resend of the operation) drains them.
+- A week unresolved (expire_deferred, `fengqiao sync expire`): applied as far as possible regardless
+  of order, and the case flagged `conflict` for a supervisor; one whose entity never arrived is
+  rejected and flagged.
+- An unexpected failure of one operation (after retrying deadlocks and lock timeouts) stores nothing
+  and answers `retry`; the rest of the batch still goes ahead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+from piccolo.querystring import QueryString
+
+from backend.core import clock
+from backend.core.errors import AppError
+from backend.db import DB, engine_name, read_transaction
+from backend.people.service import CurrentUser
+from backend.people.tables import User
+from backend.sync.ops import OP_TYPES, OpType, Outcome, missing_case_photos, missing_photos_of_cases
+from backend.sync.schemas import ExpireReport, OpIn, OpResult
+from backend.sync.tables import SyncOp
+from backend.sync.writes import sync_write
+
+log = logging.getLogger("fengqiao.sync")
+
+DEFER_LIMIT = timedelta(days=7)
+ENTITY_LOCK_NAMESPACE = 530525
+FINAL = ("applied", "conflict", "duplicate", "rejected")
+_ATTEMPTS = 3
+
+
+def _result(op_id: str, outcome: Outcome, exc: AppError | None = None) -> OpResult:
+    return OpResult(
+        op_id=op_id,
+        status=outcome.status,  # type: ignore[arg-type]
+        code=outcome.code,
+        server_version=outcome.server_version,
+        message=exc.message if exc else None,
+        message_en=exc.message_en if exc else None,
+        missing_photos=outcome.missing_photos,
+    )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    return isinstance(
+        exc,
+        asyncpg.exceptions.DeadlockDetectedError
+        | asyncpg.exceptions.SerializationError
+        | asyncpg.exceptions.UniqueViolationError
+        | asyncpg.exceptions.InFailedSQLTransactionError
+        | sqlite3.IntegrityError,
+    )
+
+
+async def _lock_entity(entity_id: uuid.UUID) -> None:
+    if engine_name() == "postgresql":
+        key = int.from_bytes(entity_id.bytes[:4], "big", signed=True)
+        await DB.run_querystring(
+            QueryString("SELECT pg_advisory_xact_lock({}, {})", ENTITY_LOCK_NAMESPACE, key)
+        )
+
+
+async def _waiting_for(optype: OpType, entity_id: uuid.UUID, prev_op_id: str | None) -> str | None:
+    """Why an operation cannot be applied yet, or None."""
+    if prev_op_id:
+        prev = await _raw("SELECT status FROM sync_op WHERE op_id = {}", prev_op_id)
+        if not prev or prev[0]["status"] == "deferred":
+            return "sync.waiting_for_previous"
+    if not optype.creates and not await optype.exists(entity_id):
+        return "sync.waiting_for_entity"
+    return None
+
+
+async def _apply(
+    transaction: Any, optype: OpType, user: CurrentUser, op: OpIn
+) -> tuple[Outcome, AppError | None]:
+    """Apply inside a savepoint: a rejection rolls back the operation's writes, not its record."""
+    savepoint = await transaction.savepoint()
+    try:
+        outcome = await optype.apply(user, op)
+    except AppError as exc:
+        await savepoint.rollback_to()
+        missing = await missing_case_photos(op.entity_id) if optype.reports_photos else None
+        version = await optype.version(op.entity_id) if optype.version else None
+        return Outcome("rejected", exc.code, version, missing), exc
+    await savepoint.release()
+    return outcome, None
+
+
+async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """A plain query: on the hot path of every operation Piccolo's query building costs more than
+    SQLite's work."""
+    return await DB.run_querystring(QueryString(sql, *args))
+
+
+async def _stored(op_id: str) -> dict[str, Any] | None:
+    if not await _raw("SELECT id FROM sync_op WHERE op_id = {}", op_id):
+        return None
+    return await SyncOp.select().where(SyncOp.op_id == op_id).first().run()
+
+
+def _reports_photos(user: CurrentUser, row: dict[str, Any]) -> bool:
+    optype = OP_TYPES.get(row["type"])
+    return (
+        row["user"] == user.id
+        and row["status"] != "deferred"
+        and optype is not None
+        and optype.reports_photos
+    )
+
+
+async def _duplicate(user: CurrentUser, row: dict[str, Any], missing: list[str] | None = None) -> OpResult:
+    if row["user"] != user.id:
+        return OpResult(op_id=row["op_id"], status="rejected", code="sync.op_id_taken")
+    if missing is None and _reports_photos(user, row):
+        missing = await missing_case_photos(row["entity_id"])
+    return OpResult(
+        op_id=row["op_id"],
+        status="duplicate",
+        code=row["code"],
+        server_version=row["server_version"],
+        original_status=row["status"],
+        missing_photos=missing,
+    )
+
+
+async def _process_once(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
+    """(the result, whether deferred operations on its entity may now be ready)."""
+    optype = OP_TYPES.get(op.type)
+    async with sync_write() as transaction:
+        await _lock_entity(op.entity_id)
+        existing = await _stored(op.op_id)
+        if existing is not None:
+            # A resend after a crash between an op's commit and the drain it triggers: drain now.
+            return await _duplicate(user, existing), await _has_deferred(op.entity_id)
+        now = clock.now()
+        record = {
+            "op_id": op.op_id,
+            "user": user.id,
+            "device": user.device_id,
+            "type": op.type,
+            "entity_id": op.entity_id,
+            "base_version": op.base_version,
+            "prev_op_id": op.prev_op_id,
+            "client_time": op.client_time,
+            "received_at": now,
+        }
+        if optype is None:
+            outcome, error = Outcome("rejected", "sync.unknown_type", None), None
+        else:
+            waiting = await _waiting_for(optype, op.entity_id, op.prev_op_id)
+            if waiting is not None:
+                await SyncOp.insert(
+                    SyncOp(**record, payload=op.payload, status="deferred", code=waiting)
+                ).run()
+                return OpResult(op_id=op.op_id, status="deferred", code=waiting), False
+            outcome, error = await _apply(transaction, optype, user, op)
+        await SyncOp.insert(
+            SyncOp(
+                **record,
+                payload={},
+                status=outcome.status,
+                code=outcome.code,
+                server_version=outcome.server_version,
+                resolved_at=now,
+            )
+        ).run()
+        return _result(op.op_id, outcome, error), await _has_deferred(op.entity_id)
+
+
+async def _has_deferred(entity_id: uuid.UUID) -> bool:
+    return bool(
+        await _raw("SELECT id FROM sync_op WHERE entity_id = {} AND status = 'deferred' LIMIT 1", entity_id)
+    )
+
+
+async def _with_retries(work):
+    for attempt in range(_ATTEMPTS):
+        try:
+            return await work()
+        except Exception as exc:
+            if _is_transient(exc) and attempt < _ATTEMPTS - 1:
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            raise
+
+
+_resumed = False
+
+
+async def _replayed(user: CurrentUser, ops: list[OpIn]) -> tuple[dict[str, OpResult], set[uuid.UUID]]:
+    """The answers to ops of this batch received before (a batch sent again after a lost answer),
+    read in one go and without the write lock; and which of their entities have ops waiting."""
+    async with read_transaction():
+        rows = await SyncOp.select().where(SyncOp.op_id.is_in([op.op_id for op in ops])).run()
+        if not rows:
+            return {}, set()
+        entities = list({r["entity_id"] for r in rows})
+        waiting = await (
+            SyncOp.select(SyncOp.entity_id)
+            .where(SyncOp.entity_id.is_in(entities) & (SyncOp.status == "deferred"))
+            .run()
+        )
+        missing = await missing_photos_of_cases(
+            list({r["entity_id"] for r in rows if _reports_photos(user, r)})
+        )
+    answers = {r["op_id"]: await _duplicate(user, r, missing.get(r["entity_id"])) for r in rows}
+    return answers, {r["entity_id"] for r in waiting}
+
+
+async def push(user: CurrentUser, ops: list[OpIn]) -> list[OpResult]:
+    """Apply a batch in order, each operation in its own transaction (module notes)."""
+    global _resumed
+    if not _resumed:
+        # The first push a process serves settles what a crash left ready (see drain_ready).
+        _resumed = True
+        await drain_ready()
+    replayed, waiting = await _replayed(user, ops)
+    results: list[OpResult] = []
+    for op in ops:
+        if op.op_id in replayed:
+            results.append(replayed[op.op_id])
+            if op.entity_id in waiting:
+                # A resend after a crash between an op's commit and the drain it triggers: drain now.
+                waiting.discard(op.entity_id)
+                await drain(op.entity_id)
+            continue
+        try:
+            result, unblocks = await _with_retries(lambda op=op: _process_once(user, op))
+        except Exception:
+            log.exception("sync operation %s (%s) failed", op.op_id, op.type)
+            results.append(
+                OpResult(
+                    op_id=op.op_id,
+                    status="retry",
+                    code="server.error",
+                    message="服务器暂时无法处理，请稍后重发",
+                    message_en="Not applied; send it again later",
+                )
+            )
+            continue
+        results.append(result)
+        if unblocks:
+            await drain(op.entity_id)
+    return results
+
+
+# --- deferred operations ---------------------------------------------------------------------------
+
+
+async def _user_for(row: dict[str, Any]) -> CurrentUser | None:
+    """The user who pushed a stored operation, as they are now, on the device they used then."""
+    if row["user"] is None:
+        return None
+    user = await User.select().where((User.id == row["user"]) & (User.active == True)).first().run()  # noqa: E712
+    if user is None:
+        return None
+    return CurrentUser(
+        id=user["id"],
+        username=user["username"],
+        display_name=user["display_name"],
+        role=user["role"],
+        scope_level=user["scope_level"],
+        scope_code=user["scope_code"],
+        team_id=user["team"],
+        device_id=row["device"] or "",
+    )
+
+
+def _as_op(row: dict[str, Any]) -> OpIn:
+    payload = row["payload"]
+    if isinstance(payload, str):
+        payload = msgspec.json.decode(payload) if payload else {}
+    return OpIn(
+        op_id=row["op_id"],
+        type=row["type"],
+        entity_id=row["entity_id"],
+        payload=payload or {},
+        base_version=row["base_version"],
+        client_time=row["client_time"],
+        prev_op_id=row["prev_op_id"],
+    )
+
+
+async def _settle(row_id: int, force: bool) -> bool:
+    """Apply one deferred operation if it is ready (or `force`d by the week limit); True if it became
+    final. Its own transaction."""
+    async with sync_write() as transaction:
+        row = await SyncOp.select().where(SyncOp.id == row_id).first().run()
+        if row is None:
+            return False
+        await _lock_entity(row["entity_id"])
+        row = await SyncOp.select().where(SyncOp.id == row_id).first().run()
+        if row["status"] != "deferred":
+            return False
+        optype = OP_TYPES[row["type"]]
+        op = _as_op(row)
+        now = clock.now()
+        flag = False
+        if force:
+            if not optype.creates and not await optype.exists(op.entity_id):
+                outcome, flag = Outcome("rejected", "sync.expired_entity_missing", None), True
+            else:
+                outcome, flag = await _apply_as(transaction, optype, row, op), True
+        else:
+            if await _waiting_for(optype, op.entity_id, op.prev_op_id) is not None:
+                return False
+            outcome = await _apply_as(transaction, optype, row, op)
+        if flag and optype.flag is not None and outcome.status in ("applied", "conflict"):
+            flagged = await optype.flag(
+                op.entity_id, "sync.applied_late", {"op_id": op.op_id, "waited_for": row["code"]}
+            )
+            outcome = Outcome(outcome.status, outcome.code, flagged.get("version", outcome.server_version))
+        await (
+            SyncOp.update(
+                {
+                    SyncOp.status: outcome.status,
+                    SyncOp.code: outcome.code,
+                    SyncOp.server_version: outcome.server_version,
+                    SyncOp.resolved_at: now,
+                    SyncOp.payload: {},
+                    SyncOp.flagged: flag,
+                }
+            )
+            .where(SyncOp.id == row_id)
+            .run()
+        )
+        return True
+
+
+async def _apply_as(transaction: Any, optype: OpType, row: dict[str, Any], op: OpIn) -> Outcome:
+    user = await _user_for(row)
+    if user is None:
+        return Outcome("rejected", "sync.user_inactive", None)
+    outcome, _ = await _apply(transaction, optype, user, op)
+    return outcome
+
+
+def _order_key(row: dict[str, Any]) -> tuple[datetime, int]:
+    return (row["client_time"] or datetime.max.replace(tzinfo=clock.now().tzinfo), row["id"])
+
+
+async def drain(entity_id: uuid.UUID) -> int:
+    """Apply the deferred operations on an entity that have become ready, oldest first."""
+    settled = 0
+    while True:
+        rows = (
+            await SyncOp.select(SyncOp.id, SyncOp.client_time)
+            .where((SyncOp.entity_id == entity_id) & (SyncOp.status == "deferred"))
+            .run()
+        )
+        for row in sorted(rows, key=_order_key):
+            if await _with_retries(lambda row=row: _settle(row["id"], force=False)):
+                settled += 1
+                break  # one became final: the others' readiness may have changed
+        else:
+            return settled
+
+
+async def drain_ready() -> int:
+    """Settle every deferred operation that is ready. An operation's commit and the drain it triggers
+    are two transactions; a crash between them leaves ready operations waiting until this runs."""
+    rows = await SyncOp.select(SyncOp.entity_id).where(SyncOp.status == "deferred").distinct().run()
+    settled = 0
+    for row in rows:
+        settled += await drain(row["entity_id"])
+    return settled
+
+
+async def expire_deferred() -> ExpireReport:
+    """Apply, as far as possible and flagged, what has waited a week (DEFER_LIMIT) for an operation
+    or an entity that never came. For a periodic job (`fengqiao sync expire`)."""
+    await drain_ready()
+    cutoff = clock.now() - DEFER_LIMIT
+    rows = (
+        await SyncOp.select(SyncOp.id, SyncOp.entity_id, SyncOp.client_time, SyncOp.op_id)
+        .where((SyncOp.status == "deferred") & (SyncOp.received_at < cutoff))
+        .run()
+    )
+    done: list[str] = []
+    for row in sorted(rows, key=lambda r: (str(r["entity_id"]), *_order_key(r))):
+        if await _with_retries(lambda row=row: _settle(row["id"], force=True)):
+            done.append(row["op_id"])
+            await drain(row["entity_id"])
+    final = await SyncOp.select(SyncOp.status).where(SyncOp.op_id.is_in(done)).run() if done else []
+    rejected = sum(1 for r in final if r["status"] == "rejected")
+    return ExpireReport(applied=len(final) - rejected, rejected=rejected, op_ids=done)

@@ -1,0 +1,233 @@
+"""Pull: a cursor over the change log, scoped to the user, with tombstones and versioned reference data."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from backend.cases import privacy
+from backend.cases import service as cases
+from backend.cases.tables import Case
+from backend.demo import DEMO_ACCOUNTS
+from backend.people.service import load_current_user
+from backend.people.tables import Team
+from tests.factories import KASI_POINT, act, auth, bearer, login
+from tests.sync.helpers import action_op, create_op, note_op, pull_all, push
+
+
+async def test_pages_follow_the_cursor_and_a_change_comes_once(client):
+    phone = bearer(await login(client, "leader1"))
+    ops = [create_op() for _ in range(5)]
+    await push(client, phone, *ops)
+    first = await pull_all(client, phone, limit=2)
+    assert first["pages"] >= 3 and not first["reset"]
+    assert {o["entity_id"] for o in ops} <= set(first["cases"])
+    assert all(c["version"] == 1 for i, c in first["cases"].items() if i in {o["entity_id"] for o in ops})
+    nothing = await pull_all(client, phone, cursor=first["cursor"])
+    assert nothing["cases"] == {} and nothing["gone"] == [] and nothing["pages"] == 1
+    assert nothing["cursor"] == first["cursor"]
+
+    cid = ops[0]["entity_id"]
+    await push(client, phone, action_op(cid, "accept"), note_op(cid, "走访"))
+    changed = await pull_all(client, phone, cursor=first["cursor"])
+    assert list(changed["cases"]) == [cid]  # two changes, one upsert: the case as it is now
+    case = changed["cases"][cid]
+    assert case["version"] == 3 and case["state"] == "mediating"
+    assert [e["action"] for e in case["events"]] == ["create", "accept", "note"]
+    assert case["personal_data"] == "full" and case["parties"][0]["phone"] == "13812345678"
+
+
+async def test_the_pulled_case_is_the_detail_the_api_shows(client):
+    phone = bearer(await login(client, "leader1"))
+    create = create_op()
+    await push(client, phone, create, action_op(create["entity_id"], "accept"))
+    pulled = (await pull_all(client, phone))["cases"][create["entity_id"]]
+    detail = (await client.get(f"/api/cases/{create['entity_id']}", headers=phone)).json()
+    for key in (
+        "number",
+        "state",
+        "version",
+        "events",
+        "photos",
+        "parties",
+        "allowed_actions",
+        "grid",
+        "township",
+    ):
+        assert pulled[key] == detail[key], key
+    assert "update" in pulled["allowed_actions"]
+
+
+async def test_reference_data_is_sent_again_only_when_it_changed(client):
+    phone = bearer(await login(client, "mediator1"))
+    first = await client.get("/api/sync/pull", params={"limit": 1}, headers=phone)
+    body = first.json()
+    ref = body["reference"]
+    assert set(ref) == {"categories", "teams", "divisions", "grids"}
+    assert {c["code"] for c in ref["categories"]["data"]} >= {"neighbour", "labour"}
+    assert {d["code"] for d in ref["divisions"]["data"]} >= {"530524101000", "530524101001"}
+    assert all(d["code"][:9] == "530524101" for d in ref["divisions"]["data"])
+    assert ref["grids"]["data"]["type"] == "FeatureCollection" and ref["grids"]["data"]["features"]
+    assert {f["properties"]["township"] for f in ref["grids"]["data"]["features"]} == {"530524101000"}
+    assert all(t["township"]["code"] == "530524101000" for t in ref["teams"]["data"])
+    known = ",".join(f"{k}:{v}" for k, v in body["reference_versions"].items())
+    again = await client.get("/api/sync/pull", params={"limit": 1, "ref": known}, headers=phone)
+    assert again.json()["reference"] is None
+    # A category renamed by the county: only that part comes again.
+    admin = await auth(client, "county")
+    renamed = await client.patch("/api/categories/other", json={"name": "其他纠纷类"}, headers=admin)
+    assert renamed.status_code == 200
+    try:
+        third = await client.get("/api/sync/pull", params={"limit": 1, "ref": known}, headers=phone)
+        assert set(third.json()["reference"]) == {"categories"}
+    finally:
+        await client.patch("/api/categories/other", json={"name": "其他"}, headers=admin)
+
+
+async def _other_team(leader_headers: dict) -> int:
+    return (
+        await Team.select(Team.id)
+        .where((Team.township_code == "530524101000") & (Team.name != "关庙社区红色调解队"))
+        .first()
+        .run()
+    )["id"]
+
+
+async def test_a_case_reassigned_elsewhere_is_dropped_from_the_phone(client):
+    mediator = bearer(await login(client, "mediator1"))
+    stranger = bearer(await login(client, "mediator2"))  # 卡斯镇: never saw the case
+    create = create_op()
+    cid = create["entity_id"]
+    await push(client, mediator, create)
+    had = await pull_all(client, mediator)
+    assert cid in had["cases"]
+    stranger_before = await pull_all(client, stranger)
+
+    other_team = await _other_team(mediator)
+    moved = await act(client, "tianyuan", cid, "assign", team_id=other_team)
+    assert moved.status_code == 200, moved.text
+    after = await pull_all(client, mediator, cursor=had["cursor"])
+    assert after["gone"] == [cid] and cid not in after["cases"]
+    # The answer was lost on the way: asking again with the same cursor says it again.
+    again = await pull_all(client, mediator, cursor=had["cursor"])
+    assert again["gone"] == [cid]
+    # Later changes of the case, now outside the scope, are not reported.
+    await act(client, "tianyuan", cid, "accept")
+    later = await pull_all(client, mediator, cursor=after["cursor"])
+    assert later["gone"] == [] and later["cases"] == {}
+    # Someone who never had it is not even told it exists.
+    stranger_after = await pull_all(client, stranger, cursor=stranger_before["cursor"])
+    assert cid not in stranger_after["gone"] and cid not in stranger_after["cases"]
+    # Moved back: it comes back.
+    back = await act(
+        client,
+        "tianyuan",
+        cid,
+        "assign",
+        team_id=(await client.get("/api/me", headers=mediator)).json()["team"]["id"],
+    )
+    assert back.status_code == 200
+    returned = await pull_all(client, mediator, cursor=later["cursor"])
+    assert cid in returned["cases"]
+
+
+async def test_a_cursor_of_another_device_or_scope_starts_over(client):
+    phone_a = bearer(await login(client, "mediator1"))
+    phone_b = bearer(await login(client, "mediator1"))
+    cursor = (await pull_all(client, phone_a))["cursor"]
+    response = await client.get("/api/sync/pull", params={"cursor": cursor}, headers=phone_b)
+    assert response.status_code == 200 and response.json()["reset"] is True
+    bad = await client.get("/api/sync/pull", params={"cursor": "abc"}, headers=phone_a)
+    assert bad.status_code == 400 and bad.json()["code"] == "sync.invalid_cursor"
+
+
+async def _user_of(tokens: dict):
+    return await load_current_user(tokens["user"]["id"], tokens["device_id"])
+
+
+@pytest.mark.parametrize("account", [a.username for a in DEMO_ACCOUNTS])
+async def test_a_pull_never_holds_a_record_outside_the_scope(client, account):
+    # Cases in both townships, one of them since moved out of 关庙社区's team.
+    tianyuan_phone = await auth(client, "leader1")
+    kasi_phone = await auth(client, "mediator2")
+    await push(client, tianyuan_phone, create_op(title="田园镇的纠纷"))
+    await push(client, kasi_phone, create_op(point=KASI_POINT, title="卡斯镇的纠纷"))
+    moved = create_op(title="改派出去的纠纷")
+    await push(client, tianyuan_phone, moved)
+
+    tokens = await login(client, account)
+    phone = bearer(tokens)
+    user = await _user_of(tokens)
+    condition = cases.visible_to(user)
+
+    async def visible_now() -> set[str]:
+        query = Case.select(Case.id)
+        return {
+            str(r["id"]) for r in await (query.where(condition) if condition is not None else query).run()
+        }
+
+    first = await pull_all(client, phone, limit=50)
+    visible_then = await visible_now()
+    rows = {str(r["id"]): r for r in await Case.select().where(Case.id.is_in(list(first["cases"]))).run()}
+    await act(client, "tianyuan", moved["entity_id"], "assign", team_id=await _other_team(phone))
+    second = await pull_all(client, phone, cursor=first["cursor"], limit=50)
+    visible_later = await visible_now()
+    # Exactly the cases in scope reached the phone; tombstones only name cases it was sent.
+    assert set(first["cases"]) == visible_then, account
+    assert set(second["cases"]) <= visible_later, account
+    assert set(second["gone"]) <= set(first["cases"]) - visible_later, account
+    if account in ("mediator1", "leader1"):
+        assert second["gone"] == [moved["entity_id"]]
+    else:
+        assert second["gone"] == []
+    # Reference data: the user's township only (the county office gets the county).
+    ref = first["reference"]
+    township = None if user.scope_level == "county" else user.scope_code[:9]
+    if township:
+        assert all(d["code"][:9] == township for d in ref["divisions"]["data"])
+        assert all(t["township"]["code"][:9] == township for t in ref["teams"]["data"])
+        assert {f["properties"]["township"][:9] for f in ref["grids"]["data"]["features"]} == {township}
+    # Parties in full only to those who work the case, masked otherwise (cases.privacy decides).
+    for cid, case in first["cases"].items():
+        full = privacy.may_see_personal_data(user, rows[cid])
+        assert case["personal_data"] == ("full" if full else "masked"), (account, cid)
+        if not full:
+            assert all("*" in p["name"] for p in case["parties"])
+
+
+async def test_a_pull_never_passes_a_change_still_to_commit(client):
+    """PostgreSQL: id 11 can commit before id 10. The pull waits for 10 instead of skipping it."""
+    from backend.cases.hooks import CaseChange
+    from backend.core import clock
+    from backend.db import engine_name, write_transaction
+    from backend.sync import feed
+
+    if engine_name() != "postgresql":
+        pytest.skip("SQLite has a single writer: ids commit in order")
+    phone = bearer(await login(client, "leader1"))
+    slow, fast = create_op(), create_op()
+    await push(client, phone, slow, fast)
+    cursor = (await pull_all(client, phone))["cursor"]
+
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer():
+        async with write_transaction():
+            case = {"version": 1}
+            await feed.append(CaseChange(uuid.UUID(slow["entity_id"]), "touch", None, clock.now(), case))
+            holding.set()
+            await release.wait()
+
+    writer = asyncio.create_task(slow_writer())
+    await holding.wait()
+    # A later change commits first: its id is higher than the one still in flight.
+    await push(client, phone, action_op(fast["entity_id"], "accept"))
+    pulling = asyncio.create_task(pull_all(client, phone, cursor=cursor))
+    await asyncio.sleep(0.5)
+    assert not pulling.done(), "the pull must wait for the change in flight"
+    release.set()
+    await writer
+    page = await asyncio.wait_for(pulling, 10)
+    assert {slow["entity_id"], fast["entity_id"]} <= set(page["cases"])
