@@ -1,5 +1,6 @@
 import { createRouter, createWebHistory } from 'vue-router'
 import { onSignedOut, restoreSession, session } from './core/session'
+import { isSupervisor } from './people/labels'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -8,6 +9,8 @@ declare module 'vue-router' {
     /** Only for signed-out users (the login page). */
     guest?: boolean
     title?: string
+    /** Only for township supervisors and county admins (the map, dashboard and reports). */
+    supervisor?: boolean
   }
 }
 
@@ -29,6 +32,10 @@ export const router = createRouter({
     { path: '/visits/:id', redirect: (to) => `/visits/${String(to.params.id)}/record` },
     { path: '/visits/:id/record', name: 'visit-record', component: () => import('./visits/VisitRecordView.vue'), props: true, meta: { auth: true, title: '记录回访' } },
     { path: '/inbox', name: 'inbox', component: () => import('./notify/InboxView.vue'), meta: { auth: true, title: '消息' } },
+    // The supervisors' screens: Leaflet + supercluster and ECharts load only in these routes' chunks.
+    { path: '/map', name: 'map', component: () => import('./map/MapView.vue'), meta: { auth: true, supervisor: true, title: '地图' } },
+    { path: '/dashboard', name: 'dashboard', component: () => import('./reports/DashboardView.vue'), meta: { auth: true, supervisor: true, title: '统计' } },
+    { path: '/reports', name: 'reports', component: () => import('./reports/ReportsView.vue'), meta: { auth: true, supervisor: true, title: '报表' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })
@@ -39,6 +46,7 @@ router.beforeEach(async (to) => {
     return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
   }
   if (to.meta.guest && session.user) return { name: 'home' }
+  if (to.meta.supervisor && !isSupervisor(session.user)) return { name: 'home' }
   return true
 })
 

@@ -41,27 +41,32 @@ export function parseSse(buffer: string, onMessage: (m: SseMessage) => void): st
   return tail
 }
 
-async function run(signal: AbortSignal): Promise<void> {
-  const headers: Record<string, string> = { Accept: 'text/event-stream' }
-  if (lastId) headers['Last-Event-ID'] = lastId
-  const res = await api.raw('GET', '/events', { headers, signal })
+/** Reads an event stream to its end, handing each message over (also used by the map's live layer). */
+export async function readEventStream(res: Response, onMessage: (m: SseMessage) => void): Promise<void> {
   if (!res.ok || !res.body) throw new Error(`events ${res.status}`)
-  failures = 0
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
   let buffer = ''
   for (;;) {
     const { value, done } = await reader.read()
     if (done) return
-    buffer = parseSse(buffer + value, (m) => {
-      if (m.id) lastId = m.id
-      if (m.event !== 'notification') return
-      try {
-        void db.inbox.put(inboxRow(JSON.parse(m.data))).then(touch)
-      } catch {
-        /* a malformed message: the next pull brings the row anyway */
-      }
-    })
+    buffer = parseSse(buffer + value, onMessage)
   }
+}
+
+async function run(signal: AbortSignal): Promise<void> {
+  const headers: Record<string, string> = { Accept: 'text/event-stream' }
+  if (lastId) headers['Last-Event-ID'] = lastId
+  const res = await api.raw('GET', '/events', { headers, signal })
+  if (res.ok && res.body) failures = 0
+  await readEventStream(res, (m) => {
+    if (m.id) lastId = m.id
+    if (m.event !== 'notification') return
+    try {
+      void db.inbox.put(inboxRow(JSON.parse(m.data))).then(touch)
+    } catch {
+      /* a malformed message: the next pull brings the row anyway */
+    }
+  })
 }
 
 function wanted(): boolean {

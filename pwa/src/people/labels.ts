@@ -18,3 +18,8 @@ export const SCOPE_LEVEL_LABELS: Record<ScopeLevel, string> = {
 export function roleLabel(user: User): string {
   return user.role_label || ROLE_LABELS[user.role] || user.role
 }
+
+/** Township supervisors and county admins: they see the map, the dashboard and the reports. */
+export function isSupervisor(user: Pick<User, 'role'> | null | undefined): boolean {
+  return user?.role === 'township_supervisor' || user?.role === 'county_admin'
+}

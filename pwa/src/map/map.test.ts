@@ -1,0 +1,36 @@
+import 'fake-indexeddb/auto'
+import { describe, expect, it } from 'vitest'
+import { decodeRows } from './api'
+import { classBreaks, colorFor, levelForZoom, CLASS_COLORS, ZERO_COLOR } from './scale'
+
+describe('map rows', () => {
+  it('decodes compact rows by the fields the server names, in any order', () => {
+    const rows = decodeRows(
+      ['lat', 'lon', 'id', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'extra'],
+      [[24.8, 99.6, 'a1', 'reported', 'neighbour', 'big', 1, 0, 'N-1', '邻里纠纷', 'x']],
+    )
+    expect(rows).toEqual([
+      { id: 'a1', lon: 99.6, lat: 24.8, state: 'reported', category: 'neighbour', level: 'big', overdue: true, conflict: false, number: 'N-1', title: '邻里纠纷' },
+    ])
+  })
+})
+
+describe('choropleth scale', () => {
+  it('follows the zoom: township, village, grid', () => {
+    expect([9, 10.9, 11, 12.5, 13, 16].map(levelForZoom)).toEqual(['township', 'township', 'village', 'village', 'grid', 'grid'])
+  })
+
+  it('keeps zero white and puts the maximum in the darkest class', () => {
+    const breaks = classBreaks(50)
+    expect(breaks).toEqual([10, 20, 30, 40, 50])
+    expect(colorFor(0, breaks)).toBe(ZERO_COLOR)
+    expect(colorFor(1, breaks)).toBe(CLASS_COLORS[0])
+    expect(colorFor(50, breaks)).toBe(CLASS_COLORS[4])
+  })
+
+  it('uses one class a value when the maximum is small', () => {
+    const breaks = classBreaks(3)
+    expect(colorFor(1, breaks)).toBe(CLASS_COLORS[0])
+    expect(colorFor(3, breaks)).toBe(CLASS_COLORS[2])
+  })
+})
