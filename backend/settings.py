@@ -52,6 +52,10 @@ class Settings:
     sms_gateway_secret: str = ""
     sms_after_hours: float = 4.0
     log_level: str = "INFO"
+    # The supervisors' map: base tiles none (boundaries on a plain background, works offline),
+    # tianditu (needs tianditu_key) or osm.
+    map_tiles: str = "none"
+    tianditu_key: str = ""
 
     @property
     def engine(self) -> str:
@@ -94,6 +98,8 @@ def load_settings() -> Settings:
         sms_gateway_secret=_env("SMS_GATEWAY_SECRET", ""),
         sms_after_hours=float(_env("SMS_AFTER_HOURS", "4")),
         log_level=_env("LOG_LEVEL", "INFO"),
+        map_tiles=_env("MAP_TILES", "none"),
+        tianditu_key=_env("TIANDITU_KEY", ""),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,9 +13,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from backend.cases import categories, schemas, service, workflow
+from backend.cases import categories, mapview, schemas, service, workflow
 from backend.cases.tables import AuditEntry
 from backend.core import clock
 from backend.core.errors import InvalidRequest
@@ -163,6 +165,93 @@ class CaseController(Controller):
         return Response(html, media_type="text/html", headers={"Cache-Control": "private, no-store"})
 
 
+class MapController(Controller):
+    """The supervisors' map: markers, choropleth cells, a cell's figures, and live changes."""
+
+    path = "/api/map"
+    tags = ["map"]
+
+    @get("/config", operation_id="map_config")
+    async def config(self, request: Request[CurrentUser, Any, State]) -> dict[str, Any]:
+        """Base tiles (none, tianditu or osm, from settings) and the bounds of your area."""
+        return await mapview.config(request.user, request.app.state.settings)
+
+    @get("/cases", operation_id="map_cases")
+    async def cases(
+        self,
+        request: Request[CurrentUser, Any, State],
+        bbox: FromQuery[str | None] = None,
+        case_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        category: FromQuery[str | None] = None,
+        level: FromQuery[str | None] = None,
+        date_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[str | None, QueryParameter(name="to")] = None,
+        overdue: FromQuery[str | None] = None,
+        conflict: FromQuery[str | None] = None,
+        limit: FromQuery[int] = mapview.DEFAULT_MARKERS,
+    ) -> dict[str, Any]:
+        """Case markers in your area as compact rows (`fields` names the columns), newest first;
+        `truncated` when more matched than `limit` (at most 50,000)."""
+        filters = {
+            "bbox": _parse_bbox(bbox),
+            "state": case_state,
+            "category": category,
+            "level": level,
+            "from": mapview.parse_day(date_from, "from"),
+            "to": mapview.parse_day(date_to, "to"),
+            "overdue": _flag(overdue),
+            "conflict": _flag(conflict),
+        }
+        return await mapview.markers(request.user, filters, limit)
+
+    @get("/cells", operation_id="map_cells")
+    async def cells(
+        self,
+        request: Request[CurrentUser, Any, State],
+        level: FromQuery[str] = "township",
+        metric: FromQuery[str] = "open",
+        date_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[str | None, QueryParameter(name="to")] = None,
+        category: FromQuery[str | None] = None,
+        case_level: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """Every cell of a level in your area with its figure: open (在办), overdue, or new between
+        from and to (local dates; default the last 30 days)."""
+        filters = {
+            "from": mapview.parse_day(date_from, "from"),
+            "to": mapview.parse_day(date_to, "to"),
+            "category": category,
+            "level": case_level,
+        }
+        return await mapview.cells(request.user, level, metric, filters)
+
+    @get("/cells/{code:str}", operation_id="map_cell")
+    async def cell(self, code: FromPath[str], request: Request[CurrentUser, Any, State]) -> dict[str, Any]:
+        """One township, village or grid: its cases by state, open, overdue and conflicts."""
+        return await mapview.cell_summary(request.user, code)
+
+    @get("/events", operation_id="map_events")
+    async def events(self, request: Request[CurrentUser, Any, State]) -> ServerSentEvent:
+        """Server-sent events: `ready`, then a `case` event (its marker row) whenever a case in your area
+        is logged or changes, and a keep-alive comment every 20 s."""
+        user = request.user
+
+        async def stream() -> AsyncIterator[ServerSentEventMessage]:
+            yield ServerSentEventMessage(event="ready", data="{}", retry=5000)
+            idle = 0.0
+            async for change in mapview.live_changes(user):
+                if change is None:
+                    idle += mapview.LIVE_POLL_SECONDS
+                    if idle >= 20:
+                        idle = 0.0
+                        yield ServerSentEventMessage(comment="keep-alive")
+                    continue
+                idle = 0.0
+                yield ServerSentEventMessage(event="case", data=msgspec.json.encode(change).decode())
+
+        return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
 @get("/api/audit", operation_id="list_audit", tags=["audit"], guards=[requires_role(Role.county_admin)])
 async def list_audit(
     case: FromQuery[uuid.UUID | None] = None,
@@ -198,4 +287,4 @@ async def list_audit(
     ]
 
 
-ROUTES = [CategoryController, CaseController, list_audit]
+ROUTES = [CategoryController, CaseController, MapController, list_audit]

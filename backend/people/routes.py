@@ -51,6 +51,15 @@ async def me(request: Request[CurrentUser, object, State]) -> schemas.UserView:
     return await service.user_view(request.user.id)
 
 
+@get("/api/teams", operation_id="list_teams", tags=["people"])
+async def list_teams(
+    request: Request[CurrentUser, object, State], township: FromQuery[str | None] = None
+) -> list[schemas.TeamView]:
+    """The red mediation teams you may assign work to, with their members (those with an account
+    have a user_id, the mediator to assign)."""
+    return await service.visible_teams(request.user, township)
+
+
 class AdminController(Controller):
     """People administration, for the county office only."""
 
@@ -79,4 +88,4 @@ class AdminController(Controller):
         await service.revoke_device(device_id)
 
 
-ROUTES = [AuthController, me, AdminController]
+ROUTES = [AuthController, me, list_teams, AdminController]

@@ -23,7 +23,7 @@ from backend.core.throttle import FailureThrottle
 from backend.db import write_transaction
 from backend.grids.tables import Division
 from backend.people import schemas
-from backend.people.roles import ROLE_LABELS, ROLE_SCOPE_LEVELS, ROLES_NEEDING_TEAM
+from backend.people.roles import ROLE_LABELS, ROLE_SCOPE_LEVELS, ROLES_NEEDING_TEAM, Role
 from backend.people.tables import Device, Team, TeamMember, TeamVillage, User
 from backend.settings import Settings
 
@@ -397,6 +397,26 @@ async def create_team(data: schemas.CreateTeamRequest) -> schemas.TeamView:
                 ]
             ).run()
     return (await team_views([team_id]))[0]
+
+
+async def visible_teams(user: CurrentUser, township: str | None = None) -> list[schemas.TeamView]:
+    """The teams a user may assign work to: the county office all (or one township's), a township
+    supervisor their township's and the county-level ones (the legal-service team takes escalated
+    cases), everyone else their own team."""
+    query = Team.select(Team.id).where(Team.active == True)  # noqa: E712
+    if user.role == Role.county_admin:
+        if township:
+            query = query.where((Team.township_code == township) | Team.township_code.is_null())
+    elif user.role == Role.township_supervisor:
+        if township and township != user.scope_code:
+            raise NotFound(message="未找到该乡镇", message_en="Township not found", code="scope.not_found")
+        query = query.where((Team.township_code == user.scope_code) | Team.township_code.is_null())
+    elif user.team_id is not None:
+        query = query.where(Team.id == user.team_id)
+    else:
+        return []
+    rows = await query.order_by(Team.name).run()
+    return await team_views([r["id"] for r in rows])
 
 
 async def team_views(team_ids: list[int]) -> list[schemas.TeamView]:

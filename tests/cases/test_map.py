@@ -1,0 +1,190 @@
+"""The supervisors' map API: markers, choropleth cells, a cell's figures, live changes, teams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from backend.core import clock
+from tests.factories import KASI_POINT, TIANYUAN_POINT, act, auth, bearer, login, make_case
+from tests.notify.test_events import next_event, served
+
+TIANYUAN = "530524101000"
+KASI = "530524104000"
+
+
+def _rows(page: dict) -> list[dict]:
+    return [dict(zip(page["fields"], row, strict=True)) for row in page["rows"]]
+
+
+async def _markers(client, username: str, **params) -> dict:
+    response = await client.get(
+        "/api/map/cases", params={"limit": 50000, **params}, headers=await auth(client, username)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _cells(client, username: str, **params) -> dict:
+    response = await client.get("/api/map/cells", params=params, headers=await auth(client, username))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_township_supervisor_sees_only_their_townships_markers(client):
+    mine = await make_case(client, "mediator1", title=f"地图-田园-{uuid.uuid4().hex[:6]}")
+    other = await make_case(client, "mediator2", point=KASI_POINT, title=f"地图-卡斯-{uuid.uuid4().hex[:6]}")
+
+    seen = _rows(await _markers(client, "tianyuan"))
+    ids = {r["id"] for r in seen}
+    assert mine["id"] in ids and other["id"] not in ids
+    bounds = (await client.get("/api/map/config", headers=await auth(client, "tianyuan"))).json()["bounds"]
+    assert all(bounds[0] <= r["lon"] <= bounds[2] and bounds[1] <= r["lat"] <= bounds[3] for r in seen)
+
+    county = {r["id"] for r in _rows(await _markers(client, "county"))}
+    assert {mine["id"], other["id"]} <= county
+
+
+async def test_filters_narrow_the_markers(client):
+    tag = uuid.uuid4().hex[:6]
+    land = await make_case(client, "mediator1", category="land_compensation", level="big", title=f"征地-{tag}")
+    await make_case(client, "mediator1", category="neighbour", title=f"邻里-{tag}")
+
+    everything = _rows(await _markers(client, "tianyuan"))
+    by_category = _rows(await _markers(client, "tianyuan", category="land_compensation"))
+    assert land["id"] in {r["id"] for r in by_category}
+    assert all(r["category"] == "land_compensation" for r in by_category)
+    assert len(by_category) < len(everything)
+
+    big_land = _rows(await _markers(client, "tianyuan", category="land_compensation", level="big"))
+    assert {r["level"] for r in big_land} == {"big"} and land["id"] in {r["id"] for r in big_land}
+
+    tomorrow = (clock.local_now().date() + timedelta(days=1)).isoformat()
+    assert _rows(await _markers(client, "tianyuan", **{"from": tomorrow})) == []
+    today = clock.local_now().date().isoformat()
+    assert land["id"] in {r["id"] for r in _rows(await _markers(client, "tianyuan", **{"from": today}))}
+
+
+async def test_the_marker_limit_says_it_truncated(client):
+    await make_case(client, "mediator1")
+    await make_case(client, "mediator1")
+    page = await _markers(client, "tianyuan", limit=1)
+    assert len(page["rows"]) == 1 and page["truncated"] is True and page["total"] >= 2
+
+
+async def test_overdue_and_conflict_filters(client):
+    case = await make_case(client, "mediator1", title=f"逾期-{uuid.uuid4().hex[:6]}")
+    assert (await act(client, "tianyuan", case["id"], "accept")).status_code == 200  # the 30 days start
+    later = datetime.now(UTC) + timedelta(days=45)  # past the 30-day mediation limit
+    with clock.frozen(later):
+        overdue = _rows(await _markers(client, "tianyuan", overdue=1))
+        assert case["id"] in {r["id"] for r in overdue}
+        assert all(r["overdue"] == 1 for r in overdue)
+    now_overdue = {r["id"] for r in _rows(await _markers(client, "tianyuan", overdue=1))}
+    assert case["id"] not in now_overdue
+    assert all(r["conflict"] == 1 for r in _rows(await _markers(client, "tianyuan", conflict=1)))
+
+
+async def test_cells_count_open_cases_per_village_in_scope(client):
+    before = {c["code"]: c["value"] for c in (await _cells(client, "tianyuan", level="village"))["cells"]}
+    case = await make_case(client, "mediator1")
+    after = await _cells(client, "tianyuan", level="village")
+    values = {c["code"]: c["value"] for c in after["cells"]}
+    village = case["village"]["code"]
+    assert values[village] == before[village] + 1
+    # Only 田园镇's villages, zero counts included; every other village unchanged.
+    assert all(code[:9] == TIANYUAN[:9] for code in values)
+    assert {k: v for k, v in values.items() if k != village} == {
+        k: v for k, v in before.items() if k != village
+    }
+    assert after["max"] == max(values.values())
+
+
+async def test_the_county_sees_all_13_townships_and_new_cases_by_period(client):
+    townships = (await _cells(client, "county", level="township", metric="new"))["cells"]
+    assert len(townships) == 13
+    before = {c["code"]: c["value"] for c in townships}
+    await make_case(client, "mediator2", point=KASI_POINT)
+    after = {c["code"]: c["value"] for c in (await _cells(client, "county", level="township", metric="new"))["cells"]}
+    assert after[KASI] == before[KASI] + 1
+    tomorrow = (clock.local_now().date() + timedelta(days=1)).isoformat()
+    future = await _cells(client, "county", level="township", metric="new", **{"from": tomorrow, "to": tomorrow})
+    assert future["max"] == 0
+
+
+async def test_a_cell_summary_counts_by_state_and_hides_other_townships(client):
+    case = await make_case(client, "mediator1")
+    grid = case["grid"]["code"]
+    headers = await auth(client, "tianyuan")
+    before = (await client.get(f"/api/map/cells/{grid}", headers=headers)).json()
+    assert (await act(client, "tianyuan", case["id"], "reject", reason="不属于调解范围")).status_code == 200
+    summary = (await client.get(f"/api/map/cells/{grid}", headers=headers)).json()
+    assert summary["level"] == "grid" and summary["total"] == before["total"]
+    assert summary["total"] == sum(summary["by_state"].values())
+    assert summary["by_state"]["rejected"] == before["by_state"]["rejected"] + 1
+    assert summary["open"] == before["open"] - 1
+
+    elsewhere = await client.get(f"/api/map/cells/{KASI}", headers=headers)
+    assert elsewhere.status_code == 404 and elsewhere.json()["code"] == "map.cell_not_found"
+
+
+async def test_bad_map_queries_get_clear_errors(client):
+    headers = await auth(client, "tianyuan")
+    for path, params in (
+        ("/api/map/cells", {"metric": "popularity"}),
+        ("/api/map/cells", {"level": "province"}),
+        ("/api/map/cases", {"from": "2026-13-01"}),
+        ("/api/map/cases", {"state": "lost"}),
+    ):
+        response = await client.get(path, params=params, headers=headers)
+        assert response.status_code == 400, (path, params)
+        body = response.json()
+        assert body["code"] == "map.invalid_query" and body["message"]
+    bad_box = await client.get("/api/map/cases", params={"bbox": "99,24,98,25"}, headers=headers)
+    assert bad_box.status_code == 400 and bad_box.json()["code"] == "geo.invalid_bbox"
+
+
+async def test_map_config_defaults_to_no_tiles_and_the_users_township(client):
+    county = (await client.get("/api/map/config", headers=await auth(client, "county"))).json()
+    tianyuan = (await client.get("/api/map/config", headers=await auth(client, "tianyuan"))).json()
+    assert county["tiles"] == "none" and county["township"] is None
+    assert tianyuan["township"] == TIANYUAN
+    inner, outer = tianyuan["bounds"], county["bounds"]
+    assert outer[0] <= inner[0] < inner[2] <= outer[2] and outer[1] <= inner[1] < inner[3] <= outer[3]
+    lon, lat = TIANYUAN_POINT
+    assert inner[0] <= lon <= inner[2] and inner[1] <= lat <= inner[3]
+
+
+async def test_teams_are_those_the_user_may_assign_to(client):
+    tianyuan = (await client.get("/api/teams", headers=await auth(client, "tianyuan"))).json()
+    assert tianyuan and all(t["township"] is None or t["township"]["code"] == TIANYUAN for t in tianyuan)
+    assert any(t["township"] is None for t in tianyuan)  # the county legal-service team
+    assert any(m["user_id"] for t in tianyuan for m in t["members"])  # mediators with accounts
+
+    mediator = await login(client, "mediator1")
+    own = (await client.get("/api/teams", headers=bearer(mediator))).json()
+    assert [t["id"] for t in own] == [mediator["user"]["team"]["id"]]
+
+    county = (await client.get("/api/teams", headers=await auth(client, "county"))).json()
+    assert len(county) == 125
+    other = await client.get("/api/teams", params={"township": KASI}, headers=await auth(client, "tianyuan"))
+    assert other.status_code == 404 and other.json()["code"] == "scope.not_found"
+
+
+async def test_new_cases_in_scope_arrive_live(client):
+    supervisor = await login(client, "tianyuan")
+    async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with http.stream("GET", "/api/map/events", headers=bearer(supervisor)) as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
+            await make_case(client, "mediator2", point=KASI_POINT)  # another township: not told
+            case = await make_case(client, "mediator1", title=f"实时-{uuid.uuid4().hex[:6]}")
+            event = await asyncio.wait_for(next_event(lines), 10)
+    assert event["event"] == "case"
+    data = json.loads(event["data"])
+    assert data["action"] == "create" and data["row"][0] == case["id"]
