@@ -194,3 +194,8 @@ async def test_county_quarterly_ranking_lists_every_township(desktop, api):
     await map_ready(page)
     assert set(await page.evaluate("() => window.__fqMap.townships()")) == names
     await page.screenshot(path=screenshot_path("supervisor-11-map-county"))
+
+    # Also usable on a phone: the map above, the count and filters below.
+    await page.set_viewport_size({"width": 360, "height": 740})
+    await page.get_by_test_id("toggle-filters").wait_for()
+    await page.screenshot(path=screenshot_path("supervisor-12-map-phone"))
