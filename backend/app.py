@@ -25,6 +25,7 @@ from backend.notify import live, worker
 from backend.notify import routes as notify_routes
 from backend.people import routes as people_routes
 from backend.people.service import CurrentUser, load_current_user
+from backend.reports import routes as reports_routes
 from backend.settings import Settings, get_settings
 from backend.sync import routes as sync_routes
 from backend.visits import routes as visits_routes
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *sync_routes.ROUTES,
             *visits_routes.ROUTES,
             *notify_routes.ROUTES,
+            *reports_routes.ROUTES,
             make_pwa_handler(settings.pwa_dist),
         ],
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],

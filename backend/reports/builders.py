@@ -1,0 +1,366 @@
+"""The four reports of the county's rhythm: 日报告 (daily), 周分析 (weekly), 月排查 (monthly screening),
+季调度 (quarterly dispatch). Counts come from SQL (queries.py), lists from lists.py; here they are laid
+out as sections."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from backend.cases.tables import Case, Category
+from backend.core import clock
+from backend.db import read_transaction
+from backend.grids.service import region_names
+from backend.people.service import CurrentUser
+from backend.people.tables import Team
+from backend.reports import lists, periods, queries
+from backend.reports.lists import column as _c
+from backend.reports.periods import Span
+from backend.reports.rates import DEFINITIONS, RateCounts
+from backend.reports.schemas import Column, Report, Section
+from backend.reports.service import Area, UnknownReport, generated_at, local_iso, report_area, township_names
+
+HOTSPOTS = 10
+
+
+def _totals(columns: list[Column], rows: list[dict[str, Any]], label_key: str) -> dict[str, Any]:
+    totals: dict[str, Any] = {c.key: None for c in columns}
+    totals[label_key] = "合计"
+    for c in columns:
+        if c.type == "int" and c.key != "rank":
+            totals[c.key] = sum(r.get(c.key) or 0 for r in rows)
+    return totals
+
+
+def _span_ref(span: Span) -> Any:
+    """Snapshot figures (overdue, unresolved) are as of the period's end, or now if that is earlier."""
+    return min(clock.now(), span.until)
+
+
+async def build(
+    user: CurrentUser, kind: str, day: date | None, township: str | None, days: int = 30
+) -> Report:
+    if kind not in periods.KINDS:
+        raise UnknownReport(details={"kind": kind})
+    area = await report_area(user, township)
+    span = periods.span_for(kind, day or periods.today())
+    today = periods.today()
+    async with read_transaction():
+        if kind == "quarterly":
+            # The ranking counts by township anyway; the whole is their sum (one pass fewer).
+            by_town = await queries.rate_rows(area.filter, span, today, "township")
+            overall = queries.RateRow.total(by_town.values())
+            sections = await _quarterly(area, span, overall, by_town)
+        else:
+            overall = (await queries.rate_rows(area.filter, span, today)).get(None) or queries.RateRow()
+            if kind == "daily":
+                sections = await _daily(area, span)
+            elif kind == "weekly":
+                sections = await _weekly(area, span)
+            else:
+                sections = await _monthly(area, span, days)
+        rates = overall.counts
+    return Report(
+        kind=kind,
+        title=periods.TITLES[kind],
+        period=periods.period(kind, span),
+        township=area.township,
+        generated_at=generated_at(),
+        rates=rates.rates(),
+        sections=sections,
+    )
+
+
+# --- 日报告 ----------------------------------------------------------------------------------------
+
+
+async def _daily(area: Area, span: Span) -> list[Section]:
+    counts = await queries.daily_counts(area.filter, span, _span_ref(span))
+    columns = [
+        _c("township", "乡镇"),
+        _c("new", "新增", "int"),
+        _c("accepted", "受理", "int"),
+        _c("closed", "办结", "int"),
+        _c("overdue", "逾期", "int"),
+        _c("big", "大事", "int"),
+    ]
+    zero = dict.fromkeys(("new", "accepted", "closed", "overdue", "big"), 0)
+    rows = [{"township": name, **counts.get(code, zero)} for code, name in area.township_names.items()]
+    by_township = Section(
+        key="by_township",
+        title="分乡镇统计",
+        columns=columns,
+        rows=rows,
+        totals=_totals(columns, rows, "township"),
+        note="新增、受理、办结按当日发生计；逾期为日终（或此刻）仍在办理且已超过期限的件数",
+    )
+    big = await lists.case_list(
+        area,
+        "big_cases",
+        "大事案件",
+        [
+            Case.level == "big",
+            Case.reported_at >= span.since,
+            Case.reported_at < span.until,
+            Case.state != "merged",
+        ],
+    )
+    return [by_township, big]
+
+
+# --- 周分析 ----------------------------------------------------------------------------------------
+
+
+def _change_rows(label_key: str, labels: dict[str, str], counts: dict[str, dict[str, int]]) -> list[dict]:
+    rows = []
+    for code, name in labels.items():
+        c = counts.get(code, {"new": 0, "previous": 0})
+        rows.append(
+            {label_key: name, "new": c["new"], "previous": c["previous"], "change": c["new"] - c["previous"]}
+        )
+    return rows
+
+
+async def _weekly(area: Area, span: Span) -> list[Section]:
+    previous = span.previous()
+    flt = area.filter
+    by_cat = await queries.new_by(flt, "category", span, previous)
+    cats = (
+        await Category.select(Category.code, Category.name, Category.active)
+        .order_by(Category.sort_order)
+        .run()
+    )
+    labels = {c["code"]: c["name"] for c in cats if c["active"] or c["code"] in by_cat}
+    labels.update({code: code for code in by_cat if code not in labels})
+    cat_columns = [
+        _c("category", "类别"),
+        _c("new", "本周新增", "int"),
+        _c("previous", "上周新增", "int"),
+        _c("change", "增减", "int"),
+    ]
+    cat_rows = _change_rows("category", labels, by_cat)
+    by_town = await queries.new_by(flt, "township", span, previous)
+    extra = await queries.closed_and_overdue_by_township(flt, span, _span_ref(span))
+    town_columns = [
+        _c("township", "乡镇"),
+        _c("new", "本周新增", "int"),
+        _c("previous", "上周新增", "int"),
+        _c("change", "增减", "int"),
+        _c("closed", "本周办结", "int"),
+        _c("overdue", "逾期", "int"),
+    ]
+    town_rows = _change_rows("township", area.township_names, by_town)
+    for row, code in zip(town_rows, area.township_names, strict=True):
+        row.update(extra.get(code, {"closed": 0, "overdue": 0}))
+    return [
+        Section(
+            key="by_category",
+            title="分类别对比（周环比）",
+            columns=cat_columns,
+            rows=cat_rows,
+            totals=_totals(cat_columns, cat_rows, "category"),
+        ),
+        Section(
+            key="by_township",
+            title="分乡镇对比（周环比）",
+            columns=town_columns,
+            rows=town_rows,
+            totals=_totals(town_columns, town_rows, "township"),
+        ),
+        await _hotspots(area, span),
+        await lists.repeated_section(area, span, "本周重复纠纷"),
+    ]
+
+
+async def _hotspots(area: Area, span: Span) -> Section:
+    rows = await queries.hotspot_grids(area.filter, span, HOTSPOTS)
+    names = await region_names({r["grid"] for r in rows} | {r["village"] for r in rows if r["village"]})
+    columns = [
+        _c("rank", "排名", "int"),
+        _c("grid", "网格"),
+        _c("village", "村（社区）"),
+        _c("township", "乡镇"),
+        _c("new", "新增", "int"),
+    ]
+    out = [
+        {
+            "rank": i,
+            "grid": names.get(r["grid"], r["grid"]),
+            "village": names.get(r["village"] or "", r["village"] or ""),
+            "township": area.township_names.get(r["township"] or "", r["township"] or ""),
+            "new": int(r["new"]),
+        }
+        for i, r in enumerate(rows, 1)
+    ]
+    return Section(key="hotspots", title=f"热点网格（新增前 {HOTSPOTS} 位）", columns=columns, rows=out)
+
+
+# --- 月排查 ----------------------------------------------------------------------------------------
+
+
+async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
+    at = _span_ref(span)
+    at_date = at.astimezone(clock.LOCAL_TZ).date()
+    older_than = at - timedelta(days=days)
+    flt = area.filter
+    counts = await queries.screening_counts(flt, at, older_than, at_date)
+    groups = await lists.repeated_groups(area, span)
+    repeated_ids = {str(i) for _, _, g in groups for i in g}
+    repeated_by_town: dict[str, int] = defaultdict(int)
+    if repeated_ids:
+        for chunk_start in range(0, len(repeated_ids), 500):
+            chunk = [uuid.UUID(i) for i in sorted(repeated_ids)[chunk_start : chunk_start + 500]]
+            for r in await Case.select(Case.township_code).where(Case.id.is_in(chunk)):
+                repeated_by_town[r["township_code"] or ""] += 1
+    keys = ("unresolved", "overdue", "conflicts", "repeated", "visits_overdue")
+    columns = [
+        _c("township", "乡镇"),
+        _c("unresolved", f"超{days}天未化解", "int"),
+        _c("overdue", "逾期未结", "int"),
+        _c("conflicts", "数据冲突", "int"),
+        _c("repeated", "重复纠纷（件）", "int"),
+        _c("visits_overdue", "回访逾期", "int"),
+    ]
+    rows = []
+    for code, name in area.township_names.items():
+        c = counts.get(code, {})
+        row: dict[str, Any] = {"township": name, **{k: int(c.get(k, 0)) for k in keys}}
+        row["repeated"] = repeated_by_town.get(code, 0)
+        rows.append(row)
+    summary = Section(
+        key="summary",
+        title="分乡镇排查汇总",
+        columns=columns,
+        rows=rows,
+        totals=_totals(columns, rows, "township"),
+        note=f"截至{at.astimezone(clock.LOCAL_TZ):%Y年%m月%d日 %H:%M}",
+    )
+    unresolved = await lists.case_list(
+        area,
+        "unresolved",
+        f"超过{days}天未化解",
+        [Case.state.is_in(list(queries.UNRESOLVED_STATES)), Case.reported_at < older_than],
+        [_c("days_open", "已登记天数", "int")],
+        lambda r: {"days_open": (at - r["reported_at"]).days},
+    )
+    overdue = await lists.case_list(
+        area,
+        "overdue",
+        "逾期未结",
+        [Case.state.is_in(list(queries.OPEN_STATES)), Case.deadline < at, Case.reported_at < at],
+        [_c("deadline", "办理期限", "datetime"), _c("days_overdue", "逾期天数", "int")],
+        lambda r: {"deadline": local_iso(r["deadline"]), "days_overdue": (at - r["deadline"]).days},
+    )
+    conflicts = await lists.case_list(
+        area,
+        "conflicts",
+        "数据冲突待处理",
+        [Case.conflict.eq(True), Case.state.not_in(["merged", "archived"]), Case.reported_at < at],
+    )
+    return [
+        summary,
+        unresolved,
+        overdue,
+        conflicts,
+        await lists.repeated_section(area, span, "本月重复纠纷", groups),
+        await lists.visits_overdue(area, at_date),
+    ]
+
+
+# --- 季调度 ----------------------------------------------------------------------------------------
+
+RATE_KEYS = tuple(DEFINITIONS)
+
+
+def _ranking_columns(label: tuple[str, str]) -> list[Column]:
+    return [
+        _c("rank", "排名", "int"),
+        _c(*label),
+        _c("cases", "登记件数", "int"),
+        _c("closed", "办结件数", "int"),
+        *[_c(key, DEFINITIONS[key][0], "percent") for key in RATE_KEYS],
+        _c("avg_days", "平均办结天数", "number"),
+    ]
+
+
+def _ranking_row(label_key: str, label: str, row: queries.RateRow | None) -> dict[str, Any]:
+    counts = row.counts if row else RateCounts()
+    return {
+        "rank": None,
+        label_key: label,
+        "cases": counts.cases,
+        "closed": counts.closed,
+        **counts.values(),
+        "avg_days": row.average_days_to_close if row else None,
+    }
+
+
+def _rank(rows: list[dict[str, Any]], label_key: str) -> list[dict[str, Any]]:
+    """By 办结率, then 化解率, then 满意率; areas with no case that quarter are listed last, unranked."""
+
+    def key(r: dict[str, Any]) -> tuple:
+        return (
+            r["closure"] is None,
+            -(r["closure"] or 0),
+            -(r["resolution"] or 0),
+            -(r["satisfaction"] or 0),
+            r[label_key],
+        )
+
+    rows.sort(key=key)
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i if r["closure"] is not None else None
+    return rows
+
+
+async def _quarterly(
+    area: Area, span: Span, overall: queries.RateRow, by_town: dict[Any, queries.RateRow]
+) -> list[Section]:
+    today = periods.today()
+    by_team = await queries.rate_rows(area.filter, span, today, "team")
+    totals_values = {k: v for k, v in _ranking_row("", "", overall).items() if k not in ("rank", "")}
+    town_rows = _rank(
+        [_ranking_row("township", name, by_town.get(code)) for code, name in area.township_names.items()],
+        "township",
+    )
+    team_ids = [t for t in by_team if t is not None]
+    teams = (
+        {
+            r["id"]: r
+            for r in await Team.select(Team.id, Team.name, Team.township_code).where(Team.id.is_in(team_ids))
+        }
+        if team_ids
+        else {}
+    )
+    names = await township_names()
+    team_rows = []
+    for team_id, row in by_team.items():
+        team = teams.get(team_id)
+        label = team["name"] if team else "未指派调解队（乡镇/县直办）"
+        r = _ranking_row("team", label, row)
+        r["team_township"] = names.get(team["township_code"] or "", "县直") if team else ""
+        team_rows.append(r)
+    _rank(team_rows, "team")
+    town_columns = _ranking_columns(("township", "乡镇"))
+    team_columns = _ranking_columns(("team", "调解队"))
+    team_columns.insert(2, _c("team_township", "所属乡镇"))
+    return [
+        Section(
+            key="townships",
+            title="乡镇排名",
+            columns=town_columns,
+            rows=town_rows,
+            totals={"rank": None, "township": "合计", **totals_values},
+            note="按办结率排序，办结率相同按化解率、满意率；本季度无登记案件的乡镇列于末尾不排名",
+        ),
+        Section(
+            key="teams",
+            title="调解队排名",
+            columns=team_columns,
+            rows=team_rows,
+            totals={"rank": None, "team": "合计", "team_township": None, **totals_values},
+            note="按案件所属调解队统计，排序规则同上",
+        ),
+    ]
