@@ -62,7 +62,15 @@ def migrate() -> None:
 
 
 @main.command()
-def demo() -> None:
+@click.option(
+    "--cases",
+    "case_count",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also generate a year of N demo cases with outcomes and visits (replaces an earlier one)",
+)
+@click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the demo history")
+def demo(case_count: int, seed: int) -> None:
     """Load the Changning demo (divisions, 125 teams, demo accounts). Idempotent."""
     from backend import demo as demo_data
 
@@ -81,6 +89,20 @@ def demo() -> None:
         click.echo(
             f"  {account.username:<10} {account.role:<20} {account.display_name}  {account.scope_code}"
         )
+    if case_count:
+        _demo_history(case_count, seed)
+
+
+def _demo_history(case_count: int, seed: int) -> None:
+    from backend import history
+
+    async def run() -> dict[str, int]:
+        with click.progressbar(length=case_count, label="生成演示案件", show_pos=True) as bar:
+            return await history.generate(case_count, seed=seed, progress=bar.update)
+
+    result = _run(run())
+    removed = f"（替换了此前的 {result['removed']} 件）" if result["removed"] else ""
+    click.echo(f"已生成 {result['cases']} 件演示案件，覆盖近一年{removed}")
 
 
 @main.group()

@@ -327,34 +327,44 @@ async def live_changes(user: CurrentUser) -> AsyncIterator[dict[str, Any] | None
     the change's own transaction), so a case logged through any app process shows up. Yields None
     after each idle poll, so the caller can send keep-alives."""
     from backend.sync import feed
+
+    last = await asyncio.shield(feed.horizon())
+    while True:
+        # Shielded: a client that goes away cancels the stream, and a poll cancelled between its
+        # BEGIN and COMMIT would leave a pooled connection inside a transaction for good.
+        last, changes = await asyncio.shield(_poll(user, last))
+        for change in changes:
+            yield change
+        if not changes:
+            yield None
+            await asyncio.sleep(LIVE_POLL_SECONDS)
+
+
+async def _poll(user: CurrentUser, last: int) -> tuple[int, list[dict[str, Any]]]:
+    """The changes after `last` (up to the change log's safe horizon) of cases the user may see."""
+    from backend.sync import feed
     from backend.sync.tables import SyncChange
 
-    last = await feed.horizon()
-    while True:
-        upto = await feed.horizon()
-        if upto > last:
-            changes = await (
-                SyncChange.select(SyncChange.id, SyncChange.entity_id, SyncChange.action)
-                .where((SyncChange.id > last) & (SyncChange.id <= upto) & (SyncChange.entity == "case"))
-                .order_by(SyncChange.id)
-                .limit(500)
-                .run()
-            )
-            if changes:
-                last = changes[-1]["id"]
-                ids = list({_uuid(c["entity_id"]) for c in changes})
-                now = clock.now()
-                rows = await _scoped_where(Case.select(*_MARKER_COLUMNS), user, Case.id.is_in(ids)).run()
-                by_id = {_uuid(r["id"]): r for r in rows}
-                latest = {_uuid(c["entity_id"]): c["action"] for c in changes}
-                for case_id, action in latest.items():
-                    if case_id in by_id:
-                        yield {"action": action, "row": marker_row(by_id[case_id], now)}
-            else:
-                last = upto
-            continue
-        yield None
-        await asyncio.sleep(LIVE_POLL_SECONDS)
+    upto = await feed.horizon()
+    if upto <= last:
+        return last, []
+    async with read_transaction():
+        changes = await (
+            SyncChange.select(SyncChange.id, SyncChange.entity_id, SyncChange.action)
+            .where((SyncChange.id > last) & (SyncChange.id <= upto) & (SyncChange.entity == "case"))
+            .order_by(SyncChange.id)
+            .limit(500)
+            .run()
+        )
+        if not changes:
+            return upto, []
+        ids = list({_uuid(c["entity_id"]) for c in changes})
+        rows = await _scoped_where(Case.select(*_MARKER_COLUMNS), user, Case.id.is_in(ids)).run()
+    now = clock.now()
+    by_id = {_uuid(r["id"]): r for r in rows}
+    latest = {_uuid(c["entity_id"]): c["action"] for c in changes}
+    out = [{"action": a, "row": marker_row(by_id[cid], now)} for cid, a in latest.items() if cid in by_id]
+    return changes[-1]["id"], out
 
 
 def _uuid(value: Any) -> uuid.UUID:
