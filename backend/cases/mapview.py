@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import msgspec
 from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 from piccolo.query.functions.aggregate import Count
@@ -29,7 +30,9 @@ from backend.grids.service import active_generations
 from backend.grids.tables import GridRegion
 from backend.people.roles import Role
 from backend.people.service import CurrentUser
+from backend.reports import periods, queries
 from backend.settings import Settings
+from backend.visits import service as visits
 
 # 在办: work still to do on the case (it has not been closed, archived, rejected or sent the legal route).
 PENDING_STATES = ("reported", "accepted", "mediating", "reopened", "resolved", "failed")
@@ -264,7 +267,12 @@ async def cell_summary(user: CurrentUser, code: str) -> dict[str, Any]:
     column = LEVEL_COLUMNS[region["level"]]
     in_cell = _all([column == code, Case.merged_into.is_null()])
     now = clock.now()
+    cell_filter = queries.Filter(
+        cases=_all([visible_to(user), column == code]), visits=_all([visits.visible_to(user), column == code])
+    )
+    today = periods.today()
     async with read_transaction():
+        rate_counts = await queries.rate_counts(cell_filter, periods.last_twelve_months(today), today)
         by_state = await (
             _scoped_where(Case.select(Case.state, Count(alias="n")), user, in_cell).group_by(Case.state).run()
         )
@@ -282,6 +290,8 @@ async def cell_summary(user: CurrentUser, code: str) -> dict[str, Any]:
         "overdue": overdue,
         "conflict": conflict,
         "by_state": states,
+        # The five rates over the last 12 months, defined once in backend.reports.rates.
+        "rates": [msgspec.to_builtins(r) for r in rate_counts.rates()],
     }
 
 

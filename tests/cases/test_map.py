@@ -51,7 +51,9 @@ async def test_a_township_supervisor_sees_only_their_townships_markers(client):
 
 async def test_filters_narrow_the_markers(client):
     tag = uuid.uuid4().hex[:6]
-    land = await make_case(client, "mediator1", category="land_compensation", level="big", title=f"征地-{tag}")
+    land = await make_case(
+        client, "mediator1", category="land_compensation", level="big", title=f"征地-{tag}"
+    )
     await make_case(client, "mediator1", category="neighbour", title=f"邻里-{tag}")
 
     everything = _rows(await _markers(client, "tianyuan"))
@@ -109,10 +111,15 @@ async def test_the_county_sees_all_13_townships_and_new_cases_by_period(client):
     assert len(townships) == 13
     before = {c["code"]: c["value"] for c in townships}
     await make_case(client, "mediator2", point=KASI_POINT)
-    after = {c["code"]: c["value"] for c in (await _cells(client, "county", level="township", metric="new"))["cells"]}
+    after = {
+        c["code"]: c["value"]
+        for c in (await _cells(client, "county", level="township", metric="new"))["cells"]
+    }
     assert after[KASI] == before[KASI] + 1
     tomorrow = (clock.local_now().date() + timedelta(days=1)).isoformat()
-    future = await _cells(client, "county", level="township", metric="new", **{"from": tomorrow, "to": tomorrow})
+    future = await _cells(
+        client, "county", level="township", metric="new", **{"from": tomorrow, "to": tomorrow}
+    )
     assert future["max"] == 0
 
 
@@ -127,6 +134,20 @@ async def test_a_cell_summary_counts_by_state_and_hides_other_townships(client):
     assert summary["total"] == sum(summary["by_state"].values())
     assert summary["by_state"]["rejected"] == before["by_state"]["rejected"] + 1
     assert summary["open"] == before["open"] - 1
+    # The cell's rates over the last 12 months: a rejected case is not in the closure rate's cohort,
+    # an accepted one is.
+    closure = {r["key"]: r for r in summary["rates"]}["closure"]
+    assert [r["key"] for r in summary["rates"]] == [
+        "closure",
+        "resolution",
+        "visit",
+        "satisfaction",
+        "face_to_face",
+    ]
+    accepted = await make_case(client, "mediator1", point=(case["lon"], case["lat"]))
+    assert accepted["grid"]["code"] == grid
+    after = (await client.get(f"/api/map/cells/{grid}", headers=headers)).json()
+    assert {r["key"]: r for r in after["rates"]}["closure"]["denominator"] == closure["denominator"] + 1
 
     elsewhere = await client.get(f"/api/map/cells/{KASI}", headers=headers)
     assert elsewhere.status_code == 404 and elsewhere.json()["code"] == "map.cell_not_found"
