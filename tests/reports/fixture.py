@@ -179,8 +179,9 @@ def cohort(township: str | None = None, start: date = Q2_START, end: date = Q2_E
 
 async def insert(team_id: int, user_id: int) -> dict[str, Any]:
     """Write the specs as real-looking rows (numbers, grids, owners), fast: one insert per table."""
-    from backend.cases.tables import Case, Party
+    from backend.cases.tables import Case, CaseEvent, Party
     from backend.grids.tables import GridRegion
+    from backend.sync.tables import SyncChange
     from backend.visits.tables import Visit
 
     grids = {}
@@ -235,6 +236,19 @@ async def insert(team_id: int, user_id: int) -> dict[str, Any]:
                 Party(case=c.id, name="张建华", phone=None, id_number=c.party_id, role="applicant")
             )
     await Case.insert(*rows).run()
+    # Like every real case: a create event and a change-log row, so timelines and phone pulls see them.
+    await CaseEvent.insert(
+        *[
+            CaseEvent(case=c.id, at=c.reported_at, action="create", after={"state": c.state}, version=1)
+            for c in CASES
+        ]
+    ).run()
+    await SyncChange.insert(
+        *[
+            SyncChange(entity="case", entity_id=c.id, version=1, action="create", at=c.reported_at)
+            for c in CASES
+        ]
+    ).run()
     if parties:
         await Party.insert(*parties).run()
     await Visit.insert(
