@@ -8,9 +8,7 @@ list of field names and one list per case): at 50,000 cases that is half the byt
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -332,49 +330,94 @@ async def config(user: CurrentUser, settings: Settings) -> dict[str, Any]:
 # --- live -----------------------------------------------------------------------------------------
 
 
-async def live_changes(user: CurrentUser) -> AsyncIterator[dict[str, Any] | None]:
-    """Cases in scope as they change, read from the sync change log (which every process writes, in
-    the change's own transaction), so a case logged through any app process shows up. Yields None
-    after each idle poll, so the caller can send keep-alives."""
-    from backend.sync import feed
+class LiveFeed:
+    """One open map's view of the change log.
 
-    last = await asyncio.shield(feed.horizon())
-    while True:
-        # Shielded: a client that goes away cancels the stream, and a poll cancelled between its
-        # BEGIN and COMMIT would leave a pooled connection inside a transaction for good.
-        last, changes = await asyncio.shield(_poll(user, last))
-        for change in changes:
-            yield change
-        if not changes:
-            yield None
-            await asyncio.sleep(LIVE_POLL_SECONDS)
+    It reads the log without the pull's horizon lock: a map must not take an exclusive lock every
+    second. A PostgreSQL transaction can commit a lower id after a higher one was read, so each poll
+    looks back LOOKBACK ids and skips the ones already seen. Events carry the change id, so a
+    reconnect (Last-Event-ID) resumes where it stopped. A case the map was told about that leaves
+    the user's scope, or is merged into another, is announced `gone` so its marker goes; a case the
+    user never saw is never named."""
 
+    LOOKBACK = 200
+    RESUME_LIMIT = 5000  # a reconnect after a long absence resumes at most this far back
 
-async def _poll(user: CurrentUser, last: int) -> tuple[int, list[dict[str, Any]]]:
-    """The changes after `last` (up to the change log's safe horizon) of cases the user may see."""
-    from backend.sync import feed
-    from backend.sync.tables import SyncChange
+    def __init__(self, user: CurrentUser, last: int) -> None:
+        self.user = user
+        self.last = last
+        self.seen: set[int] = set()
+        self.announced: set[uuid.UUID] = set()
 
-    upto = await feed.horizon()
-    if upto <= last:
-        return last, []
-    async with read_transaction():
-        changes = await (
-            SyncChange.select(SyncChange.id, SyncChange.entity_id, SyncChange.action)
-            .where((SyncChange.id > last) & (SyncChange.id <= upto) & (SyncChange.entity == "case"))
-            .order_by(SyncChange.id)
-            .limit(500)
+    @classmethod
+    async def open(cls, user: CurrentUser, last_event_id: str | None) -> LiveFeed:
+        """Start at the newest change, or resume after the Last-Event-ID of a reconnect; the ids just
+        before the start count as seen, so the look-back does not replay them."""
+        from backend.sync.tables import SyncChange
+
+        newest = await _newest_change()
+        last = newest
+        if last_event_id and last_event_id.isdigit():
+            last = min(newest, max(int(last_event_id), newest - cls.RESUME_LIMIT, 0))
+        feed = cls(user, last)
+        rows = (
+            await SyncChange.select(SyncChange.id)
+            .where((SyncChange.id > last - cls.LOOKBACK) & (SyncChange.id <= last))
             .run()
         )
-        if not changes:
-            return upto, []
-        ids = list({_uuid(c["entity_id"]) for c in changes})
-        rows = await _scoped_where(Case.select(*_MARKER_COLUMNS), user, Case.id.is_in(ids)).run()
-    now = clock.now()
-    by_id = {_uuid(r["id"]): r for r in rows}
-    latest = {_uuid(c["entity_id"]): c["action"] for c in changes}
-    out = [{"action": a, "row": marker_row(by_id[cid], now)} for cid, a in latest.items() if cid in by_id]
-    return changes[-1]["id"], out
+        feed.seen = {r["id"] for r in rows}
+        return feed
+
+    async def poll(self) -> list[dict[str, Any]]:
+        """Events since the last poll: {"id": change id, "action", "row"} or {"id", "action": "gone",
+        "case": id}. Shielded by the caller: a poll cancelled mid-transaction would strand a pooled
+        connection inside it."""
+        from backend.sync.tables import SyncChange
+
+        async with read_transaction():
+            changes = await (
+                SyncChange.select(SyncChange.id, SyncChange.entity_id, SyncChange.action)
+                .where((SyncChange.id > self.last - self.LOOKBACK) & (SyncChange.entity == "case"))
+                .order_by(SyncChange.id)
+                .limit(1000)
+                .run()
+            )
+            changes = [c for c in changes if c["id"] not in self.seen]
+            if not changes:
+                return []
+            by_case: dict[uuid.UUID, dict[str, Any]] = {}
+            for c in changes:
+                entry = by_case.setdefault(_uuid(c["entity_id"]), {"id": 0, "action": c["action"]})
+                entry["id"] = max(entry["id"], c["id"])
+                # A case logged and changed within one poll is still news as a new case.
+                entry["action"] = "create" if "create" in (entry["action"], c["action"]) else c["action"]
+            rows = await _scoped_where(
+                Case.select(*_MARKER_COLUMNS, Case.merged_into), self.user, Case.id.is_in(list(by_case))
+            ).run()
+        self.seen.update(c["id"] for c in changes)
+        self.last = max(self.last, changes[-1]["id"])
+        self.seen = {i for i in self.seen if i > self.last - self.LOOKBACK}
+        now = clock.now()
+        visible = {_uuid(r["id"]): r for r in rows}
+        out = []
+        for case_id, entry in sorted(by_case.items(), key=lambda kv: kv[1]["id"]):
+            row = visible.get(case_id)
+            if row is not None and row["merged_into"] is None:
+                self.announced.add(case_id)
+                out.append({"id": entry["id"], "action": entry["action"], "row": marker_row(row, now)})
+            elif case_id in self.announced or row is not None:
+                self.announced.discard(case_id)
+                out.append({"id": entry["id"], "action": "gone", "case": str(case_id)})
+        return out
+
+
+async def _newest_change() -> int:
+    from piccolo.query.functions.aggregate import Max
+
+    from backend.sync.tables import SyncChange
+
+    row = await SyncChange.select(Max(SyncChange.id, alias="newest")).first().run()
+    return int((row or {}).get("newest") or 0)
 
 
 def _uuid(value: Any) -> uuid.UUID:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -19,14 +20,15 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from backend.cases import categories, mapview, schemas, service, workflow
 from backend.cases.tables import AuditEntry
 from backend.core import clock
-from backend.core.errors import InvalidRequest
+from backend.core.errors import AppError, InvalidRequest
 from backend.core.http import requires_role
 from backend.people.roles import Role
-from backend.people.service import CurrentUser
+from backend.people.service import CurrentUser, load_current_user
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html", "j2"])
 )
+KEEPALIVE_SECONDS = 20.0
 PARTY_ROLES = {"applicant": "申请人", "respondent": "被申请人", "party": "当事人", "witness": "证人"}
 
 
@@ -233,23 +235,47 @@ class MapController(Controller):
     @get("/events", operation_id="map_events")
     async def events(self, request: Request[CurrentUser, Any, State]) -> ServerSentEvent:
         """Server-sent events: `ready`, then a `case` event (its marker row) whenever a case in your area
-        is logged or changes, and a keep-alive comment every 20 s."""
+        is logged or changes, `gone` when one you were told about leaves your area or is merged, and a
+        keep-alive comment every 20 s. Event ids are change ids: reconnect with Last-Event-ID to get
+        what was missed. The stream ends when your device is revoked or your role or area changes."""
         user = request.user
+        feed = await mapview.LiveFeed.open(user, request.headers.get("last-event-id"))
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:
             yield ServerSentEventMessage(event="ready", data="{}", retry=5000)
             idle = 0.0
-            async for change in mapview.live_changes(user):
-                if change is None:
-                    idle += mapview.LIVE_POLL_SECONDS
-                    if idle >= 20:
-                        idle = 0.0
-                        yield ServerSentEventMessage(comment="keep-alive")
+            while True:
+                events = await asyncio.shield(feed.poll())
+                for event in events:
+                    name = "gone" if event["action"] == "gone" else "case"
+                    yield ServerSentEventMessage(
+                        event=name, id=event["id"], data=msgspec.json.encode(event).decode()
+                    )
+                if events:
                     continue
-                idle = 0.0
-                yield ServerSentEventMessage(event="case", data=msgspec.json.encode(change).decode())
+                await asyncio.sleep(mapview.LIVE_POLL_SECONDS)
+                idle += mapview.LIVE_POLL_SECONDS
+                if idle >= KEEPALIVE_SECONDS:
+                    idle = 0.0
+                    if not await _still_the_same(user):
+                        return
+                    yield ServerSentEventMessage(comment="keep-alive")
 
         return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _still_the_same(user: CurrentUser) -> bool:
+    """A long-lived stream re-checks its listener: a revoked phone or a moved user stops hearing."""
+    try:
+        now = await load_current_user(user.id, user.device_id)
+    except AppError:
+        return False
+    return (now.role, now.scope_level, now.scope_code, now.team_id) == (
+        user.role,
+        user.scope_level,
+        user.scope_code,
+        user.team_id,
+    )
 
 
 @get("/api/audit", operation_id="list_audit", tags=["audit"], guards=[requires_role(Role.county_admin)])

@@ -213,6 +213,47 @@ async def test_new_cases_in_scope_arrive_live(client):
             await make_case(client, "mediator2", point=KASI_POINT)  # another township: not told
             case = await make_case(client, "mediator1", title=f"实时-{uuid.uuid4().hex[:6]}")
             event = await asyncio.wait_for(next_event(lines), 10)
-    assert event["event"] == "case"
-    data = json.loads(event["data"])
-    assert data["action"] == "create" and data["row"][0] == case["id"]
+            assert event["event"] == "case"
+            data = json.loads(event["data"])
+            assert data["action"] == "create" and data["row"][0] == case["id"]
+            assert event["id"] == str(data["id"])
+
+            # Moved to another township by the county: the marker is told to go.
+            kasi_grid = (await make_case(client, "mediator2", point=KASI_POINT))["grid"]["code"]
+            moved = await act(
+                client, "county", case["id"], "correct_location", grid_code=kasi_grid, reason="定位有误"
+            )
+            assert moved.status_code == 200, moved.text
+            gone = await asyncio.wait_for(next_event(lines), 10)
+            assert gone["event"] == "gone" and json.loads(gone["data"])["case"] == case["id"]
+            last_id = gone["id"]
+
+        # Offline for a while: a reconnect with Last-Event-ID gets what it missed.
+        missed = await make_case(client, "mediator1", title=f"断线期间-{uuid.uuid4().hex[:6]}")
+        headers = {**bearer(supervisor), "Last-Event-ID": last_id}
+        async with http.stream("GET", "/api/map/events", headers=headers) as response:
+            lines = response.aiter_lines()
+            assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
+            event = await asyncio.wait_for(next_event(lines), 10)
+    assert json.loads(event["data"])["row"][0] == missed["id"]
+
+
+async def test_a_revoked_device_stops_hearing_the_map(client, monkeypatch):
+    from backend.cases import routes
+
+    monkeypatch.setattr(routes, "KEEPALIVE_SECONDS", 1.0)  # the listener is re-checked at each keep-alive
+    phone = await login(client, "tianyuan", device_name="丢失的平板")
+    async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with http.stream("GET", "/api/map/events", headers=bearer(phone)) as response:
+            lines = response.aiter_lines()
+            assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
+            revoked = await client.post(
+                f"/api/admin/devices/{phone['device_id']}/revoke", headers=await auth(client, "county")
+            )
+            assert revoked.status_code == 204
+
+            async def drain():
+                async for _ in lines:
+                    pass
+
+            await asyncio.wait_for(drain(), 10)  # the server ends the stream by itself
