@@ -1,6 +1,7 @@
 import { createRouter, createWebHistory } from 'vue-router'
 import { onSignedOut, restoreSession, session } from './core/session'
 import { isSupervisor } from './people/labels'
+import { MAP_LIMIT, prefetchAreaCases } from './map/api'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -33,7 +34,14 @@ export const router = createRouter({
     { path: '/visits/:id/record', name: 'visit-record', component: () => import('./visits/VisitRecordView.vue'), props: true, meta: { auth: true, title: '记录回访' } },
     { path: '/inbox', name: 'inbox', component: () => import('./notify/InboxView.vue'), meta: { auth: true, title: '消息' } },
     // The supervisors' screens: Leaflet + supercluster and ECharts load only in these routes' chunks.
-    { path: '/map', name: 'map', component: () => import('./map/MapView.vue'), meta: { auth: true, supervisor: true, title: '地图' } },
+    {
+      path: '/map',
+      name: 'map',
+      component: () => import('./map/MapView.vue'),
+      // The area's cases are the longest wait: ask for them while the map's chunk still loads.
+      beforeEnter: () => prefetchAreaCases(MAP_LIMIT),
+      meta: { auth: true, supervisor: true, title: '地图' },
+    },
     { path: '/dashboard', name: 'dashboard', component: () => import('./reports/DashboardView.vue'), meta: { auth: true, supervisor: true, title: '统计' } },
     { path: '/reports', name: 'reports', component: () => import('./reports/ReportsView.vue'), meta: { auth: true, supervisor: true, title: '报表' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },

@@ -120,6 +120,9 @@ function query(params: Record<string, string | number | undefined | null>): stri
   return s ? `?${s}` : ''
 }
 
+/** How many markers the map asks for at most (the server's own maximum). */
+export const MAP_LIMIT = 50_000
+
 export const MAP_FIELDS = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title']
 
 /** Decodes compact rows by the response's own `fields`, so a reordered or extended list still works. */
@@ -152,14 +155,15 @@ export function getCell(code: string): Promise<CellDetail> {
   return api.get<CellDetail>(`/map/cells/${encodeURIComponent(code)}`)
 }
 
+/** Markers in a box (null: the whole of the user's area). */
 export async function getCases(
-  bbox: [number, number, number, number],
+  bbox: [number, number, number, number] | null,
   f: Partial<CaseFilters>,
   limit: number,
   signal?: AbortSignal,
 ): Promise<{ cases: MapCase[]; total: number; truncated: boolean }> {
   const path = `/map/cases${query({
-    bbox: bbox.map((n) => n.toFixed(5)).join(','),
+    bbox: bbox?.map((n) => n.toFixed(5)).join(','),
     state: f.state?.join(','),
     category: f.category?.join(','),
     level: f.level?.join(','),
@@ -188,4 +192,23 @@ export function getGrids(level: CellLevel): Promise<GridCollection> {
     gridCache.set(level, p)
   }
   return p
+}
+
+let prefetched: { at: number; promise: ReturnType<typeof getCases> } | null = null
+
+/**
+ * Starts the first, unfiltered load of the area's cases as soon as the router enters /map, while the
+ * map's own chunk (Leaflet) is still loading; MapView takes it over.
+ */
+export function prefetchAreaCases(limit: number): void {
+  const promise = getCases(null, {}, limit)
+  promise.catch(() => {}) // MapView reports the error when it takes the promise over
+  prefetched = { at: Date.now(), promise }
+}
+
+/** The prefetched load, once, if it is fresh (a few seconds old at most). */
+export function takePrefetchedCases(): ReturnType<typeof getCases> | null {
+  const p = prefetched
+  prefetched = null
+  return p && Date.now() - p.at < 10_000 ? p.promise : null
 }
