@@ -34,11 +34,13 @@ from backend.demo import _GIVEN, _SURNAMES
 from backend.grids.service import active_generations
 from backend.grids.tables import GridRegion
 from backend.people.tables import TeamVillage
+from backend.settings import get_settings
 from backend.sync.tables import SyncChange
 from backend.visits.policy import DEFAULT_OFFSETS
 from backend.visits.tables import Visit
 
 DEMO_DEVICE = "demo-history"
+CASES_PER_TRANSACTION = 1000
 CHUNK = 400  # rows per INSERT: under SQLite's bound-parameter limit for the widest table
 
 # The county's mix: neighbour, family and land matters dominate village disputes.
@@ -267,41 +269,72 @@ class _Case:
             return
         row.update(state="closed", closed_at=closed)
         self.event(closed, "close", {"state": "closed"})
-        if self._visits(batch, closed, level, team):
+        outcome, at = self._visits(batch, closed, level, team)
+        if outcome == "archived":
             row["state"] = "archived"
-            self.event(max(e["at"] for e in self.events), "archive", {"state": "archived"})
+            self.event(at, "archive", {"state": "archived"})
+        elif outcome == "reopened":
+            # An unsatisfied visit reopens the case (as visits.service does): mediated again.
+            row.update(
+                state="mediating" if team else "reopened",
+                closed_at=None,
+                resolved_at=None,
+                deadline=at + timedelta(days=30),
+            )
+            self.event(at, "reopen", {"state": row["state"]}, {"reason": "回访不满意"})
 
-    def _visits(self, batch: _Batch, closed: datetime, level: str, team: int | None) -> bool:
-        """Schedule the return visits and do the ones already due; True when all were satisfied."""
+    def _visits(
+        self, batch: _Batch, closed: datetime, level: str, team: int | None
+    ) -> tuple[str, datetime | None]:
+        """Schedule the return visits and do the ones already due, as people would: mostly on time,
+        mostly in person. ("archived", when) when all were done and satisfied; ("reopened", when) at
+        an unsatisfied one (the later ones are void); ("closed", None) while some are still to do."""
         rng, now = self.rng, self.ctx["now"]
         today = now.astimezone(clock.LOCAL_TZ).date()
         closed_day = closed.astimezone(clock.LOCAL_TZ).date()
         offsets = DEFAULT_OFFSETS[level]
-        all_satisfied = True
+        outcome: tuple[str, datetime | None] = ("archived", closed)
         for seq, offset in enumerate(offsets, start=1):
             due: date = closed_day + timedelta(days=offset)
             values: dict[str, Any] = {"state": "pending"}
-            if due < today and rng.random() < 0.94:
+            if outcome[0] == "reopened":
+                values = {"state": "cancelled"}
+            elif due < today and rng.random() < 0.94:
                 late = rng.random() < 0.08
-                done_day = due + timedelta(days=rng.randint(1, 6) if late else -rng.randint(0, 2))
-                done_at = datetime.combine(
-                    max(done_day, closed_day), time(rng.randint(9, 17)), tzinfo=clock.LOCAL_TZ
+                done_day = (
+                    due + timedelta(days=rng.randint(1, 6))
+                    if late
+                    else due - timedelta(days=rng.randint(0, 2))
+                )
+                done_day = min(max(done_day, closed_day), today)
+                done_at = min(
+                    datetime.combine(done_day, time(rng.randint(9, 17)), tzinfo=clock.LOCAL_TZ),
+                    now - timedelta(minutes=rng.randint(5, 120)),
                 )
                 satisfaction = rng.choices(
                     ["satisfied", "basically_satisfied", "unsatisfied"], weights=[84, 13, 3]
                 )[0]
                 in_person = rng.random() < 0.78
-                distance = rng.uniform(5, 250) if in_person else None
+                # Most visits in person are at the family's door; a few meet elsewhere (not 见面).
+                distance = (
+                    (rng.uniform(5, 250) if rng.random() < 0.92 else rng.uniform(400, 3000))
+                    if in_person
+                    else None
+                )
                 values = {
                     "state": "done", "done_at": done_at, "recorded_at": done_at,
                     "method": "in_person" if in_person else "phone",
                     "satisfaction": satisfaction, "recurred": False, "distance_m": distance,
-                    "face_to_face": in_person and rng.random() < 0.95, "on_time": not late,
+                    "face_to_face": distance is not None and distance <= self.ctx["radius_m"],
+                    "on_time": done_day <= due,
                     "recorded_device": DEMO_DEVICE, "notes": "（演示数据）回访情况良好。",
                 }  # fmt: skip
-                all_satisfied = all_satisfied and satisfaction != "unsatisfied"
-            else:
-                all_satisfied = False
+                if satisfaction == "unsatisfied":
+                    outcome = ("reopened", done_at)
+                elif outcome[0] == "archived":
+                    outcome = ("archived", max(outcome[1] or done_at, done_at))
+            elif outcome[0] == "archived":
+                outcome = ("closed", None)
             batch.add(
                 Visit(
                     id=uuid.UUID(int=rng.getrandbits(128), version=4),
@@ -318,7 +351,7 @@ class _Case:
                     **values,
                 )  # fmt: skip
             )
-        return all_satisfied
+        return outcome
 
 
 async def _clear() -> int:
@@ -404,6 +437,7 @@ async def generate(
         "days": days,
         "teams": teams,
         "generation": generation,
+        "radius_m": get_settings().visit_radius_m,
         "number": number,
         "repeat_parties": [(_name(rng), _phone(rng)) for _ in range(max(5, count // 200))],
     }
@@ -413,16 +447,15 @@ async def generate(
     times = sorted(_when(rng, ctx["now"], days) for _ in places)
     made = 0
     batch = _Batch()
-    async with write_transaction():
-        for (i, point), reported in zip(places, times, strict=True):
-            _Case(ctx, rng, cells[i], point, reported).build(batch)
-            made += 1
-            if made % 1000 == 0:
+    for (i, point), reported in zip(places, times, strict=True):
+        _Case(ctx, rng, cells[i], point, reported).build(batch)
+        made += 1
+        if made % CASES_PER_TRANSACTION == 0 or made == len(places):
+            # A transaction per thousand cases, so a running server is never locked out for long;
+            # the number counters go with each, so a real case never gets a demo case's number.
+            async with write_transaction():
                 await _flush(batch)
-                if progress:
-                    progress(1000)
-        await _flush(batch)
-        await _save_serials(number)
-    if progress and made % 1000:
-        progress(made % 1000)
+                await _save_serials(number)
+            if progress:
+                progress(made % CASES_PER_TRANSACTION or CASES_PER_TRANSACTION)
     return {"cases": made, "removed": removed}

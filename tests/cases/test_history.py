@@ -17,6 +17,7 @@ from backend.cases.tables import Case, CaseEvent
 from backend.core import clock
 from backend.grids.service import active_generations
 from backend.grids.tables import GridRegion
+from backend.settings import get_settings
 from backend.visits.tables import Visit
 from tests.factories import auth, make_case
 
@@ -88,14 +89,24 @@ async def test_a_demo_year_is_plausible_and_consistent(client, demo_history):
         last[e["case"]] = e
     assert all(r["version"] == last[r["id"]]["version"] for r in rows)
     visits = await Visit.select().where(Visit.case.is_in(ids)).run()
-    with_visits = {v["case"] for v in visits}
-    assert with_visits == {r["id"] for r in rows if r["state"] in ("closed", "archived")}
+    closed_once = {e["case"] for e in events if e["action"] == "close"}
+    assert {v["case"] for v in visits} == closed_once
+    radius = get_settings().visit_radius_m
     for r in rows:
-        own = [v for v in visits if v["case"] == r["id"]]
+        own = sorted((v for v in visits if v["case"] == r["id"]), key=lambda v: v["seq"])
         if r["state"] == "archived":
             assert all(v["state"] == "done" and v["satisfaction"] != "unsatisfied" for v in own)
+        if any(v["satisfaction"] == "unsatisfied" for v in own):
+            # An unsatisfied visit reopened the case; the visits after it are void.
+            assert r["state"] in ("mediating", "reopened") and r["closed_at"] is None, r["number"]
+            first = next(i for i, v in enumerate(own) if v["satisfaction"] == "unsatisfied")
+            assert all(v["state"] == "cancelled" for v in own[first + 1 :])
         for v in own:
-            assert v["due_date"] > r["closed_at"].astimezone(clock.LOCAL_TZ).date()
+            if v["state"] == "done":
+                assert v["done_at"] <= now  # nobody visits in the future
+                assert v["face_to_face"] == (v["method"] == "in_person" and v["distance_m"] <= radius)
+                assert v["on_time"] == (v["done_at"].astimezone(clock.LOCAL_TZ).date() <= v["due_date"])
+    assert any(v["satisfaction"] == "unsatisfied" for v in visits) or len(visits) < 100
 
 
 async def test_demo_cases_show_on_the_map_and_a_rerun_replaces_them(client, demo_history, database_url):
