@@ -65,6 +65,8 @@ def mask_phone(phone: str | None) -> str | None:
 def mask_id_number(id_number: str | None) -> str | None:
     if not id_number:
         return id_number
+    if len(id_number) < 15:  # not a real ID number: showing its ends would show most of it
+        return "*" * len(id_number)
     return id_number[:6] + "*" * 8 + id_number[-4:]
 
 

@@ -67,3 +67,11 @@ async def test_audit_filters_by_user_and_time(client):
         )
     ).json()
     assert future == []
+
+
+def test_masking_never_shows_most_of_a_short_id_number():
+    from backend.cases.privacy import mask_id_number
+
+    assert mask_id_number("11010519491231002X") == "110105********002X"
+    assert mask_id_number("5305241234") == "**********"
+    assert mask_id_number(None) is None
