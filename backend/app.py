@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 from litestar import Litestar, get
 from litestar.config.app import AppConfig
+from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.middleware.base import DefineMiddleware
@@ -63,6 +66,10 @@ def _log_requests_outermost(app_config: AppConfig) -> AppConfig:
     return app_config
 
 
+# Paths NOT matching this are left alone by the compression middleware (its `exclude` is a regex).
+COMPRESS_ONLY = r"^(?!/api/map/(cases|cells)$)"
+
+
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Litestar:
     """Build the app. `manage_database=False` leaves the engine's pool to the caller (tests)."""
     settings = settings or get_settings()
@@ -89,6 +96,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             ),
         }
     )
+    # Litestar's check tries the pattern on "" and calls it "matches everything"; it is a negative
+    # look-ahead on purpose (see COMPRESS_ONLY).
+    warnings.filterwarnings("ignore", message="Middleware 'CompressionMiddleware' exclude pattern")
     return Litestar(
         route_handlers=[
             health,
@@ -116,5 +126,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             render_plugins=[SwaggerRenderPlugin()],
         ),
         request_max_body_size=20 * 1024 * 1024,
+        # The map's bulk JSON (50,000 markers are ~7 MB, ~1 MB gzipped) is compressed on the fly.
+        # Only there: the PWA's assets are served precompressed, photos are JPEG, and a gzip stream
+        # would hold back server-sent events.
+        compression_config=CompressionConfig(
+            backend="gzip", gzip_compress_level=5, minimum_size=2048, exclude=COMPRESS_ONLY
+        ),
         debug=False,
     )

@@ -16,13 +16,14 @@ import msgspec
 from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 from piccolo.query.functions.aggregate import Count
+from piccolo.querystring import QueryString
 
 from backend.cases import service
 from backend.cases.service import OPEN_STATES, visible_to
 from backend.cases.tables import Case
 from backend.core import clock
 from backend.core.errors import InvalidRequest, NotFound
-from backend.db import read_transaction
+from backend.db import DB, read_transaction
 from backend.grids import maps
 from backend.grids.service import active_generations
 from backend.grids.tables import GridRegion
@@ -157,26 +158,49 @@ _MARKER_COLUMNS = (
 
 
 async def markers(user: CurrentUser, filters: dict[str, Any], limit: int) -> dict[str, Any]:
-    """Case markers in scope, newest first, at most `limit`, and how many matched in all."""
+    """Case markers in scope, newest first, at most `limit`, and how many matched in all.
+
+    Raw SQL with the overdue flag computed in the database: at 50,000 rows, building ORM rows (UUID
+    and datetime objects) cost more than the query itself."""
     limit = max(1, min(limit, MAX_MARKERS))
     now = clock.now()
-    where = case_filters(filters, now)
+    where = _all([visible_to(user), case_filters(filters, now)])
+    condition = where.querystring if where is not None else QueryString("1 = 1")
+    open_states = ", ".join(f"'{s}'" for s in OPEN_STATES)  # constants, not input
     async with read_transaction():
-        rows = (
-            await _scoped_where(Case.select(*_MARKER_COLUMNS), user, where)
-            .order_by(Case.reported_at, ascending=False)
-            .limit(limit + 1)
-            .run()
+        rows = await DB.run_querystring(
+            QueryString(
+                "SELECT CAST(id AS TEXT) AS id, lon, lat, state, category, level, "
+                f"CASE WHEN state IN ({open_states}) AND deadline < {{}} THEN 1 ELSE 0 END AS overdue, "
+                "conflict, number, title FROM dispute_case WHERE {} ORDER BY reported_at DESC LIMIT {}",
+                now,
+                condition,
+                limit + 1,
+            )
         )
         truncated = len(rows) > limit
         if truncated:
-            total = await _scoped_where(Case.count(), user, where).run()
+            total = await _scoped_where(Case.count(), user, case_filters(filters, now)).run()
             rows = rows[:limit]
         else:
             total = len(rows)
     return {
         "fields": list(MARKER_FIELDS),
-        "rows": [marker_row(r, now) for r in rows],
+        "rows": [
+            [
+                r["id"],
+                round(r["lon"], 6),
+                round(r["lat"], 6),
+                r["state"],
+                r["category"],
+                r["level"],
+                r["overdue"],
+                1 if r["conflict"] else 0,
+                r["number"],
+                r["title"],
+            ]  # fmt: skip
+            for r in rows
+        ],
         "total": total,
         "truncated": truncated,
     }

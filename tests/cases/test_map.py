@@ -257,3 +257,17 @@ async def test_a_revoked_device_stops_hearing_the_map(client, monkeypatch):
                     pass
 
             await asyncio.wait_for(drain(), 10)  # the server ends the stream by itself
+
+
+async def test_the_maps_bulk_json_is_gzipped_and_nothing_else(client):
+    headers = {**await auth(client, "county"), "Accept-Encoding": "gzip"}
+    for _ in range(20):  # enough rows to pass the 2 KB threshold
+        await make_case(client, "mediator1")
+    markers = await client.get("/api/map/cases", params={"limit": 50000}, headers=headers)
+    assert markers.headers.get("content-encoding") == "gzip" and markers.json()["rows"]
+    cells = await client.get("/api/map/cells", params={"level": "grid"}, headers=headers)
+    assert cells.headers.get("content-encoding") == "gzip"
+    # Everything else is left alone (big, but not the map's bulk JSON).
+    grids = await client.get("/api/grids", params={"level": "grid"}, headers=headers)
+    assert grids.status_code == 200 and len(grids.content) > 2048
+    assert "content-encoding" not in grids.headers

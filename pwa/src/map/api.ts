@@ -13,7 +13,8 @@ export type Metric = 'open' | 'overdue' | 'new'
 export interface MapConfig {
   tiles: Tiles
   tianditu_key: string | null
-  bounds: [number, number, number, number]
+  /** null when no grids are loaded yet. */
+  bounds: [number, number, number, number] | null
   township: string | null
 }
 
@@ -147,8 +148,14 @@ export function getConfig(): Promise<MapConfig> {
   return api.get<MapConfig>('/map/config')
 }
 
-export function getCells(level: CellLevel, metric: Metric, f: Pick<CaseFilters, 'from' | 'to'>): Promise<CellsResponse> {
-  return api.get<CellsResponse>(`/map/cells${query({ level, metric, from: f.from, to: f.to })}`)
+/** The choropleth follows the category and level filters too (the server counts in SQL). */
+export function getCells(
+  level: CellLevel,
+  metric: Metric,
+  f: Pick<CaseFilters, 'from' | 'to' | 'category' | 'level'>,
+): Promise<CellsResponse> {
+  const params = { level, metric, from: f.from, to: f.to, category: f.category.join(','), case_level: f.level.join(',') }
+  return api.get<CellsResponse>(`/map/cells${query(params)}`)
 }
 
 export function getCell(code: string): Promise<CellDetail> {

@@ -15,5 +15,6 @@ describe('report downloads', () => {
     expect(formatCell(null, 'percent')).toBe('—')
     expect(formatCell(12, 'int')).toBe('12')
     expect(formatCell(null, 'text')).toBe('')
+    expect(formatCell(12.5, 'number')).toBe('12.50') // average days to close
   })
 })

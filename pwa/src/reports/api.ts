@@ -20,7 +20,7 @@ export interface Rate {
   definition: string
 }
 
-export type ColumnType = 'text' | 'int' | 'percent' | 'date' | 'datetime'
+export type ColumnType = 'text' | 'int' | 'number' | 'percent' | 'date' | 'datetime'
 
 export interface Column {
   key: string
@@ -48,7 +48,7 @@ export interface Report {
 }
 
 export interface Dashboard {
-  scope: { level: string; code: string; name: string }
+  scope: { level: string; code: string | null; name: string }
   counts: Record<string, number>
   rates: Rate[]
   trend: { week_start: string; new: number; closed: number }[]
@@ -106,6 +106,7 @@ export async function fetchReportFile(
 export function formatCell(value: unknown, type: ColumnType): string {
   if (value === null || value === undefined || value === '') return type === 'percent' ? '—' : ''
   if (type === 'percent') return `${Number(value).toFixed(2)}%`
+  if (type === 'number') return Number(value).toFixed(2)
   if (type === 'datetime') {
     const d = new Date(String(value))
     return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false })
