@@ -72,6 +72,9 @@ export default defineConfig({
       injectManifest: {
         // Icons and the manifest are added by the plugin (includeAssets + manifest.icons).
         globPatterns: ['**/*.{js,css,html,svg,woff2}'],
+        // The supervisors' screens (map, dashboard, reports: ECharts and supercluster, ~210 KB gzipped)
+        // need the server anyway; a mediator's phone on 2G should not download them in the background.
+        globIgnores: ['**/{MapView,DashboardView,ReportsView,SupervisorNav,supervisor,charts}-*.{js,css}'],
         // The capture path must stay small; fail the build if one precached file grows past 1 MB.
         maximumFileSizeToCacheInBytes: 1024 * 1024,
       },
