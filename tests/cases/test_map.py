@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from backend.cases.tables import Case
 from backend.core import clock
@@ -271,3 +272,24 @@ async def test_the_maps_bulk_json_is_gzipped_and_nothing_else(client):
     grids = await client.get("/api/grids", params={"level": "grid"}, headers=headers)
     assert grids.status_code == 200 and len(grids.content) > 2048
     assert "content-encoding" not in grids.headers
+
+
+@pytest.mark.parametrize(
+    ("tiles", "key", "expected"),
+    [
+        ("tianditu", "k-123", ("tianditu", "k-123")),
+        ("tianditu", "", ("none", None)),
+        ("osm", "", ("osm", None)),
+    ],
+)
+async def test_base_tiles_come_from_settings(migrated_db, monkeypatch, tiles, key, expected):
+    from backend.app import create_app
+    from backend.settings import load_settings
+
+    monkeypatch.setenv("FENGQIAO_MAP_TILES", tiles)
+    monkeypatch.setenv("FENGQIAO_TIANDITU_KEY", key)
+    app = create_app(load_settings(), manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as own:
+        config = (await own.get("/api/map/config", headers=bearer(await login(own, "tianyuan")))).json()
+    assert (config["tiles"], config["tianditu_key"]) == expected
