@@ -2,9 +2,7 @@
 
 For each engine, a fresh data dir / database (`fengqiao_bench_reports` on the PostgreSQL server named by
 FENGQIAO_BENCH_POSTGRES_URL or FENGQIAO_TEST_POSTGRES_URL, dropped and made anew): `fengqiao migrate`,
-`fengqiao demo`, then `fengqiao demo --cases N` (the demo history). When the CLI has no `--cases` yet,
-the script writes a comparable year itself (`--generate`: cases spread over the grids, workflow outcomes,
-visits) so the figures can still be taken.
+`fengqiao demo`, then `fengqiao demo --cases N` (the demo history, backend/history.py).
 
 Then, in a child process bound to that database, every report (daily, weekly, monthly, quarterly; JSON
 and XLSX) and the dashboard are requested through the app (in-process ASGI, so HTTP routing, auth,
@@ -48,144 +46,9 @@ def prepare(env: dict[str, str], cases: int) -> str:
             raise SystemExit(f"fengqiao {' '.join(command)} failed:\n{done.stderr[-2000:]}")
     started = time.perf_counter()
     history = cli(env, "demo", "--cases", str(cases))
-    if history.returncode == 0:
-        return f"fengqiao demo --cases {cases} ({time.perf_counter() - started:.0f} s)"
-    if "--cases" not in history.stderr and "no such option" not in history.stderr.lower():
+    if history.returncode:
         raise SystemExit(f"fengqiao demo --cases failed:\n{history.stderr[-2000:]}")
-    done = subprocess.run(
-        [sys.executable, __file__, "--generate", str(cases)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"generating the history failed:\n{done.stderr[-2000:]}")
-    return f"bench generator, {cases} cases ({time.perf_counter() - started:.0f} s; no `demo --cases` yet)"
-
-
-# --- a year of cases, when the CLI cannot make it -------------------------------------------------
-
-
-async def generate(n: int) -> None:
-    """Cases over the past year in every grid, with outcomes and visits, written in batches."""
-    import random
-    import uuid
-    from datetime import timedelta
-
-    from backend import db, wiring
-    from backend.cases.tables import Case, Category
-    from backend.core import clock
-    from backend.grids.tables import GridRegion
-    from backend.people.tables import TeamVillage
-    from backend.visits.tables import Visit
-
-    wiring.connect()
-    await db.prepare()
-    rng = random.Random(8)
-    grids = (
-        await GridRegion.select(
-            GridRegion.code,
-            GridRegion.parent_code,
-            GridRegion.min_lon,
-            GridRegion.min_lat,
-            GridRegion.max_lon,
-            GridRegion.max_lat,
-        )
-        .where(GridRegion.level == "grid")
-        .run()
-    )
-    teams = {r["village_code"]: r["team"] for r in await TeamVillage.select().run()}
-    categories = [r["code"] for r in await Category.select(Category.code).run()]
-    weights = [30, 8, 6, 10, 5, 9, 12, 10, 6, 3, 1][: len(categories)]
-    now = clock.now()
-    outcomes = ["archived"] * 40 + ["closed"] * 45 + ["resolved"] * 3 + ["mediating"] * 6 + ["reported"] * 3
-    outcomes += ["rejected", "referred", "failed"]
-    # 500 cases (and their visits) a statement: PostgreSQL takes at most 32,767 parameters.
-    for start in range(0, n, 500):
-        cases, visits = [], []
-        for i in range(start, min(n, start + 500)):
-            g = rng.choice(grids)
-            village = g["parent_code"]
-            reported = now - timedelta(seconds=rng.uniform(0, 365 * 86400))
-            state = rng.choice(outcomes)
-            if reported > now - timedelta(days=20) and state in ("archived", "closed"):
-                state = "mediating"
-            accepted = (
-                reported + timedelta(hours=rng.uniform(1, 48))
-                if state not in ("reported", "rejected")
-                else None
-            )
-            resolved = (
-                accepted + timedelta(days=rng.uniform(1, 25))
-                if accepted and state in ("resolved", "closed", "archived")
-                else None
-            )
-            closed = (
-                resolved + timedelta(days=rng.uniform(0, 3))
-                if resolved and state in ("closed", "archived")
-                else None
-            )
-            case_id = uuid.uuid4()
-            cases.append(
-                Case(
-                    id=case_id,
-                    number=f"{village[:9]}-B-{i:06d}",
-                    category=rng.choices(categories, weights)[0],
-                    title="演示纠纷",
-                    description="",
-                    level=rng.choices(["small", "hard", "big"], [80, 17, 3])[0],
-                    state=state,
-                    lon=rng.uniform(g["min_lon"], g["max_lon"]),
-                    lat=rng.uniform(g["min_lat"], g["max_lat"]),
-                    location_source="gps",
-                    township_code=village[:9] + "000",
-                    village_code=village,
-                    grid_code=g["code"],
-                    locate_status="inside",
-                    owner_level="team",
-                    owner_team=teams.get(village),
-                    created_device="demo-history",
-                    reported_at=reported,
-                    accepted_at=accepted,
-                    deadline=accepted + timedelta(days=30) if accepted else None,
-                    resolved_at=resolved,
-                    closed_at=closed,
-                    conflict=rng.random() < 0.002,
-                    create_hash=uuid.uuid4().hex,
-                    updated_at=reported,
-                )
-            )
-            if closed:
-                for offset in (7, 30):
-                    due = (closed + timedelta(days=offset)).astimezone(clock.LOCAL_TZ).date()
-                    done = due <= now.astimezone(clock.LOCAL_TZ).date() and rng.random() < 0.93
-                    visits.append(
-                        Visit(
-                            id=uuid.uuid4(),
-                            case=case_id,
-                            seq=1 if offset == 7 else 2,
-                            of_total=2,
-                            offset_days=offset,
-                            due_date=due,
-                            team=teams.get(village),
-                            township_code=village[:9] + "000",
-                            state="done" if done else "pending",
-                            satisfaction=rng.choices(
-                                ["satisfied", "basically_satisfied", "unsatisfied"], [85, 12, 3]
-                            )[0]
-                            if done
-                            else None,
-                            face_to_face=rng.random() < 0.8 if done else None,
-                            on_time=rng.random() < 0.95 if done else None,
-                            done_at=closed + timedelta(days=offset) if done else None,
-                        )
-                    )
-        async with db.write_transaction():
-            await Case.insert(*cases).run()
-            if visits:
-                await Visit.insert(*visits).run()
-    await db.close()
+    return f"fengqiao demo --cases {cases} ({time.perf_counter() - started:.0f} s)"
 
 
 # --- measuring (in the child bound to one database) -----------------------------------------------
@@ -300,12 +163,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.generate:
-        asyncio.run(generate(args.generate))
-        return
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.runs))))
         return

@@ -61,7 +61,7 @@ class Case(Table, tablename="dispute_case"):
     created_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
     created_device = Varchar(length=36, null=True, default=None)
     occurred_at = Timestamptz(null=True, default=None)
-    reported_at = Timestamptz(default=TimestamptzNow())
+    reported_at = Timestamptz(default=TimestamptzNow(), index=True)
     accepted_at = Timestamptz(null=True, default=None)
     deadline = Timestamptz(null=True, default=None)
     deadline_extended = Boolean(default=False)

@@ -9,6 +9,8 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
+
 from backend.cases.tables import Case, Category
 from backend.core import clock
 from backend.db import read_transaction
@@ -23,6 +25,7 @@ from backend.reports.schemas import Column, Report, Section
 from backend.reports.service import Area, UnknownReport, generated_at, local_iso, report_area, township_names
 
 HOTSPOTS = 10
+UNLOCATED = "未定位"
 
 
 def _totals(columns: list[Column], rows: list[dict[str, Any]], label_key: str) -> dict[str, Any]:
@@ -202,10 +205,9 @@ async def _hotspots(area: Area, span: Span) -> Section:
 
 async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
     at = _span_ref(span)
-    at_date = at.astimezone(clock.LOCAL_TZ).date()
     older_than = at - timedelta(days=days)
     flt = area.filter
-    counts = await queries.screening_counts(flt, at, older_than, at_date)
+    counts = await queries.screening_counts(flt, at, older_than)
     groups = await lists.repeated_groups(area, span)
     repeated_ids = {str(i) for _, _, g in groups for i in g}
     repeated_by_town: dict[str, int] = defaultdict(int)
@@ -219,7 +221,7 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         _c("township", "乡镇"),
         _c("unresolved", f"超{days}天未化解", "int"),
         _c("overdue", "逾期未结", "int"),
-        _c("conflicts", "数据冲突", "int"),
+        _c("conflicts", "当前冲突", "int"),
         _c("repeated", "重复纠纷（件）", "int"),
         _c("visits_overdue", "回访逾期", "int"),
     ]
@@ -235,13 +237,17 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         columns=columns,
         rows=rows,
         totals=_totals(columns, rows, "township"),
-        note=f"截至{at.astimezone(clock.LOCAL_TZ):%Y年%m月%d日 %H:%M}",
+        note=(
+            f"截至{at.astimezone(clock.LOCAL_TZ):%Y年%m月%d日 %H:%M}"
+            "（未化解、逾期、回访逾期按当时的办理记录计）；"
+            "当前冲突为生成本表时仍待处理的数据冲突（冲突无记录时间，无法回溯）"
+        ),
     )
     unresolved = await lists.case_list(
         area,
         "unresolved",
         f"超过{days}天未化解",
-        [Case.state.is_in(list(queries.UNRESOLVED_STATES)), Case.reported_at < older_than],
+        [WhereRaw("{}", queries.unresolved_at(at, older_than))],
         [_c("days_open", "已登记天数", "int")],
         lambda r: {"days_open": (at - r["reported_at"]).days},
     )
@@ -249,14 +255,14 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         area,
         "overdue",
         "逾期未结",
-        [Case.state.is_in(list(queries.OPEN_STATES)), Case.deadline < at, Case.reported_at < at],
+        [WhereRaw("{}", queries.overdue_at(at)), Case.reported_at < at],
         [_c("deadline", "办理期限", "datetime"), _c("days_overdue", "逾期天数", "int")],
         lambda r: {"deadline": local_iso(r["deadline"]), "days_overdue": (at - r["deadline"]).days},
     )
     conflicts = await lists.case_list(
         area,
         "conflicts",
-        "数据冲突待处理",
+        "当前数据冲突（生成时仍待处理）",
         [Case.conflict.eq(True), Case.state.not_in(["merged", "archived"]), Case.reported_at < at],
     )
     return [
@@ -265,7 +271,7 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         overdue,
         conflicts,
         await lists.repeated_section(area, span, "本月重复纠纷", groups),
-        await lists.visits_overdue(area, at_date),
+        await lists.visits_overdue(area, at),
     ]
 
 
@@ -334,6 +340,11 @@ async def _quarterly(
         if team_ids
         else {}
     )
+    unlocated = by_town.get(None)
+    if unlocated is not None and any(vars(unlocated.counts).values()):
+        # Cases located outside every township count in the whole; listed, unranked, so the rows add up.
+        row = _ranking_row("township", UNLOCATED, unlocated)
+        town_rows.append(row)
     names = await township_names()
     team_rows = []
     for team_id, row in by_team.items():
@@ -353,7 +364,10 @@ async def _quarterly(
             columns=town_columns,
             rows=town_rows,
             totals={"rank": None, "township": "合计", **totals_values},
-            note="按办结率排序，办结率相同按化解率、满意率；本季度无登记案件的乡镇列于末尾不排名",
+            note=(
+                "按办结率排序，办结率相同按化解率、满意率；本季度无登记案件的乡镇列于末尾不排名；"
+                "“未定位”为定位在各乡镇之外的案件，计入合计，不参与排名"
+            ),
         ),
         Section(
             key="teams",

@@ -7,16 +7,18 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date
+from datetime import datetime
 from typing import Any
+
+from piccolo.columns.combination import WhereRaw
 
 from backend.cases import privacy
 from backend.cases.categories import category_names
 from backend.cases.tables import Case
+from backend.core import clock
 from backend.grids.service import region_names
 from backend.reports import queries
 from backend.reports.periods import Span
-from backend.reports.rates import CLOSED_STATES
 from backend.reports.schemas import Column, Section
 from backend.reports.service import LEVEL_NAMES, STATE_NAMES, Area, local_iso, responsible
 from backend.visits.tables import Visit
@@ -24,6 +26,12 @@ from backend.visits.tables import Visit
 # Lists longer than this are cut (the summaries still count every case); a screening list of thousands
 # is read by no one, and the cut is said in the section's note.
 MAX_LIST_ROWS = 2000
+
+
+# A group of places is joined transitively (a chain of neighbours), so it is labelled as such, not as
+# "within 100 m" of one point.
+NEARBY_KIND = "相邻地点"
+NEARBY_LABEL = "相邻（彼此相距100米内相连）"
 
 
 def column(key: str, label: str, type_: str = "text") -> Column:
@@ -110,7 +118,9 @@ async def case_list(
 
 async def repeated_groups(area: Area, span: Span) -> list[tuple[str, str, set[Any]]]:
     """(kind, subject, case ids) of the span's repeated disputes: the same party (ID number or phone)
-    in two or more cases, or two or more cases within 100 m of each other (joined transitively)."""
+    in two or more cases, or two or more cases chained by neighbours within 100 m (joined transitively:
+    each case is within 100 m of another in its group, so the group as a whole may span more, and its
+    label says so)."""
     by_key: dict[tuple[str, str], set[Any]] = defaultdict(set)
     for r in await queries.repeated_parties(area.filter, span):
         by_key[(r["kind"], r["key"])].add(r["id"])
@@ -136,7 +146,7 @@ async def repeated_groups(area: Area, span: Span) -> list[tuple[str, str, set[An
     places: dict[Any, set[Any]] = defaultdict(set)
     for x in list(parent):
         places[root(x)].add(x)
-    groups.extend(("同一地点", "100米范围内", ids) for ids in places.values() if len(ids) >= 2)
+    groups.extend((NEARBY_KIND, NEARBY_LABEL, ids) for ids in places.values() if len(ids) >= 2)
     return groups
 
 
@@ -157,8 +167,8 @@ async def repeated_section(
     rows = []
     for kind, subject, group in groups:
         members = sorted((info[str(i)] for i in group if str(i) in info), key=lambda r: r["number"])
-        if kind == "同一地点" and members and members[0]["grid_code"]:
-            subject = f"{grid_names.get(members[0]['grid_code'], members[0]['grid_code'])} 100米范围内"
+        if kind == NEARBY_KIND and members and members[0]["grid_code"]:
+            subject = f"{grid_names.get(members[0]['grid_code'], members[0]['grid_code'])} {NEARBY_LABEL}"
         towns = dict.fromkeys(area.township_names.get(r["township_code"] or "", "") for r in members)
         rows.append(
             {
@@ -182,12 +192,17 @@ async def repeated_section(
         title=title,
         columns=columns,
         rows=rows,
-        note="同一当事人（身份证号或电话相同）或同一地点（相距100米内）在本期出现2次及以上；当事人信息已脱敏",
+        note=(
+            "同一当事人（身份证号或电话相同）在本期出现2次及以上，或本期2件及以上案件地点相邻：每件与组内"
+            "至少一件相距100米内，逐件相连成组（故组内首尾可相距100米以上）；当事人信息已脱敏"
+        ),
     )
 
 
-async def visits_overdue(area: Area, at_date: date) -> Section:
-    """Closed cases whose return visits are late: the visit's assignee (or team) is responsible."""
+async def visits_overdue(area: Area, at: datetime) -> Section:
+    """Return visits late at the instant `at` (due before its local date and not done by then, though
+    perhaps done since), whoever now owns them: the visit's assignee (or team) is responsible."""
+    at_date = at.astimezone(clock.LOCAL_TZ).date()
     query = Visit.select(
         Visit.due_date,
         Visit.case.number,
@@ -196,9 +211,7 @@ async def visits_overdue(area: Area, at_date: date) -> Section:
         Visit.case.owner_level,
         Visit.assignee.display_name,
         Visit.team.name,
-    ).where(
-        (Visit.state == "pending") & (Visit.due_date < at_date) & Visit.case.state.is_in(list(CLOSED_STATES))
-    )
+    ).where(WhereRaw("{}", queries.visit_overdue_at(at)))
     if area.filter.visits is not None:
         query = query.where(area.filter.visits)
     if area.filter.township:

@@ -8,6 +8,7 @@ instants (see periods.py). Only lists (big cases, screening rows) come back row 
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -16,7 +17,7 @@ from typing import Any
 from piccolo.columns.combination import Combinable
 from piccolo.querystring import QueryString
 
-from backend.cases.service import OPEN_STATES
+from backend.core.clock import LOCAL_TZ
 from backend.db import DB, engine_name
 from backend.reports.periods import Span
 from backend.reports.rates import CLOSED_STATES, EXCLUDED_STATES, SATISFIED, RateCounts
@@ -28,7 +29,6 @@ GROUPS = {
     "category": "dispute_case.category",
     "grid": "dispute_case.grid_code",
 }
-UNRESOLVED_STATES = ("reported", *OPEN_STATES, "failed")
 NEARBY_M = 100.0
 _M_PER_DEG_LAT = 111_320.0
 # A box wide enough for 100 m in longitude anywhere south of 45°N (the county is at 24–25°N); the
@@ -44,8 +44,6 @@ def _in(values: tuple[str, ...]) -> str:
 
 CLOSED_IN = _in(CLOSED_STATES)
 EXCLUDED_IN = _in(EXCLUDED_STATES)
-OPEN_IN = _in(OPEN_STATES)
-UNRESOLVED_IN = _in(UNRESOLVED_STATES)
 SATISFIED_IN = _in(SATISFIED)
 _DONE = "visit.state = 'done'"
 _STATE = "dispute_case.state"
@@ -104,6 +102,57 @@ def reported_in(span: Span) -> QueryString:
         span.since,
         span.until,
     )
+
+
+def _open_at(at: datetime, left_untimed: tuple[str, ...]) -> QueryString:
+    """Cases not yet resolved or closed at the instant `at`, judged from their timestamps rather than
+    today's state (a past report run again must count what was open then), less rejected and merged
+    ones, and less those already in one of `left_untimed` at `at`: states with no timestamp of their
+    own, but updated_at is at or after the change, and only a later change moves a case out of them."""
+    return q(
+        "(dispute_case.resolved_at IS NULL OR dispute_case.resolved_at >= {}) "
+        "AND (dispute_case.closed_at IS NULL OR dispute_case.closed_at >= {}) "
+        f"AND dispute_case.state NOT IN {EXCLUDED_IN} "
+        f"AND NOT (dispute_case.state IN {_in(left_untimed)} AND dispute_case.updated_at < {{}})",
+        at,
+        at,
+        at,
+    )
+
+
+def overdue_at(at: datetime) -> QueryString:
+    """逾期 at the instant `at`: accepted and past the deadline then, and still being mediated (not
+    resolved, closed, referred to the legal route or failed by then)."""
+    return q(
+        "dispute_case.accepted_at < {} AND dispute_case.deadline < {} AND {}",
+        at,
+        at,
+        _open_at(at, ("referred", "failed")),
+    )
+
+
+def unresolved_at(at: datetime, reported_before: datetime) -> QueryString:
+    """未化解 at `at`: reported before `reported_before` and not resolved, closed or referred by `at`
+    (a failed mediation is still unresolved)."""
+    return q("dispute_case.reported_at < {} AND {}", reported_before, _open_at(at, ("referred",)))
+
+
+def visit_overdue_at(at: datetime) -> QueryString:
+    """A return visit late at the instant `at`: due before the local date of `at` and not done by
+    then (still pending, or done at or after `at`); cancelled ones never count."""
+    at_date = at.astimezone(LOCAL_TZ).date()
+    return q(
+        "visit.due_date < {} AND (visit.state = 'pending' OR (visit.state = 'done' AND visit.done_at >= {})) "
+        "AND visit.state <> 'cancelled'",
+        at_date,
+        at,
+    )
+
+
+def visit_counted(today: date) -> QueryString:
+    """The visits 回访率 counts (its denominator): due before today, or due today and already done. A
+    visit due today and still pending has the rest of the day: it is neither on time nor missed yet."""
+    return q("(visit.due_date < {} OR (visit.state = 'done' AND visit.due_date <= {}))", today, today)
 
 
 def _days_to_close() -> str:
@@ -168,8 +217,8 @@ async def rate_rows(flt: Filter, span: Span, today: date, group: str | None = No
     visit_rows = await run(
         q(
             f"SELECT {select_group}"
-            "SUM(CASE WHEN visit.due_date <= {} THEN 1 ELSE 0 END) AS due, "
-            "SUM(CASE WHEN visit.due_date <= {} AND visit.on_time = {} THEN 1 ELSE 0 END) AS on_time, "
+            "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS due, "
+            "SUM(CASE WHEN {} AND visit.on_time = {} THEN 1 ELSE 0 END) AS on_time, "
             f"{_count_when(_DONE)} AS done, "
             f"{_count_when(_DONE + ' AND visit.satisfaction IS NOT NULL')} AS rated, "
             f"{_count_when(_DONE + ' AND visit.satisfaction IN ' + SATISFIED_IN)} AS satisfied, "
@@ -177,8 +226,8 @@ async def rate_rows(flt: Filter, span: Span, today: date, group: str | None = No
             'FROM visit JOIN dispute_case ON dispute_case.id = visit."case" '
             "WHERE {} AND visit.due_date >= {} AND visit.due_date <= {} AND visit.state <> 'cancelled'"
             + group_by,
-            today,
-            today,
+            visit_counted(today),
+            visit_counted(today),
             True,
             True,
             flt.visit_where(),
@@ -213,8 +262,8 @@ async def rate_counts(flt: Filter, span: Span, today: date) -> RateCounts:
 # --- counts by township, category, grid -----------------------------------------------------------
 
 
-async def daily_counts(flt: Filter, span: Span, overdue_at: datetime) -> dict[str, dict[str, int]]:
-    """Per township: new (reported), accepted, closed in the span; overdue at `overdue_at`."""
+async def daily_counts(flt: Filter, span: Span, at: datetime) -> dict[str, dict[str, int]]:
+    """Per township: new (reported), accepted, closed in the span; overdue at the instant `at`."""
     s, u = span.since, span.until
     rows = await run(
         q(
@@ -225,8 +274,7 @@ async def daily_counts(flt: Filter, span: Span, overdue_at: datetime) -> dict[st
             "THEN 1 ELSE 0 END) AS accepted, "
             f"SUM(CASE WHEN dispute_case.state IN {CLOSED_IN} AND dispute_case.closed_at >= {{}} "
             "AND dispute_case.closed_at < {} THEN 1 ELSE 0 END) AS closed, "
-            f"SUM(CASE WHEN dispute_case.state IN {OPEN_IN} AND dispute_case.deadline < {{}} "
-            "THEN 1 ELSE 0 END) AS overdue, "
+            "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS overdue, "
             "SUM(CASE WHEN dispute_case.reported_at >= {} AND dispute_case.reported_at < {} "
             "AND dispute_case.state <> 'merged' AND dispute_case.level = 'big' THEN 1 ELSE 0 END) AS big "
             "FROM dispute_case WHERE {} GROUP BY dispute_case.township_code",
@@ -236,7 +284,7 @@ async def daily_counts(flt: Filter, span: Span, overdue_at: datetime) -> dict[st
             u,
             s,
             u,
-            overdue_at,
+            overdue_at(at),
             s,
             u,
             flt.case_where(),
@@ -265,18 +313,18 @@ async def new_by(flt: Filter, group: str, current: Span, previous: Span) -> dict
     return {r["g"]: {"new": _n(r["new"]), "previous": _n(r["previous"])} for r in rows if r["g"]}
 
 
-async def closed_and_overdue_by_township(flt: Filter, span: Span, overdue_at: datetime) -> dict[str, dict]:
+async def closed_and_overdue_by_township(flt: Filter, span: Span, at: datetime) -> dict[str, dict]:
+    """Per township: closed in the span, and overdue at the instant `at`."""
     rows = await run(
         q(
             "SELECT dispute_case.township_code AS g, "
             f"SUM(CASE WHEN dispute_case.state IN {CLOSED_IN} AND dispute_case.closed_at >= {{}} "
             "AND dispute_case.closed_at < {} THEN 1 ELSE 0 END) AS closed, "
-            f"SUM(CASE WHEN dispute_case.state IN {OPEN_IN} AND dispute_case.deadline < {{}} "
-            "THEN 1 ELSE 0 END) AS overdue "
+            "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS overdue "
             "FROM dispute_case WHERE {} GROUP BY dispute_case.township_code",
             span.since,
             span.until,
-            overdue_at,
+            overdue_at(at),
             flt.case_where(),
         )
     )
@@ -299,24 +347,21 @@ async def hotspot_grids(flt: Filter, span: Span, limit: int = 10) -> list[dict[s
     )
 
 
-async def screening_counts(
-    flt: Filter, at: datetime, older_than: datetime, at_date: date
-) -> dict[str, dict[str, int]]:
-    """Per township, the monthly screening's counts as of `at`: unresolved cases reported before
-    `older_than`, overdue ones, sync conflicts, and closed cases whose visits are overdue."""
+async def screening_counts(flt: Filter, at: datetime, older_than: datetime) -> dict[str, dict[str, int]]:
+    """Per township, the monthly screening's counts as of the instant `at`, from timestamps: cases
+    reported before `older_than` and unresolved at `at`, cases overdue at `at`, sync conflicts (no
+    timestamp: as they stand now), and return visits late at `at`."""
     rows = await run(
         q(
             "SELECT dispute_case.township_code AS g, "
-            f"SUM(CASE WHEN dispute_case.state IN {UNRESOLVED_IN} AND dispute_case.reported_at < {{}} "
-            "THEN 1 ELSE 0 END) AS unresolved, "
-            f"SUM(CASE WHEN dispute_case.state IN {OPEN_IN} AND dispute_case.deadline < {{}} "
-            "THEN 1 ELSE 0 END) AS overdue, "
+            "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS unresolved, "
+            "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS overdue, "
             "SUM(CASE WHEN dispute_case.conflict = {} AND dispute_case.state NOT IN ('merged', 'archived') "
             "THEN 1 ELSE 0 END) AS conflicts "
             "FROM dispute_case WHERE {} AND dispute_case.reported_at < {} "
             "GROUP BY dispute_case.township_code",
-            older_than,
-            at,
+            unresolved_at(at, older_than),
+            overdue_at(at),
             True,
             flt.case_where(),
             at,
@@ -335,10 +380,9 @@ async def screening_counts(
         q(
             "SELECT dispute_case.township_code AS g, COUNT(*) AS n "
             'FROM visit JOIN dispute_case ON dispute_case.id = visit."case" '
-            f"WHERE {{}} AND visit.state = 'pending' AND visit.due_date < {{}} "
-            f"AND dispute_case.state IN {CLOSED_IN} GROUP BY dispute_case.township_code",
+            "WHERE {} AND {} GROUP BY dispute_case.township_code",
             flt.visit_where(),
-            at_date,
+            visit_overdue_at(at),
         )
     )
     for r in visit_rows:
@@ -352,25 +396,31 @@ async def screening_counts(
 # --- repeated disputes ----------------------------------------------------------------------------
 
 
+def _materialized() -> str:
+    """`AS MATERIALIZED` where the engine takes the hint (SQLite 3.35+, PostgreSQL 12+), else nothing."""
+    if engine_name() == "postgresql":
+        return "MATERIALIZED "
+    return "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35, 0) else ""
+
+
 async def repeated_parties(flt: Filter, span: Span) -> list[dict[str, Any]]:
     """Cases of the span sharing a party (the same ID number, or the same phone), twice or more.
     Returns (kind, key, case) rows of the repeating keys only; the keys are personal data and are
-    masked by the caller."""
+    masked by the caller.
+
+    The span's cases in scope first (the reported_at index), their parties joined once, then grouped:
+    never a walk over every party of every case."""
     out: list[dict[str, Any]] = []
+    m = _materialized()
     for column in ("id_number", "phone"):
-        keys_sql = (
-            f"SELECT case_party.{column} FROM case_party "
-            'JOIN dispute_case ON dispute_case.id = case_party."case" '
-            f"WHERE {{}} AND {{}} AND case_party.{column} IS NOT NULL AND case_party.{column} <> '' "
-            f"GROUP BY case_party.{column} HAVING COUNT(DISTINCT dispute_case.id) >= 2"
-        )
         rows = await run(
             q(
-                f"SELECT DISTINCT case_party.{column} AS key, dispute_case.id AS id "
-                'FROM case_party JOIN dispute_case ON dispute_case.id = case_party."case" '
-                f"WHERE {{}} AND {{}} AND case_party.{column} IN ({keys_sql}) ",
-                flt.case_where(),
-                reported_in(span),
+                "WITH sc AS (SELECT dispute_case.id AS id FROM dispute_case WHERE {} AND {}), "
+                f'p AS {m}(SELECT case_party.{column} AS key, case_party."case" AS id '
+                'FROM sc JOIN case_party ON case_party."case" = sc.id '
+                f"WHERE case_party.{column} IS NOT NULL AND case_party.{column} <> '') "
+                "SELECT DISTINCT key, id FROM p "
+                "WHERE key IN (SELECT key FROM p GROUP BY key HAVING COUNT(DISTINCT id) >= 2)",
                 flt.case_where(),
                 reported_in(span),
             )
@@ -427,12 +477,11 @@ async def state_counts(flt: Filter, now: datetime, today: Span) -> dict[str, int
             f"{_count_when(_STATE + ' IN ' + _in(('mediating', 'reopened')))} AS mediating, "
             f"{_count_when(_STATE + ' = ' + _RESOLVED)} AS resolved, "
             f"{_count_when(f'dispute_case.state IN {CLOSED_IN}')} AS closed, "
-            f"SUM(CASE WHEN dispute_case.state IN {OPEN_IN} AND dispute_case.deadline < {{}} "
-            "THEN 1 ELSE 0 END) AS overdue "
+            "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS overdue "
             "FROM dispute_case WHERE {}",
             today.since,
             today.until,
-            now,
+            overdue_at(now),
             flt.case_where(),
         )
     )

@@ -21,7 +21,10 @@ SATISFIED = ("satisfied", "basically_satisfied")
 DEFINITIONS: dict[str, tuple[str, str]] = {
     "closure": ("办结率", "期内登记的纠纷（不含不予受理、已合并）中，现已办结或归档的件数 ÷ 期内登记件数"),
     "resolution": ("化解率", "期内登记的纠纷中，已达成调解协议（有化解时间）的件数 ÷ 期内登记件数"),
-    "visit": ("回访率", "期内应回访（截至今日已到期、未取消）的回访中，按期完成的次数 ÷ 已到期的应回访次数"),
+    "visit": (
+        "回访率",
+        "期内应回访（未取消）且截至昨日已到期或今日到期已完成的回访中，按期完成的次数 ÷ 这些回访的次数",
+    ),
     "satisfaction": (
         "满意率",
         "期内应回访且已完成的回访中，评价为满意或基本满意的次数 ÷ 有满意度评价的已完成回访次数",
@@ -45,7 +48,7 @@ class RateCounts:
     cases: int = 0
     closed: int = 0
     resolved: int = 0
-    visits_due: int = 0  # V, due on or before today
+    visits_due: int = 0  # V, due before today, or due today and done
     visits_on_time: int = 0
     visits_rated: int = 0  # done visits in V with a satisfaction
     visits_satisfied: int = 0

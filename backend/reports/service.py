@@ -44,10 +44,13 @@ class UnknownReport(AppError):
     message_en = "Unknown report: daily, weekly, monthly or quarterly"
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
 class InvalidDate(InvalidRequest):
     code = "report.invalid_date"
-    message = "日期格式应为 YYYY-MM-DD"
-    message_en = "date must be YYYY-MM-DD"
+    message = f"日期格式应为 YYYY-MM-DD，年份在 {MIN_YEAR} 至 {MAX_YEAR} 之间"
+    message_en = f"date must be YYYY-MM-DD, in the years {MIN_YEAR} to {MAX_YEAR}"
 
 
 class InvalidDays(InvalidRequest):
@@ -60,9 +63,13 @@ def parse_date(raw: str | None) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise InvalidDate(details={"date": raw}) from None
+    # A period must stay inside what dates and instants can hold (year 1 or 9999 overflow).
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise InvalidDate(details={"date": raw})
+    return day
 
 
 def check_days(days: int) -> int:

@@ -43,8 +43,11 @@ class CaseSpec:
     lonlat: tuple[float, float] = (99.5, 24.7)
     conflict: bool = False
     party_id: str | None = None
+    party_phone: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     close_days: int = 5
+    # Instants set by hand (deadline, resolved_at, closed_at) instead of derived from close_days.
+    times: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def accepted_at(self) -> datetime | None:
@@ -52,15 +55,21 @@ class CaseSpec:
 
     @property
     def resolved_at(self) -> datetime | None:
-        return self.reported_at + timedelta(days=self.close_days - 1) if self.state in RESOLVED else None
+        if self.state not in RESOLVED:
+            return None
+        return self.times.get("resolved_at") or self.reported_at + timedelta(days=self.close_days - 1)
 
     @property
     def closed_at(self) -> datetime | None:
-        return self.reported_at + timedelta(days=self.close_days) if self.state in CLOSED else None
+        if self.state not in CLOSED:
+            return None
+        return self.times.get("closed_at") or self.reported_at + timedelta(days=self.close_days)
 
     @property
     def deadline(self) -> datetime | None:
-        return self.accepted_at + timedelta(days=30) if self.accepted_at else None
+        if not self.accepted_at:
+            return None
+        return self.times.get("deadline") or self.accepted_at + timedelta(days=30)
 
 
 @dataclass
@@ -71,6 +80,7 @@ class VisitSpec:
     on_time: bool | None = None
     satisfaction: str | None = None
     face_to_face: bool | None = None
+    done_at: datetime | None = None  # default: 15:00 on the due date
 
 
 CLOSED = ("closed", "archived")
@@ -166,6 +176,60 @@ def build_specs() -> tuple[list[CaseSpec], list[VisitSpec]]:
 
 CASES, VISITS = build_specs()
 
+# A second, smaller set in 2023 Q1 (no other test writes there): 卡斯镇 cases for the figures "as of" a
+# past instant, 回访率 on the due day, a chain of neighbouring places, and one case located outside
+# every township. Owned by no team, all closed, so the dashboard and 2024 figures above are untouched.
+OVERDUE_DAY = date(2023, 2, 28)  # LATE_CLOSED is overdue all that day and closed the next
+LATE_CLOSED = CaseSpec(
+    KASI,
+    local(date(2023, 2, 1), 10),
+    "closed",
+    lonlat=(99.80, 24.30),
+    times={
+        "deadline": local(date(2023, 2, 11), 10),
+        "resolved_at": local(date(2023, 3, 1), 9),
+        "closed_at": local(date(2023, 3, 1), 12),
+    },
+)
+VISITED_LATE = CaseSpec(KASI, local(date(2023, 1, 20), 10), "closed", lonlat=(99.85, 24.30), close_days=12)
+# Three places 80 m apart in a row at 23.5°N (0.000784° of longitude): the ends are 160 m apart.
+CHAIN_STEP = 80 / (111_320 * 0.917060)
+CHAIN = [
+    CaseSpec(
+        KASI,
+        local(date(2023, 2, 14), 10 + i),
+        "closed",
+        lonlat=(100.0 + i * CHAIN_STEP, 23.5),
+        close_days=2,
+        party_phone="13912345678" if i < 2 else None,
+    )
+    for i in range(3)
+]
+UNLOCATED = CaseSpec(None, local(date(2023, 2, 10), 10), "closed", lonlat=(97.0, 22.0), close_days=3)  # type: ignore[arg-type]
+EXTRA_CASES = [LATE_CLOSED, VISITED_LATE, *CHAIN, UNLOCATED]
+VISIT_DAY = date(2023, 3, 15)  # two visits due that day: one done in the morning, one still pending
+EXTRA_VISITS = [
+    VisitSpec(
+        VISITED_LATE,
+        date(2023, 2, 15),
+        "done",
+        on_time=False,
+        satisfaction="satisfied",
+        face_to_face=True,
+        done_at=local(date(2023, 3, 2), 10),
+    ),
+    VisitSpec(VISITED_LATE, VISIT_DAY, "pending"),
+    VisitSpec(
+        VISITED_LATE,
+        VISIT_DAY,
+        "done",
+        on_time=True,
+        satisfaction="satisfied",
+        face_to_face=True,
+        done_at=local(VISIT_DAY, 9),
+    ),
+]
+
 
 def cohort(township: str | None = None, start: date = Q2_START, end: date = Q2_END) -> list[CaseSpec]:
     return [
@@ -195,13 +259,14 @@ async def insert(team_id: int, user_id: int) -> dict[str, Any]:
         )
         grids[village] = row["code"] if row else None
     rows, parties = [], []
-    for n, c in enumerate(CASES, 1):
-        village = TIANYUAN_VILLAGE if c.township == TIANYUAN else KASI_VILLAGE
+    specs = CASES + EXTRA_CASES
+    for n, c in enumerate(specs, 1):
+        village = {TIANYUAN: TIANYUAN_VILLAGE, KASI: KASI_VILLAGE}.get(c.township)
         tianyuan = c.township == TIANYUAN
         rows.append(
             Case(
                 id=c.id,
-                number=f"{c.township[:9]}-2024-R{TAG}{n:04d}",
+                number=f"{(c.township or '530524000000')[:9]}-{c.reported_at.year}-R{TAG}{n:04d}",
                 category=c.category,
                 title=f"报表测试纠纷{n}",
                 description="报表测试",
@@ -213,9 +278,9 @@ async def insert(team_id: int, user_id: int) -> dict[str, Any]:
                 location_source="gps",
                 township_code=c.township,
                 village_code=village,
-                grid_code=grids[village],
-                locate_status="inside",
-                owner_level="team" if tianyuan else "township",
+                grid_code=grids.get(village),
+                locate_status="inside" if village else "outside",
+                owner_level="team" if tianyuan else "township" if c.township else "county",
                 owner_team=team_id if tianyuan else None,
                 mediator=user_id if tianyuan else None,
                 created_device="report-fixture",
@@ -231,22 +296,22 @@ async def insert(team_id: int, user_id: int) -> dict[str, Any]:
                 updated_at=c.reported_at,
             )
         )
-        if c.party_id:
+        if c.party_id or c.party_phone:
             parties.append(
-                Party(case=c.id, name="张建华", phone=None, id_number=c.party_id, role="applicant")
+                Party(case=c.id, name="张建华", phone=c.party_phone, id_number=c.party_id, role="applicant")
             )
     await Case.insert(*rows).run()
     # Like every real case: a create event and a change-log row, so timelines and phone pulls see them.
     await CaseEvent.insert(
         *[
             CaseEvent(case=c.id, at=c.reported_at, action="create", after={"state": c.state}, version=1)
-            for c in CASES
+            for c in specs
         ]
     ).run()
     await SyncChange.insert(
         *[
             SyncChange(entity="case", entity_id=c.id, version=1, action="create", at=c.reported_at)
-            for c in CASES
+            for c in specs
         ]
     ).run()
     if parties:
@@ -257,19 +322,19 @@ async def insert(team_id: int, user_id: int) -> dict[str, Any]:
                 id=uuid.uuid4(),
                 case=v.case.id,
                 due_date=v.due,
-                assignee=user_id,
-                team=team_id,
+                assignee=user_id if v.case.township == TIANYUAN else None,
+                team=team_id if v.case.township == TIANYUAN else None,
                 township_code=v.case.township,
                 state=v.state,
-                done_at=local(v.due, 15) if v.state == "done" else None,
-                recorded_at=local(v.due, 15) if v.state == "done" else None,
+                done_at=(v.done_at or local(v.due, 15)) if v.state == "done" else None,
+                recorded_at=(v.done_at or local(v.due, 15)) if v.state == "done" else None,
                 method="in_person" if v.state == "done" else None,
                 satisfaction=v.satisfaction,
                 recurred=False if v.state == "done" else None,
                 face_to_face=v.face_to_face,
                 on_time=v.on_time,
             )
-            for v in VISITS
+            for v in VISITS + EXTRA_VISITS
         ]
     ).run()
-    return {"numbers": {c.id: r.number for c, r in zip(CASES, rows, strict=True)}}
+    return {"numbers": {c.id: r.number for c, r in zip(specs, rows, strict=True)}}

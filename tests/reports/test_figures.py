@@ -142,11 +142,11 @@ async def test_weekly_week_over_week_hotspots_and_repeats(client, report_data):
 
     repeated = section(rep, "repeated")["rows"]
     kinds = Counter(r["kind"] for r in repeated)
-    assert kinds == {"同一当事人": 1, "同一地点": 1}
+    assert kinds == {"同一当事人": 1, "相邻地点": 1}
     party = row(section(rep, "repeated"), "kind", "同一当事人")
     assert party["count"] == 2 and "110105********002X" in party["subject"]
-    place = row(section(rep, "repeated"), "kind", "同一地点")
-    assert place["count"] == 2 and "100米" in place["subject"]
+    place = row(section(rep, "repeated"), "kind", "相邻地点")
+    assert place["count"] == 2 and place["subject"].endswith("相邻（彼此相距100米内相连）")
     week_cases = [c for c in this_week if c.state in fixture.CLOSED]
     assert set(place["cases"].split("、")) == {report_data["numbers"][c.id] for c in week_cases[2:4]}
     assert set(party["cases"].split("、")) == {report_data["numbers"][c.id] for c in week_cases[:2]}
