@@ -257,3 +257,29 @@ async def test_expire_job_runs_from_the_command_line(database_url):
     )
     assert done.returncode == 0, done.stderr
     assert "flagged for review" in done.stdout
+
+
+async def test_the_running_server_settles_week_old_ops_by_itself(client):
+    """The expiry is one of the server worker's periodic jobs, hourly: no cron needed. (Only this job is
+    run here: the whole loop would also fire other tests' visit reminders at the frozen time.)"""
+    from backend.notify import worker
+    from backend.settings import load_settings
+    from backend.sync.tables import SyncOp
+
+    interval, job = worker._periodic["sync.expire"]
+    assert interval(load_settings()) == 3600
+    headers = await auth(client, "leader1")
+    create = create_op()
+    await push(client, headers, create, action_op(create["entity_id"], "accept"))
+    lost = note_op(create["entity_id"], "从未发出")
+    waiting = note_op(create["entity_id"], "等待上一条", prev_op_id=lost["op_id"])
+    assert [r["status"] for r in await push(client, headers, waiting)] == ["deferred"]
+    with clock.frozen(datetime.now(UTC) + timedelta(days=8)):
+        await job()
+    row = (
+        await SyncOp.select(SyncOp.status, SyncOp.flagged)
+        .where(SyncOp.op_id == waiting["op_id"])
+        .first()
+        .run()
+    )
+    assert row["status"] == "applied" and row["flagged"]
