@@ -31,7 +31,7 @@ from backend.cases.tables import Agreement, Case, CaseEvent, Party
 from backend.core import clock
 from backend.db import DB, write_transaction
 from backend.demo import _GIVEN, _SURNAMES
-from backend.grids.service import active_generations
+from backend.grids.service import active_primary
 from backend.grids.tables import GridRegion
 from backend.people.tables import TeamVillage
 from backend.settings import get_settings
@@ -86,10 +86,10 @@ class _Cell:
 
 
 async def _cells() -> tuple[list[_Cell], int]:
-    active = await active_generations()
-    primary = next(((v["generation"]) for v in active.values() if v["kind"] == "primary"), None)
-    if primary is None:
+    found = await active_primary()
+    if found is None:
         raise RuntimeError("没有启用的网格，请先运行 fengqiao demo")
+    primary = found[1]
     rows = (
         await GridRegion.select(GridRegion.code, GridRegion.parent_code, GridRegion.geometry_wkb)
         .where((GridRegion.generation == primary) & (GridRegion.level == "grid"))
@@ -160,7 +160,7 @@ class _Case:
         category = rng.choices(list(CATEGORY_WEIGHTS), weights=list(CATEGORY_WEIGHTS.values()))[0]
         level = rng.choices(list(LEVEL_WEIGHTS), weights=list(LEVEL_WEIGHTS.values()))[0]
         reported = self.reported
-        number = self.ctx["number"](self.cell.township[:9], reported.astimezone(clock.LOCAL_TZ).year)
+        number = self.ctx["serials"].next(self.cell.township[:9], reported.astimezone(clock.LOCAL_TZ).year)
         team = self.ctx["teams"].get(self.cell.village)
         row: dict[str, Any] = {
             "state": "reported", "accepted_at": None, "deadline": None, "resolved_at": None,
@@ -376,35 +376,37 @@ async def _clear() -> int:
     return removed
 
 
-async def _next_serials() -> Callable[[str, int], str]:
-    """Case numbers continue each township's yearly counter; the counters are written back at the end."""
-    rows = await DB.run_querystring(QueryString("SELECT key, last_serial FROM case_number_counter"))
-    counters = {r["key"]: r["last_serial"] for r in rows}
-    touched: set[str] = set()
+class _Serials:
+    """Case numbers continuing each township's yearly counter (as cases.service hands them out); the
+    counters are written back with every batch, so a real case never gets a demo case's number."""
 
-    def number(township9: str, year: int) -> str:
+    def __init__(self, counters: dict[str, int]) -> None:
+        self.counters = counters
+        self.touched: set[str] = set()
+
+    @classmethod
+    async def load(cls) -> _Serials:
+        rows = await DB.run_querystring(QueryString("SELECT key, last_serial FROM case_number_counter"))
+        return cls({r["key"]: r["last_serial"] for r in rows})
+
+    def next(self, township9: str, year: int) -> str:
         key = f"{township9}-{year}"
-        counters[key] = counters.get(key, 0) + 1
-        touched.add(key)
-        return f"{key}-{counters[key]:06d}"
+        self.counters[key] = self.counters.get(key, 0) + 1
+        self.touched.add(key)
+        return f"{key}-{self.counters[key]:06d}"
 
-    number.counters = counters  # type: ignore[attr-defined]
-    number.touched = touched  # type: ignore[attr-defined]
-    return number
-
-
-async def _save_serials(number: Callable[[str, int], str]) -> None:
-    for key in sorted(number.touched):  # type: ignore[attr-defined]
-        await DB.run_querystring(
-            QueryString(
-                "INSERT INTO case_number_counter (key, last_serial) VALUES ({}, {}) "
-                "ON CONFLICT (key) DO UPDATE SET last_serial = "
-                "CASE WHEN case_number_counter.last_serial > excluded.last_serial "
-                "THEN case_number_counter.last_serial ELSE excluded.last_serial END",
-                key,
-                number.counters[key],  # type: ignore[attr-defined]
+    async def save(self) -> None:
+        for key in sorted(self.touched):
+            await DB.run_querystring(
+                QueryString(
+                    "INSERT INTO case_number_counter (key, last_serial) VALUES ({}, {}) "
+                    "ON CONFLICT (key) DO UPDATE SET last_serial = "
+                    "CASE WHEN case_number_counter.last_serial > excluded.last_serial "
+                    "THEN case_number_counter.last_serial ELSE excluded.last_serial END",
+                    key,
+                    self.counters[key],
+                )
             )
-        )
 
 
 async def _flush(batch: _Batch) -> None:
@@ -431,14 +433,14 @@ async def generate(
     picks = nprng.choice(len(cells), size=count, p=weights / weights.sum())
     per_cell = np.bincount(picks, minlength=len(cells))
     points = {i: _points_in(cells[i], int(n), nprng) for i, n in enumerate(per_cell) if n}
-    number = await _next_serials()
+    serials = await _Serials.load()
     ctx = {
         "now": clock.now(),
         "days": days,
         "teams": teams,
         "generation": generation,
         "radius_m": get_settings().visit_radius_m,
-        "number": number,
+        "serials": serials,
         "repeat_parties": [(_name(rng), _phone(rng)) for _ in range(max(5, count // 200))],
     }
     # Made in reporting order, so case numbers run with time as the server would have handed them out.
@@ -455,7 +457,7 @@ async def generate(
             # the number counters go with each, so a real case never gets a demo case's number.
             async with write_transaction():
                 await _flush(batch)
-                await _save_serials(number)
+                await serials.save()
             if progress:
                 progress(made % CASES_PER_TRANSACTION or CASES_PER_TRANSACTION)
     return {"cases": made, "removed": removed}

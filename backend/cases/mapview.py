@@ -9,7 +9,7 @@ list of field names and one list per case): at 50,000 cases that is half the byt
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -18,14 +18,13 @@ from piccolo.columns.combination import Combinable
 from piccolo.query.functions.aggregate import Count
 from piccolo.querystring import QueryString
 
-from backend.cases import service
 from backend.cases.service import OPEN_STATES, visible_to
 from backend.cases.tables import Case
 from backend.core import clock
 from backend.core.errors import InvalidRequest, NotFound
 from backend.db import DB, read_transaction
 from backend.grids import maps
-from backend.grids.service import active_generations
+from backend.grids.service import active_primary
 from backend.grids.tables import GridRegion
 from backend.people.roles import Role
 from backend.people.service import CurrentUser
@@ -59,11 +58,6 @@ class InvalidMapQuery(InvalidRequest):
 # --- filters --------------------------------------------------------------------------------------
 
 
-def local_day_start(day: date) -> datetime:
-    """The UTC instant a local (Asia/Shanghai) day begins: periods are local, timestamps are UTC."""
-    return datetime.combine(day, time.min, tzinfo=clock.LOCAL_TZ)
-
-
 def parse_day(raw: str | None, name: str) -> date | None:
     if not raw:
         return None
@@ -79,9 +73,9 @@ def _reported_between(start: date | None, end: date | None) -> Combinable | None
     """Cases reported on local days start..end inclusive."""
     conditions = []
     if start is not None:
-        conditions.append(Case.reported_at >= local_day_start(start))
+        conditions.append(Case.reported_at >= periods.utc_start(start))
     if end is not None:
-        conditions.append(Case.reported_at < local_day_start(end + timedelta(days=1)))
+        conditions.append(Case.reported_at < periods.utc_start(end + timedelta(days=1)))
     return _all(conditions)
 
 
@@ -136,71 +130,51 @@ def _scoped_where(query, user: CurrentUser, extra: Combinable | None):
 # --- markers --------------------------------------------------------------------------------------
 
 
-def marker_row(row: dict[str, Any], now: datetime) -> list[Any]:
+_OPEN_IN = ", ".join(f"'{s}'" for s in OPEN_STATES)  # constants, not input
+
+
+async def _marker_rows(user: CurrentUser, extra: Combinable | None, now: datetime, limit: int) -> list[dict]:
+    """Marker rows of the cases in scope matching `extra`, newest first: the columns of MARKER_FIELDS
+    plus `merged`. Raw SQL with the overdue flag computed in the database: at 50,000 rows, building
+    ORM rows (UUID and datetime objects) cost more than the query itself."""
+    where = _all([visible_to(user), extra])
+    return await DB.run_querystring(
+        QueryString(
+            "SELECT CAST(id AS TEXT) AS id, lon, lat, state, category, level, "
+            f"CASE WHEN state IN ({_OPEN_IN}) AND deadline < {{}} THEN 1 ELSE 0 END AS overdue, "
+            "conflict, number, title, CASE WHEN merged_into IS NULL THEN 0 ELSE 1 END AS merged "
+            "FROM dispute_case WHERE {} ORDER BY reported_at DESC LIMIT {}",
+            now,
+            where.querystring if where is not None else QueryString("1 = 1"),
+            limit,
+        )
+    )
+
+
+def marker_row(r: dict[str, Any]) -> list[Any]:
+    """One marker in the order of MARKER_FIELDS (the API's compact form)."""
     return [
-        str(row["id"]),
-        round(row["lon"], 6),
-        round(row["lat"], 6),
-        row["state"],
-        row["category"],
-        row["level"],
-        1 if service.is_overdue(row, now) else 0,
-        1 if row["conflict"] else 0,
-        row["number"],
-        row["title"],
-    ]
-
-
-_MARKER_COLUMNS = (
-    Case.id, Case.lon, Case.lat, Case.state, Case.category, Case.level, Case.conflict, Case.number,
-    Case.title, Case.deadline,
-)  # fmt: skip
+        r["id"], round(r["lon"], 6), round(r["lat"], 6), r["state"], r["category"], r["level"],
+        r["overdue"], 1 if r["conflict"] else 0, r["number"], r["title"],
+    ]  # fmt: skip
 
 
 async def markers(user: CurrentUser, filters: dict[str, Any], limit: int) -> dict[str, Any]:
-    """Case markers in scope, newest first, at most `limit`, and how many matched in all.
-
-    Raw SQL with the overdue flag computed in the database: at 50,000 rows, building ORM rows (UUID
-    and datetime objects) cost more than the query itself."""
+    """Case markers in scope, newest first, at most `limit`, and how many matched in all."""
     limit = max(1, min(limit, MAX_MARKERS))
     now = clock.now()
-    where = _all([visible_to(user), case_filters(filters, now)])
-    condition = where.querystring if where is not None else QueryString("1 = 1")
-    open_states = ", ".join(f"'{s}'" for s in OPEN_STATES)  # constants, not input
+    where = case_filters(filters, now)
     async with read_transaction():
-        rows = await DB.run_querystring(
-            QueryString(
-                "SELECT CAST(id AS TEXT) AS id, lon, lat, state, category, level, "
-                f"CASE WHEN state IN ({open_states}) AND deadline < {{}} THEN 1 ELSE 0 END AS overdue, "
-                "conflict, number, title FROM dispute_case WHERE {} ORDER BY reported_at DESC LIMIT {}",
-                now,
-                condition,
-                limit + 1,
-            )
-        )
+        rows = await _marker_rows(user, where, now, limit + 1)
         truncated = len(rows) > limit
         if truncated:
-            total = await _scoped_where(Case.count(), user, case_filters(filters, now)).run()
+            total = await _scoped_where(Case.count(), user, where).run()
             rows = rows[:limit]
         else:
             total = len(rows)
     return {
         "fields": list(MARKER_FIELDS),
-        "rows": [
-            [
-                r["id"],
-                round(r["lon"], 6),
-                round(r["lat"], 6),
-                r["state"],
-                r["category"],
-                r["level"],
-                r["overdue"],
-                1 if r["conflict"] else 0,
-                r["number"],
-                r["title"],
-            ]  # fmt: skip
-            for r in rows
-        ],
+        "rows": [marker_row(r) for r in rows],
         "total": total,
         "truncated": truncated,
     }
@@ -224,14 +198,8 @@ def _region_in_area(user: CurrentUser, region: dict[str, Any]) -> bool:
     return code.startswith(user.scope_code) or code == township_of(user.scope_code)
 
 
-async def _primary() -> tuple[str, int] | None:
-    """(code, active generation id) of the primary network (township → village → grid)."""
-    active = await active_generations()
-    return next(((k, v["generation"]) for k, v in active.items() if v["kind"] == "primary"), None)
-
-
 async def _regions(level: str | None) -> list[dict[str, Any]]:
-    primary = await _primary()
+    primary = await active_primary()
     if primary is None:
         return []
     _, regions = await maps.regions(level, None, primary[0])
@@ -254,7 +222,7 @@ async def cells(user: CurrentUser, level: str, metric: str, filters: dict[str, A
         today = clock.local_now().date()
         start = filters.get("from") or today - timedelta(days=NEW_DEFAULT_DAYS - 1)
         end = filters.get("to") or today
-        extra = _all([case_filters({**base, "from": start, "to": end}, now)])
+        extra = case_filters({**base, "from": start, "to": end}, now)
     elif metric == "overdue":
         start = end = None
         extra = case_filters({**base, "overdue": True}, now)
@@ -326,7 +294,7 @@ async def config(user: CurrentUser, settings: Settings) -> dict[str, Any]:
     if user.scope_level == "village":
         township = township_of(user.scope_code)
     bounds = None
-    if (primary := await _primary()) is not None:
+    if (primary := await active_primary()) is not None:
         query = GridRegion.select(
             GridRegion.min_lon, GridRegion.min_lat, GridRegion.max_lon, GridRegion.max_lat
         ).where((GridRegion.generation == primary[1]) & (GridRegion.level == "township"))
@@ -415,20 +383,17 @@ class LiveFeed:
                 entry["id"] = max(entry["id"], c["id"])
                 # A case logged and changed within one poll is still news as a new case.
                 entry["action"] = "create" if "create" in (entry["action"], c["action"]) else c["action"]
-            rows = await _scoped_where(
-                Case.select(*_MARKER_COLUMNS, Case.merged_into), self.user, Case.id.is_in(list(by_case))
-            ).run()
+            rows = await _marker_rows(self.user, Case.id.is_in(list(by_case)), clock.now(), len(by_case))
         self.seen.update(c["id"] for c in changes)
         self.last = max(self.last, changes[-1]["id"])
         self.seen = {i for i in self.seen if i > self.last - self.LOOKBACK}
-        now = clock.now()
         visible = {_uuid(r["id"]): r for r in rows}
         out = []
         for case_id, entry in sorted(by_case.items(), key=lambda kv: kv[1]["id"]):
             row = visible.get(case_id)
-            if row is not None and row["merged_into"] is None:
+            if row is not None and not row["merged"]:
                 self.announced.add(case_id)
-                out.append({"id": entry["id"], "action": entry["action"], "row": marker_row(row, now)})
+                out.append({"id": entry["id"], "action": entry["action"], "row": marker_row(row)})
             elif case_id in self.announced or row is not None:
                 self.announced.discard(case_id)
                 out.append({"id": entry["id"], "action": "gone", "case": str(case_id)})

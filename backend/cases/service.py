@@ -525,18 +525,7 @@ async def _case_detail(user: CurrentUser, case_id: uuid.UUID | str) -> schemas.C
         photos=photos,
         missing_photos=[p.sha256 for p in photos if p.status != "complete"],
         agreement=_agreement_view(agreement_row) if agreement_row else None,
-        events=[
-            schemas.EventView(
-                id=e["id"],
-                at=e["at"],
-                action=e["action"],
-                actor=e["actor.display_name"],
-                before=_json(e["before"]),
-                after=_json(e["after"]),
-                data=_json(e["data"]),
-            )
-            for e in events
-        ],
+        events=[event_view(e) for e in events],
         duplicates=await duplicates.duplicate_views(user, row["id"]),
         visits=await visits_for_case(user, row["id"]),
         allowed_actions=allowed_actions(user, row),
@@ -544,6 +533,19 @@ async def _case_detail(user: CurrentUser, case_id: uuid.UUID | str) -> schemas.C
         refer_target=row["refer_target"],
         merged_into=str(row["merged_into"]) if row["merged_into"] else None,
         deadline_extended=row["deadline_extended"],
+    )
+
+
+def event_view(e: dict[str, Any]) -> schemas.EventView:
+    """A case event row (selected with `actor.display_name`) as the API shows it (detail and sync)."""
+    return schemas.EventView(
+        id=e["id"],
+        at=e["at"],
+        action=e["action"],
+        actor=e["actor.display_name"],
+        before=_json(e["before"]),
+        after=_json(e["after"]),
+        data=_json(e["data"]),
     )
 
 

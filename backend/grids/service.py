@@ -142,6 +142,12 @@ async def active_generations() -> dict[str, dict]:
     }
 
 
+async def active_primary() -> tuple[str, int] | None:
+    """(code, active generation id) of the primary network (township → village → grid), if any."""
+    active = await active_generations()
+    return next(((k, v["generation"]) for k, v in active.items() if v["kind"] == "primary"), None)
+
+
 async def get_generation(generation_id: int) -> dict:
     row = (
         await GridGeneration.select(

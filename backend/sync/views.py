@@ -16,12 +16,6 @@ from backend.media import service as media
 from backend.people.service import CurrentUser
 
 
-def _json(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        return msgspec.json.decode(value) if value else {}
-    return value or {}
-
-
 async def visible_rows(user: CurrentUser, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     """The rows of those cases this user may see now (cases.service.visible_to decides)."""
     if not ids:
@@ -69,17 +63,7 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
         )
     events_of: dict[uuid.UUID, list[schemas.EventView]] = {i: [] for i in ids}
     for e in events:
-        events_of[e["case"]].append(
-            schemas.EventView(
-                id=e["id"],
-                at=e["at"],
-                action=e["action"],
-                actor=e["actor.display_name"],
-                before=_json(e["before"]),
-                after=_json(e["after"]),
-                data=_json(e["data"]),
-            )
-        )
+        events_of[e["case"]].append(cases.event_view(e))
     out = []
     for row, summary in zip(rows, summaries, strict=True):
         photos = photos_of[row["id"]]
