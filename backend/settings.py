@@ -52,6 +52,8 @@ class Settings:
     sms_gateway_secret: str = ""
     sms_after_hours: float = 4.0
     log_level: str = "INFO"
+    # "standard" Argon2 (RFC 9106 low-memory); "fast-insecure" only for the test suite.
+    password_hashing: str = "standard"
     # The supervisors' map: base tiles none (boundaries on a plain background, works offline),
     # tianditu (needs tianditu_key) or osm.
     map_tiles: str = "none"
@@ -77,6 +79,12 @@ class Settings:
         return self.data_dir / "media"
 
 
+def _password_hashing(value: str) -> str:
+    if value not in ("standard", "fast-insecure"):
+        raise ValueError(f"FENGQIAO_PASSWORD_HASHING must be standard or fast-insecure, not {value!r}")
+    return value
+
+
 def load_settings() -> Settings:
     data_dir = Path(_env("DATA_DIR", "./var")).resolve()
     database_url = _env("DATABASE_URL", "") or f"sqlite:///{data_dir / 'fengqiao.sqlite3'}"
@@ -98,6 +106,7 @@ def load_settings() -> Settings:
         sms_gateway_secret=_env("SMS_GATEWAY_SECRET", ""),
         sms_after_hours=float(_env("SMS_AFTER_HOURS", "4")),
         log_level=_env("LOG_LEVEL", "INFO"),
+        password_hashing=_password_hashing(_env("PASSWORD_HASHING", "standard")),
         map_tiles=_env("MAP_TILES", "none"),
         tianditu_key=_env("TIANDITU_KEY", ""),
     )

@@ -1,8 +1,12 @@
-"""Test set-up: one database per run, built by running the migrations, on SQLite or PostgreSQL.
+"""Test set-up: every test on its own copy of a migrated database, on SQLite or PostgreSQL.
 
-`pytest` runs on SQLite. `pytest --engine=postgresql` runs the same suite on a fresh PostgreSQL
-database made on the server named by FENGQIAO_TEST_POSTGRES_URL (set by .ci/run); without it that
-run is skipped with a message saying so.
+`pytest` runs on SQLite. `pytest --engine=postgresql` runs the same suite on PostgreSQL, on the server
+named by FENGQIAO_TEST_POSTGRES_URL (set by .ci/run); without it that run is skipped with a message
+saying so. How the copies are made: tests/databases.py.
+
+Fixtures: `database` (the test's own database, migrated, with the demo; its URL), `app` and `client`
+(the app on it, called in this event loop), `database_url` (for server processes and CLI runs).
+A directory or module with data of its own overrides `template` (see tests/reports/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import Databases, Template, grid_key
+
 PG_URL_VAR = "FENGQIAO_TEST_POSTGRES_URL"
-_state: dict[str, str] = {}
+_state: dict[str, object] = {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,50 +35,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-async def _create_pg_database(server_url: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_pg_database(server_url: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def pytest_configure(config: pytest.Config) -> None:
     # The engine is chosen before any backend module is imported: Piccolo binds tables at import.
     engine = config.getoption("--engine")
     data_dir = Path(tempfile.mkdtemp(prefix="fengqiao-test-"))
-    _state["data_dir"] = str(data_dir)
+    _state["data_dir"] = data_dir
     os.environ["FENGQIAO_DATA_DIR"] = str(data_dir)
     os.environ["FENGQIAO_LOG_LEVEL"] = "WARNING"
-    if engine == "postgresql":
-        server_url = os.environ.get(PG_URL_VAR)
-        if not server_url:
-            _state["skip"] = (
-                f"PostgreSQL run skipped: {PG_URL_VAR} is not set "
-                "(e.g. postgresql://postgres@127.0.0.1:5432/postgres; .ci/run sets it)"
-            )
-            os.environ["FENGQIAO_DATABASE_URL"] = f"sqlite:///{data_dir / 'unused.sqlite3'}"
-            return
-        name = f"fengqiao_test_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_create_pg_database(server_url, name))
-        _state["pg_server"], _state["pg_name"] = server_url, name
-        base = server_url.rsplit("/", 1)[0]
-        os.environ["FENGQIAO_DATABASE_URL"] = f"{base}/{name}"
-    else:
-        os.environ["FENGQIAO_DATABASE_URL"] = f"sqlite:///{data_dir / 'test.sqlite3'}"
-    _state["database_url"] = os.environ["FENGQIAO_DATABASE_URL"]
+    # Thousands of sign-ins: Argon2 at its cheapest (hashes carry their parameters; see core/auth.py).
+    os.environ["FENGQIAO_PASSWORD_HASHING"] = "fast-insecure"
+    run_id = uuid.uuid4().hex[:8]
+    server_url = os.environ.get(PG_URL_VAR)
+    if engine == "postgresql" and not server_url:
+        _state["skip"] = (
+            f"PostgreSQL run skipped: {PG_URL_VAR} is not set "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/postgres; .ci/run sets it)"
+        )
+        os.environ["FENGQIAO_DATABASE_URL"] = f"sqlite:///{data_dir / 'unused.sqlite3'}"
+        return
+    databases = Databases(engine, data_dir, run_id, server_url if engine == "postgresql" else None)
+    _state["databases"] = databases
+    url = databases.template_url()
+    asyncio.run(databases.create_empty(url))
+    os.environ["FENGQIAO_DATABASE_URL"] = url
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -81,38 +66,68 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if "skip" in _state:
-        marker = pytest.mark.skip(reason=_state["skip"])
+        marker = pytest.mark.skip(reason=str(_state["skip"]))
         for item in items:
             item.add_marker(marker)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if "pg_name" in _state:
-        asyncio.run(_drop_pg_database(_state["pg_server"], _state["pg_name"]))
-    shutil.rmtree(_state.get("data_dir", ""), ignore_errors=True)
+    databases = _state.get("databases")
+    if isinstance(databases, Databases):
+        asyncio.run(databases.drop_all())
+    shutil.rmtree(str(_state.get("data_dir", "")), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    return _state["database_url"]
+async def databases():
+    databases = _state["databases"]
+    yield databases
+    await databases.finish()
 
 
 @pytest.fixture(scope="session")
-async def migrated_db():
-    """The schema, built by the migrations themselves, and the Changning demo loaded once."""
+async def template(databases: Databases) -> Template:
+    """The schema, built by the migrations themselves, and the Changning demo: made once per run."""
     from backend import db, demo, wiring
 
     wiring.connect()
-    await db.prepare()
+    url = databases.template_url()
+    await databases.bind(url)
     applied = await db.migrate()
     assert applied, "the test database must start empty and be built by migrations"
     await demo.load_demo()
-    yield db
-    await db.close()
+    key = await grid_key()
+    await databases.seal(url)
+    return Template(url=url, grid_key=key)
 
 
 @pytest.fixture
-async def app(migrated_db):
+async def database(databases: Databases, template: Template):
+    """This test's own copy of the template (its URL); the backend is bound to it."""
+    from backend.grids.maps import forget_cached_grids
+    from backend.settings import get_settings
+    from tests import factories
+
+    url = await databases.take_copy(template)
+    await databases.bind(url)
+    # Photos live on disk beside the database: a test starts with none, like its database.
+    shutil.rmtree(get_settings().media_dir, ignore_errors=True)
+    factories.forget_sessions()
+    yield url
+    if await grid_key() != template.grid_key:
+        # Generation ids repeat across copies: what this test imported must not be served to the next.
+        forget_cached_grids()
+    await databases.put_back(url)
+
+
+@pytest.fixture
+def database_url(database: str) -> str:
+    """The test's database, for server processes and command-line runs."""
+    return database
+
+
+@pytest.fixture
+async def app(database):
     from backend.app import create_app
     from backend.settings import load_settings
 

@@ -38,21 +38,21 @@ async def make_user(client, admin_tokens: dict, **fields) -> dict:
     return {**response.json(), "password": body["password"]}
 
 
-# --- sessions reused across tests (argon2 makes each sign-in ~0.2 s on purpose) -----------------------
+# --- one sign-in per account per test, as one phone would -------------------------------------------
 
-_token_cache: dict[str, tuple[float, dict]] = {}
+_sessions: dict[str, dict] = {}
+
+
+def forget_sessions() -> None:
+    """Called as each test gets its own database (tests/conftest.py): its devices are not the last's."""
+    _sessions.clear()
 
 
 async def tokens_for(client, username: str) -> dict:
-    """A signed-in session for a demo account, reused for up to 10 minutes (tokens live 15)."""
-    import time
-
-    cached = _token_cache.get(username)
-    if cached and time.monotonic() - cached[0] < 600:
-        return cached[1]
-    tokens = await login(client, username, device_name=f"测试-{username}")
-    _token_cache[username] = (time.monotonic(), tokens)
-    return tokens
+    """The test's signed-in session for an account (made on first use)."""
+    if username not in _sessions:
+        _sessions[username] = await login(client, username, device_name=f"测试-{username}")
+    return _sessions[username]
 
 
 async def auth(client, username: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -10,15 +11,28 @@ from typing import Any
 
 import anyio
 import jwt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.security.jwt import Token
 
 from backend.core.errors import AppError
+from backend.settings import get_settings
 
-_hasher = PasswordHasher()
-# Verifying against this keeps the time of "no such user" equal to "wrong password".
-_DUMMY_HASH = _hasher.hash("fengqiao-dummy-password")
+# Argon2 is slow on purpose (~0.2 s a sign-in). The test suite signs in thousands of times, so it
+# sets FENGQIAO_PASSWORD_HASHING=fast-insecure; a hash records its own parameters, so hashes made
+# either way verify either way.
+HASHING_PROFILES = {"standard": profiles.RFC_9106_LOW_MEMORY, "fast-insecure": profiles.CHEAPEST}
+
+
+@functools.cache
+def _hasher_and_dummy(profile: str) -> tuple[PasswordHasher, str]:
+    hasher = PasswordHasher.from_parameters(HASHING_PROFILES[profile])
+    # Verifying against the dummy keeps the time of "no such user" equal to "wrong password".
+    return hasher, hasher.hash("fengqiao-dummy-password")
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    return _hasher_and_dummy(get_settings().password_hashing)
 
 
 class TokenExpired(AppError):
@@ -36,15 +50,17 @@ class InvalidToken(AppError):
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher()[0].hash(password)
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """Argon2 is deliberately slow: run it off the event loop."""
 
+    hasher, dummy = _hasher()
+
     def _verify() -> bool:
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+            return hasher.verify(password_hash or dummy, password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 
 from backend.core.errors import InvalidRequest
-from backend.grids.service import active_generations
+from backend.grids.service import active_generations, forget_index
 from backend.grids.tables import GridNetwork, GridRegion
 
 # Simplification tolerance per level, in degrees (1e-5° is about 1 m here).
@@ -54,6 +54,14 @@ class _Level:
 
 _levels: OrderedDict[tuple, _Level] = OrderedDict()
 _bodies: OrderedDict[str, bytes] = OrderedDict()
+
+
+def forget_cached_grids() -> None:
+    """Drop every in-memory copy of grid data (these simplified levels, the locate index), for a
+    process that moves to another database: generation ids are only unique within one database."""
+    _levels.clear()
+    _bodies.clear()
+    forget_index()
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:

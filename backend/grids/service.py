@@ -513,6 +513,11 @@ def invalidate_index() -> None:
     _state.checked = 0.0
 
 
+def forget_index() -> None:
+    """Drop the index itself (see maps.forget_cached_grids)."""
+    _state.index, _state.key, _state.checked = None, None, 0.0
+
+
 async def _active_key() -> tuple:
     rows = await GridGeneration.select(GridGeneration.id).where(GridGeneration.active.eq(True)).run()
     return tuple(sorted(r["id"] for r in rows))

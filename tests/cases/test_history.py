@@ -33,12 +33,22 @@ async def demo_cases(database_url: str, count: int, seed: int) -> str:
     return out.decode()
 
 
+@pytest.fixture(scope="module")
+async def template(databases, template):
+    """The demo with a year of 400 demo cases, made once for this module's tests."""
+
+    async def seed(url: str) -> dict:
+        return {"output": await demo_cases(url, 400, seed=7)}
+
+    derived = await databases.derive(template, "history", seed)
+    yield derived
+    await databases.drop(derived.url)
+
+
 @pytest.fixture
-async def demo_history(database_url):
-    """400 demo cases, removed afterwards: the suite shares one database."""
-    out = await demo_cases(database_url, 400, seed=7)
-    yield out
-    await history._clear()
+def demo_history(template, database) -> str:
+    """What `fengqiao demo --cases 400` printed; this test's database holds its cases."""
+    return template.data["output"]
 
 
 async def test_a_demo_year_is_plausible_and_consistent(client, demo_history):

@@ -284,7 +284,7 @@ async def test_the_maps_bulk_json_is_gzipped_and_nothing_else(client):
         ("osm", "", ("osm", None)),
     ],
 )
-async def test_base_tiles_come_from_settings(migrated_db, monkeypatch, tiles, key, expected):
+async def test_base_tiles_come_from_settings(database, monkeypatch, tiles, key, expected):
     from backend.app import create_app
     from backend.settings import load_settings
 

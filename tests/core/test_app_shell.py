@@ -21,8 +21,10 @@ async def test_health_reports_engine_and_migrations(client, request):
     assert body["migrations"]["applied"] >= 1
 
 
-async def test_migrate_again_applies_nothing(migrated_db):
-    assert await migrated_db.migrate() == []
+async def test_migrate_again_applies_nothing(database):
+    from backend import db
+
+    assert await db.migrate() == []
 
 
 async def test_openapi_schema_lists_the_contract(client):
@@ -34,7 +36,7 @@ async def test_openapi_schema_lists_the_contract(client):
 
 
 @pytest.fixture
-async def pwa_client(tmp_path, migrated_db):
+async def pwa_client(tmp_path, database):
     from backend.app import create_app
     from backend.settings import load_settings
 

@@ -53,8 +53,8 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def live_server(migrated_db, database_url, chromium_path):
+@pytest.fixture
+def live_server(database_url, chromium_path):
     """`fengqiao serve` in its own process on a free port, on the test database."""
     port = _free_port()
     env = {**os.environ, "FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_PORT": str(port)}

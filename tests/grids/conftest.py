@@ -37,26 +37,20 @@ def demo_levels() -> dict[str, dict[str, tuple[dict, shapely.Geometry]]]:
     }
 
 
-@pytest.fixture(scope="session")
-async def grids_index(migrated_db):
-    """The locate index over the demo's active generations."""
+@pytest.fixture
+async def grids_index(database):
+    """The locate index over the demo's active generations (built once, reused while they stay)."""
     from backend.grids import service
 
     return await service.load_index()
 
 
-_sessions: dict[str, dict] = {}
-
-
 @pytest.fixture
 async def headers_for(client):
-    """Authorization headers for a demo account; one sign-in per account per test session."""
-
-    from tests.factories import bearer, login
+    """Authorization headers for a demo account (one sign-in per account per test)."""
+    from tests.factories import auth
 
     async def get(username: str) -> dict[str, str]:
-        if username not in _sessions:
-            _sessions[username] = await login(client, username, device_name=f"网格测试-{username}")
-        return bearer(_sessions[username])
+        return await auth(client, username)
 
     return get

@@ -59,7 +59,7 @@ def assert_same_cells(got: dict, expected: gpd.GeoDataFrame, tol_m2: float = 0.0
         assert diff < tol_m2, (row.code, diff)
 
 
-async def test_gbk_shapefile_in_gauss_kruger_zone_33_reproduces_the_cells(migrated_db, tmp_path):
+async def test_gbk_shapefile_in_gauss_kruger_zone_33_reproduces_the_cells(database, tmp_path):
     assert CRS.from_epsg(4521).name == "CGCS2000 / 3-degree Gauss-Kruger zone 33"
     villages, cells = demo_frame("villages.geojson"), demo_frame("grid_cells.geojson")
     v_path = write_shapefile(villages, tmp_path / "村界.shp", "EPSG:4521")
@@ -87,7 +87,7 @@ async def test_gbk_shapefile_in_gauss_kruger_zone_33_reproduces_the_cells(migrat
     assert not explicit.issues and explicit.features[0].name == cells["name"].iloc[0]
 
 
-async def test_shapefile_without_zone_prefix_and_with_a_wrong_prj(migrated_db, tmp_path):
+async def test_shapefile_without_zone_prefix_and_with_a_wrong_prj(database, tmp_path):
     assert CRS.from_epsg(4542).name == "CGCS2000 / 3-degree Gauss-Kruger CM 99E"
     cells = demo_frame("grid_cells.geojson", village="530524101")
     plain = write_shapefile(cells, tmp_path / "plain.shp", "EPSG:4542", cpg=True)
@@ -117,7 +117,7 @@ async def test_shapefile_without_zone_prefix_and_with_a_wrong_prj(migrated_db, t
     assert err.value.code == "grids.crs_mismatch"
 
 
-async def test_file_without_crs_is_refused_with_a_fix(migrated_db, tmp_path):
+async def test_file_without_crs_is_refused_with_a_fix(database, tmp_path):
     cells = demo_frame("grid_cells.geojson", village="530524101001")
     path = write_shapefile(cells, tmp_path / "noprj.shp", "EPSG:4521", cpg=True)
     path.with_suffix(".prj").unlink()
@@ -134,7 +134,7 @@ async def test_file_without_crs_is_refused_with_a_fix(migrated_db, tmp_path):
     assert err.value.code == "grids.unknown_crs"
 
 
-async def test_bow_tie_is_repaired_and_reported(migrated_db, tmp_path):
+async def test_bow_tie_is_repaired_and_reported(database, tmp_path):
     lon, lat = FAR
     d = 0.01
     bow_tie = {
@@ -160,7 +160,7 @@ async def test_bow_tie_is_repaired_and_reported(migrated_db, tmp_path):
     assert [o["code"] for o in (await service.locate(lon + d * 0.2, lat + d * 0.5)).overlays] == ["BT-1"]
 
 
-async def test_overlaps_are_reported_and_block_activation_without_force(migrated_db, tmp_path):
+async def test_overlaps_are_reported_and_block_activation_without_force(database, tmp_path):
     lon, lat = FAR[0] + 0.2, FAR[1]
     fc = square_fc(
         [
@@ -185,7 +185,7 @@ async def test_overlaps_are_reported_and_block_activation_without_force(migrated
     assert again.reused and again.generation_id == result.generation_id and again.activated
 
 
-async def test_cli_import_refuses_activation_then_forces(migrated_db, tmp_path):
+async def test_cli_import_refuses_activation_then_forces(database, tmp_path):
     lon, lat = FAR[0] + 0.4, FAR[1]
     fc = square_fc([("CLI-1", "甲", lon, lat, 1000), ("CLI-2", "乙", lon, lat, 1000, 500, 500)])
     path = write_geojson(tmp_path / "cli.geojson", fc)
@@ -207,7 +207,7 @@ async def test_cli_import_refuses_activation_then_forces(migrated_db, tmp_path):
     assert "已启用" in out
 
 
-async def test_parent_problems(migrated_db, tmp_path):
+async def test_parent_problems(database, tmp_path):
     lon, lat = FAR[0] + 0.6, FAR[1]
     villages = square_fc([("V1", "一村", lon, lat, 2000), ("V2", "二村", lon, lat, 2000, 2000, 0)])
     cells = square_fc(
@@ -245,7 +245,7 @@ async def test_parent_problems(migrated_db, tmp_path):
     assert not result.report["clean"] and not result.activated
 
 
-async def test_missing_parent_codes_are_found_by_location(migrated_db, tmp_path):
+async def test_missing_parent_codes_are_found_by_location(database, tmp_path):
     lon, lat = FAR[0] + 0.8, FAR[1]
     villages = square_fc([("W1", "一村", lon, lat, 1000), ("W2", "二村", lon, lat, 1000, 1000, 0)])
     cells = square_fc([("W1-001", "甲", lon, lat, 1000), ("W2-001", "乙", lon, lat, 1000, 1000, 0)])
@@ -273,7 +273,7 @@ async def test_missing_parent_codes_are_found_by_location(migrated_db, tmp_path)
     assert names == {"W2-001": "乙改"}
 
 
-async def test_duplicate_codes_are_refused(migrated_db, tmp_path):
+async def test_duplicate_codes_are_refused(database, tmp_path):
     lon, lat = FAR[0] + 1.0, FAR[1]
     fc = square_fc([("D-1", "甲", lon, lat, 1000), ("D-1", "乙", lon, lat, 1000, 1000, 0)])
     layer = read_layer(write_geojson(tmp_path / "dup.geojson", fc), LayerOptions(level="grid"))
@@ -283,7 +283,7 @@ async def test_duplicate_codes_are_refused(migrated_db, tmp_path):
     assert err.value.details["report"]["blocking"] == ["duplicate_code"]
 
 
-async def test_fields_layers_and_kml(migrated_db, tmp_path):
+async def test_fields_layers_and_kml(database, tmp_path):
     lon, lat = FAR[0] + 1.2, FAR[1]
     gdf = gpd.GeoDataFrame(
         {"WGBM": ["K-1", "K-2"], "WGMC": ["甲网格", "乙网格"]},

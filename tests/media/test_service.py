@@ -151,7 +151,7 @@ def _orphan(media_dir, name: str, age_days: int):
     return path
 
 
-async def test_old_partial_files_without_a_row_are_swept(migrated_db, media_dir):
+async def test_old_partial_files_without_a_row_are_swept(database, media_dir):
     old = _orphan(media_dir, f"{'b' * 64}.1.part", 40)
     recent = _orphan(media_dir, f"{'c' * 64}.1.part", 1)
     await service.purge_stale_uploads(media_dir)

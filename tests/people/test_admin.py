@@ -133,7 +133,7 @@ async def test_county_creates_a_team_with_villages_and_members(client):
     assert r.status_code == 400
 
 
-async def test_demo_has_125_teams_one_per_village_plus_the_county_legal_team(migrated_db):
+async def test_demo_has_125_teams_one_per_village_plus_the_county_legal_team(database):
     from backend import demo
     from backend.people.tables import Team, TeamVillage
 
@@ -151,7 +151,7 @@ async def test_demo_has_125_teams_one_per_village_plus_the_county_legal_team(mig
     assert {r["team.name"]: r["village_code"] for r in served} == expected
 
 
-async def test_demo_is_idempotent(migrated_db):
+async def test_demo_is_idempotent(database):
     from backend import demo
     from backend.people.tables import Team, TeamMember, User
 

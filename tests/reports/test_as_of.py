@@ -125,7 +125,7 @@ async def test_the_html_footer_says_what_is_and_is_not_listed(client):
     assert "不列出当事人的姓名、电话和身份证号" in page and "纠纷标题为工作人员登记时所填原文" in page
 
 
-async def test_cases_are_indexed_by_the_time_they_were_reported(migrated_db):
+async def test_cases_are_indexed_by_the_time_they_were_reported(database):
     if engine_name() == "postgresql":
         rows = await DB.run_querystring(
             QueryString("SELECT indexdef AS sql FROM pg_indexes WHERE indexname = 'dispute_case_reported_at'")

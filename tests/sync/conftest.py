@@ -91,7 +91,7 @@ class ServerProcess:
 
 
 @pytest.fixture
-def server_process(migrated_db, database_url):
+def server_process(database_url):
     """A factory of server processes on the test database, all stopped at the end of the test.
     Access tokens last one minute, so phones meet `auth.token_expired` mid-run and refresh."""
     started: list[ServerProcess] = []
