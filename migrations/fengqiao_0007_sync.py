@@ -40,6 +40,17 @@ async def forwards():
         migration_id=ID, app_name="fengqiao", description=DESCRIPTION
     )
 
+    async def drop_case_event_version_index():
+        # Undoing: SQLite cannot drop case_event.version while its index (case_event_version, made
+        # by add_column below) exists, so drop the index first (these raw steps run before the
+        # columns are dropped). PostgreSQL would drop it with the column; IF EXISTS suits both.
+        class RawCaseEvent(Table, tablename="case_event"):
+            pass
+
+        await RawCaseEvent.drop_index(["version"], if_exists=True).run()
+
+    manager.add_raw_backwards(drop_case_event_version_index)
+
     manager.add_table(
         class_name="SyncChange",
         tablename="sync_change",
