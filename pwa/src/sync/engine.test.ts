@@ -5,6 +5,7 @@ import { db } from '../core/db'
 import { backoffMs, BACKOFF_MAX_MS, SyncEngine } from './engine'
 import { enqueue, unsentItems } from './outbox'
 import { CHUNK } from './photos'
+import { DataPuller } from './pull'
 import type { OutboxItem } from './types'
 
 const USER_ID = 7
@@ -15,9 +16,21 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } })
 }
 
-/** A fake server that knows the sync protocol: op_id dedupe, case creation, media uploads. */
+/**
+ * Where two byte arrays first differ, -1 when they hold the same bytes. toEqual walks a typed array
+ * one element at a time through its generic deep equality: over a second for a 257 KB photo.
+ */
+function firstDifference(a: Uint8Array | undefined, b: Uint8Array): number {
+  if (!a) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i
+  return a.length === b.length ? -1 : n
+}
+
+/** A fake server that knows the sync protocol: op_id dedupe, case creation, media uploads, visit records. */
 function fakeServer() {
   const cases = new Map<string, Record<string, unknown>>()
+  const visits = new Map<string, Record<string, unknown>>()
   const seenOps = new Map<string, string>()
   const media = new Map<string, Uint8Array>()
   const log: string[] = []
@@ -90,11 +103,11 @@ function fakeServer() {
       }
       return json(202, { status: 'partial', offset: joined.length }, { 'Upload-Offset': String(joined.length) })
     }
-    if (path.startsWith('/api/cases') && method === 'POST') {
-      const p = body as { id: string }
-      const existed = cases.has(p.id)
-      cases.set(p.id, p as unknown as Record<string, unknown>)
-      return json(existed ? 200 : 201, { id: p.id, number: 'N-1', version: 1 })
+    const v = path.match(/^\/api\/visits\/([0-9a-f-]{36})\/record$/)
+    if (v && method === 'POST') {
+      // The same record again is answered as before (backend/visits/service.py record_visit).
+      if (!visits.has(v[1])) visits.set(v[1], body as Record<string, unknown>)
+      return json(200, { id: v[1], status: 'done', record: visits.get(v[1]) })
     }
     return json(404, { code: 'not_found', message: '未找到', message_en: 'Not found' })
   }
@@ -104,16 +117,16 @@ function fakeServer() {
     const body = typeof raw === 'string' ? JSON.parse(raw) : raw
     return handle(init?.method ?? 'GET', path, body, (init?.headers ?? {}) as Record<string, string>)
   }
-  return { cases, media, seenOps, log, faults, fetch: fetch as typeof globalThis.fetch, counts: () => ({ pushes, puts }) }
+  return { cases, visits, media, seenOps, log, faults, fetch: fetch as typeof globalThis.fetch, counts: () => ({ pushes, puts }) }
 }
 
-function engineFor(server: ReturnType<typeof fakeServer>, batchSize = 5) {
+function engineFor(server: ReturnType<typeof fakeServer>, batchSize = 5, puller?: DataPuller) {
   const api = new ApiClient({ fetch: server.fetch, now: () => 1_000_000 })
   api.setTokens(
     tokensFrom({ access_token: 'a', refresh_token: 'r', token_type: 'bearer', expires_in: 900, refresh_expires_in: 2592000, user: {} as never }, 1_000_000),
   )
   let now = 1_000_000
-  const engine = new SyncEngine({ api, userId: () => USER_ID, batchSize, now: () => now, random: () => 0.5 })
+  const engine = new SyncEngine({ api, userId: () => USER_ID, batchSize, now: () => now, random: () => 0.5, puller })
   return { engine, api, advance: (ms: number) => (now += ms) }
 }
 
@@ -234,7 +247,7 @@ describe('sync engine', () => {
     expect((await all())[0].state).toBe('waiting')
 
     await engine.run({ force: true })
-    expect(server.media.get(sha)).toEqual(bytes)
+    expect(firstDifference(server.media.get(sha), bytes)).toBe(-1)
     expect((await db.photos.get(sha))?.uploaded).toBe(1)
     expect(server.cases.size).toBe(1)
     const puts = server.log.filter((l) => l.startsWith('PUT'))
@@ -242,16 +255,73 @@ describe('sync engine', () => {
     expect(server.log.filter((l) => l.startsWith('HEAD'))).toHaveLength(2)
   })
 
-  it('falls back to the per-record endpoints when the server has no /api/sync/push', async () => {
+  it('keeps every item unsent and stops with an error when /api/sync/push is missing (404/405)', async () => {
+    for (const status of [404, 405]) {
+      await db.outbox.clear()
+      const server = fakeServer()
+      const original = server.fetch
+      const posts: string[] = []
+      server.fetch = (async (url: string | URL | Request, init?: RequestInit) => {
+        if (init?.method === 'POST') posts.push(String(url))
+        return String(url) === '/api/sync/push' ? json(status, { code: `http.${status}`, message: '', message_en: '' }) : original(url, init)
+      }) as typeof fetch
+      for (let i = 1; i <= 3; i++) await enqueue(caseOp(i))
+      const { engine } = engineFor(server)
+      await engine.run({ force: true })
+
+      const items = await all()
+      expect(items).toHaveLength(3) // never dropped
+      for (const item of items) {
+        expect(item.state).toBe('waiting') // never marked done
+        expect(item.sentAt).toBeNull()
+        expect(item.lastError).toContain('同步接口不可用')
+        expect(item.lastError).toContain(`HTTP ${status}`)
+        expect(item.nextAttemptAt).toBeGreaterThan(1_000_000)
+      }
+      expect(await unsentItems()).toHaveLength(3)
+      expect(engine.state.lastError).toContain('同步接口不可用')
+      expect(engine.state.nextRunAt).not.toBeNull()
+      expect(engine.state.pending).toBe(3)
+      // It stopped at the first refusal and tried no other route for the ops.
+      expect(posts).toEqual(['/api/sync/push'])
+      expect(server.cases.size).toBe(0)
+    }
+  })
+
+  it('sends visit.record to its own endpoint, in the phone order between sync batches', async () => {
     const server = fakeServer()
-    const original = server.fetch
-    server.fetch = (async (url: string | URL | Request, init?: RequestInit) =>
-      String(url) === '/api/sync/push' ? json(405, { code: 'http.405', message: '', message_en: '' }) : original(url, init)) as typeof fetch
-    for (let i = 1; i <= 3; i++) await enqueue(caseOp(i))
+    const visitId = '00000000-0000-4000-9000-000000000001'
+    await enqueue(caseOp(1))
+    const visit = await enqueue({ type: 'visit.record', entityId: visitId, payload: { method: 'in_person', satisfaction: 'satisfied' }, label: '回访记录', userId: USER_ID })
+    await enqueue(caseOp(2))
     const { engine } = engineFor(server)
     await engine.run({ force: true })
-    expect((await all()).every((i) => i.state === 'done')).toBe(true)
-    expect(server.cases.size).toBe(3)
+
+    expect(server.log.filter((l) => l.startsWith('POST'))).toEqual(['POST /api/sync/push', `POST /api/visits/${visitId}/record`, 'POST /api/sync/push'])
+    expect(server.visits.get(visitId)).toEqual({ method: 'in_person', satisfaction: 'satisfied' })
+    expect(server.seenOps.has(visit.id)).toBe(false) // never offered to /api/sync/push
+    expect(server.cases.size).toBe(2)
+    const items = await all()
+    expect(items.every((i) => i.state === 'done')).toBe(true)
+    expect(items[1].result?.status).toBe('applied')
+
+    // Sent again (its answer lost, say): the endpoint answers as before and nothing is doubled.
+    await db.outbox.update(visit.id, { state: 'waiting' })
+    await engine.run({ force: true })
+    expect((await db.outbox.get(visit.id))?.state).toBe('done')
+    expect(server.visits.size).toBe(1)
+  })
+
+  it('reports a missing /api/sync/pull as an error after the ops went through', async () => {
+    const server = fakeServer() // it answers 404 to GET /api/sync/pull
+    await enqueue(caseOp(1))
+    const { engine } = engineFor(server, 5, new DataPuller())
+    await engine.run({ force: true })
+    expect((await all())[0].state).toBe('done')
+    expect(engine.state.lastError).toContain('同步接口不可用（HTTP 404）')
+    expect(engine.state.lastSyncAt).toBeNull()
+    expect(engine.state.nextRunAt).not.toBeNull()
+    expect(server.log.filter((l) => l.startsWith('GET'))).toEqual([expect.stringMatching(/^GET \/api\/sync\/pull\?/)])
   })
 })
 

@@ -7,8 +7,9 @@
  *   leaves it `waiting`; the resend carries the same op_id (and a case the same UUID), so the server
  *   answers `duplicate` instead of applying it twice.
  * - Photos go first, by content hash; an operation waits for its photos.
- * - 401 token_expired: the client refreshes and retries; device revoked, 429, 5xx, offline: nothing
- *   is dropped, the engine stops and tries again later with exponential backoff (or Retry-After).
+ * - 401 token_expired: the client refreshes and retries; device revoked, 429, 5xx, a 404/405 from
+ *   /api/sync/*, offline: nothing is dropped, the engine stops and tries again later with exponential
+ *   backoff (or Retry-After).
  * - Operations go in the phone's order; batches are small so that a weak link gets some through.
  */
 import { ApiError, MSG_DEVICE_REVOKED, NetworkError, AUTH_DEVICE_REVOKED } from '../core/errors'
@@ -49,6 +50,11 @@ export function backoffMs(n: number, random: () => number = Math.random): number
   return Math.round(base * (0.8 + 0.4 * random()))
 }
 
+/** A 404/405 from /api/sync/*: the server always has both, so it is a wrong address or a proxy in the way. */
+export function syncEndpointMissing(status: number): string {
+  return `同步接口不可用（HTTP ${status}），稍后自动重试`
+}
+
 /** Why the run stopped early: a reason every unsent item keeps (never a reason to drop one). */
 class Stop extends Error {
   constructor(
@@ -87,8 +93,6 @@ export class SyncEngine {
   private failures = 0
   private status: SyncStatus = { running: false, lastSyncAt: null, lastError: '', pending: 0, attention: 0, progress: null, nextRunAt: null }
   private readonly o: Required<Pick<EngineOptions, 'now' | 'batchSize' | 'random'>> & EngineOptions
-  /** 'sync' until the server says it has no /api/sync/push; then the per-record endpoints. */
-  private mode: 'sync' | 'rest' = 'sync'
 
   constructor(opts: EngineOptions) {
     this.o = { now: Date.now, batchSize: 5, random: Math.random, ...opts }
@@ -190,16 +194,15 @@ export class SyncEngine {
       const due = await this.due(uid, force)
       if (!due.length) return
       // A run of consecutive operations the sync endpoint takes, or one that has its own endpoint.
-      const viaSync = this.mode === 'sync' && SYNC_TYPES.has(due[0].type)
+      const viaSync = SYNC_TYPES.has(due[0].type)
       const items = viaSync ? takeWhile(due, (i) => SYNC_TYPES.has(i.type)).slice(0, this.o.batchSize) : due.slice(0, 1)
       await this.uploadPhotos(items)
       const ready = await this.withPhotos(items)
       if (!ready.length) return
       await db.outbox.bulkUpdate(ready.map((i) => ({ key: i.id, changes: { state: 'sending' as const, updatedAt: this.o.now() } })))
       this.o.onItems?.()
-      const answers = viaSync ? await this.pushBatch(ready) : null
-      if (answers) await this.settle(ready, answers)
-      else await this.pushOneByOne(ready)
+      if (viaSync) await this.settle(ready, await this.pushBatch(ready))
+      else await this.pushToOwnEndpoint(ready[0])
       this.o.onItems?.()
     }
   }
@@ -258,8 +261,8 @@ export class SyncEngine {
     )
   }
 
-  /** POST /api/sync/push. Returns null when the server has no sync endpoint (then: one by one). */
-  private async pushBatch(items: OutboxItem[]): Promise<PushResult[] | null> {
+  /** POST /api/sync/push. */
+  private async pushBatch(items: OutboxItem[]): Promise<PushResult[]> {
     const ops = items.map((i) => ({
       op_id: i.id,
       type: i.type,
@@ -276,12 +279,14 @@ export class SyncEngine {
       await this.markRetry(items, e)
       throw e
     }
-    if (res.status === 404 || res.status === 405) {
-      this.mode = 'rest'
-      return null
-    }
     if (!res.ok) {
       const err = await ApiError.fromResponse(res)
+      if (res.status === 404 || res.status === 405) {
+        // Not an answer about these ops: they all stay unsent and go again with a later run.
+        const stop = new Stop(syncEndpointMissing(res.status) + '；未发送的记录已保留在本机', null, err.code)
+        await this.markRetry(items, stop)
+        throw stop
+      }
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
         await this.markRetry(items, err)
         throw err
@@ -330,39 +335,37 @@ export class SyncEngine {
     if (state === 'done') await this.o.onApplied?.({ ...item, state }, r, body)
   }
 
-  /** Until the server has /api/sync/push: each operation through its own idempotent endpoint. */
-  private async pushOneByOne(items: OutboxItem[]): Promise<void> {
-    for (const [n, item] of items.entries()) {
-      const route = restRoute(item)
-      if (!route) {
-        await db.outbox.update(item.id, { state: 'waiting', lastError: '等待服务器支持此类同步', nextAttemptAt: this.o.now() + BACKOFF_MAX_MS })
-        continue
-      }
-      let res: Response
-      try {
-        res = await this.o.api.raw('POST', route, { body: item.payload })
-      } catch (e) {
-        await this.markRetry(items.slice(n), e)
-        throw e
-      }
-      let body: unknown = null
-      try {
-        body = await res.clone().json()
-      } catch {
-        /* not JSON */
-      }
-      if (res.ok) {
-        await this.finish(item, { op_id: item.id, status: res.status === 200 && item.type === 'case.create' ? 'duplicate' : 'applied', server_version: (body as { version?: number })?.version ?? null }, body)
-        continue
-      }
-      const err = await ApiError.fromResponse(res)
-      if (res.status >= 500 || res.status === 429 || res.status === 408) {
-        await this.markRetry(items.slice(n), err)
-        throw err
-      }
-      const status = err.code === 'case.id_conflict' ? 'conflict' : 'rejected'
-      await this.finish(item, { op_id: item.id, status, code: err.code, message: err.message }, body)
+  /** An operation /api/sync/push does not take, through its own idempotent endpoint. */
+  private async pushToOwnEndpoint(item: OutboxItem): Promise<void> {
+    const route = ownRoute(item)
+    if (!route) {
+      // Only an item stored by another version of the app can get here: kept, and shown.
+      await this.finish(item, { op_id: item.id, status: 'rejected', code: 'sync.unknown_type', message: `此版本无法发送此类记录（${item.type}）` }, null)
+      return
     }
+    let res: Response
+    try {
+      res = await this.o.api.raw('POST', route, { body: item.payload })
+    } catch (e) {
+      await this.markRetry([item], e)
+      throw e
+    }
+    let body: unknown = null
+    try {
+      body = await res.clone().json()
+    } catch {
+      /* not JSON */
+    }
+    if (res.ok) {
+      await this.finish(item, { op_id: item.id, status: 'applied', server_version: (body as { version?: number })?.version ?? null }, body)
+      return
+    }
+    const err = await ApiError.fromResponse(res)
+    if (res.status >= 500 || res.status === 429 || res.status === 408) {
+      await this.markRetry([item], err)
+      throw err
+    }
+    await this.finish(item, { op_id: item.id, status: 'rejected', code: err.code, message: err.message }, body)
   }
 }
 
@@ -378,13 +381,9 @@ function takeWhile<T>(xs: T[], ok: (x: T) => boolean): T[] {
   return out
 }
 
-function restRoute(item: OutboxItem): string | null {
+/** The endpoint of an operation that is not among SYNC_TYPES. */
+function ownRoute(item: OutboxItem): string | null {
   switch (item.type) {
-    case 'case.create':
-      return '/cases'
-    case 'case.note':
-    case 'case.action':
-      return `/cases/${item.entityId}/actions`
     case 'visit.record':
       return `/visits/${item.entityId}/record`
     default:

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { db, getMeta } from '../core/db'
+import { db, getMeta, setMeta } from '../core/db'
 import { DataPuller } from './pull'
 import type { EngineApi } from './engine'
 import type { CaseRecord } from '../cases/types'
@@ -11,7 +11,8 @@ function json(status: number, body: unknown): Response {
 
 const caseView = (id: string, version: number, title = '案件') => ({ id, version, title, number: `N-${id}`, state: 'mediating', updated_at: `2026-11-2${version}T00:00:00Z`, events: [] })
 
-function fakeApi(pages: unknown[]): EngineApi & { calls: string[] } {
+/** `pullStatus`: what GET /sync/pull answers instead of the pages (a missing endpoint, say). */
+function fakeApi(pages: unknown[], pullStatus = 200): EngineApi & { calls: string[] } {
   const calls: string[] = []
   let page = 0
   return {
@@ -20,9 +21,12 @@ function fakeApi(pages: unknown[]): EngineApi & { calls: string[] } {
     async ensureFresh() {},
     async raw(_method: string, path: string) {
       calls.push(path)
-      if (path.startsWith('/sync/pull')) return json(200, pages[page++])
+      if (path.startsWith('/sync/pull')) return pullStatus === 200 ? json(200, pages[page++]) : json(pullStatus, { code: `http.${pullStatus}`, message: '', message_en: '' })
       if (path.startsWith('/visits')) return json(200, { items: [{ id: 'v1', case_id: 'c1', case_number: 'N-c1', case_title: '案件', due_date: '2026-12-04', status: 'scheduled', seq: 1, of_total: 2 }] })
       if (path.startsWith('/inbox')) return json(200, { items: [{ id: 5, title: '今日回访', body: '', url: '/visits/v1', kind: 'visit_due', created_at: '2026-12-04T00:30:00Z', read_at: null }], unread: 1 })
+      // A phone without regions asks for them (none here), as the real server answers.
+      if (path.startsWith('/grids')) return json(200, { type: 'FeatureCollection', features: [] })
+      if (path.startsWith('/regions')) return json(200, [])
       return json(404, { code: 'not_found' })
     },
   }
@@ -71,5 +75,18 @@ describe('pull', () => {
     await db.cases.put({ id: 'c1', view: { ...caseView('c1', 1), events: [local] } as never, detailed: true, localOnly: false, state: 'mediating', updatedAt: '', localPhotos: [] })
     await new DataPuller().pull(fakeApi([{ changes: [{ kind: 'case', op: 'upsert', id: 'c1', version: 2, case: caseView('c1', 2) }], cursor: '3.s', more: false }]))
     expect((await db.cases.get('c1'))?.view.events?.map((e) => e.id)).toEqual(['local-1'])
+  })
+
+  it('fails on a missing /sync/pull (404/405) instead of reading other endpoints, and keeps what it held', async () => {
+    for (const status of [404, 405]) {
+      await db.cases.put({ id: 'c1', view: caseView('c1', 1) as never, detailed: true, localOnly: false, state: 'mediating', updatedAt: '', localPhotos: [] })
+      await setMeta('pullCursor', '7.s')
+      const api = fakeApi([], status)
+      await expect(new DataPuller().pull(api)).rejects.toMatchObject({ status, message: expect.stringContaining(`同步接口不可用（HTTP ${status}）`) })
+      expect(api.calls).toHaveLength(1)
+      expect(api.calls[0]).toMatch(/^\/sync\/pull\?/)
+      expect(await getMeta('pullCursor', '')).toBe('7.s')
+      expect(await db.cases.get('c1')).toBeDefined()
+    }
   })
 })

@@ -8,13 +8,13 @@ import { db, getMeta, setMeta, type GridRow } from '../core/db'
 import type { CaseRecord, CaseView, CategoryRow } from '../cases/types'
 import type { VisitRecord } from '../visits/types'
 import type { InboxRow } from '../notify/types'
-import type { EngineApi, Puller } from './engine'
+import { syncEndpointMissing, type EngineApi, type Puller } from './engine'
 
 type Json = Record<string, unknown>
 
 async function getJson(api: EngineApi, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown; res: Response }> {
   const res = await api.raw('GET', path, { headers })
-  if (res.status === 304 || res.status === 404 || res.status === 405) return { status: res.status, body: null, res }
+  if (res.status === 304) return { status: res.status, body: null, res }
   if (!res.ok) throw await ApiError.fromResponse(res)
   return { status: res.status, body: await res.json(), res }
 }
@@ -99,23 +99,16 @@ export function inboxRow(n: Json): InboxRow {
 export const REF_PARTS = ['categories', 'teams', 'divisions', 'grids'] as const
 
 export class DataPuller implements Puller {
-  /** 'sync' until the server says it has no /api/sync/pull; then the plain list endpoints. */
-  private mode: 'sync' | 'rest' = 'sync'
-
   async pull(api: EngineApi): Promise<void> {
-    const handled = this.mode === 'sync' ? await this.pullFeed(api) : false
-    if (!handled) {
-      this.mode = 'rest'
-      await this.pullCases(api)
-      await this.pullCategories(api)
-    }
+    await this.pullFeed(api)
     await this.pullVisits(api)
     await this.pullInbox(api)
-    if (!handled || !(await db.grids.count())) await this.pullGrids(api)
+    // The feed sends regions only when their version changed: a phone that lost them asks directly.
+    if (!(await db.grids.count())) await this.pullGrids(api)
   }
 
-  /** GET /api/sync/pull by cursor until `more` is false. False when the endpoint is missing. */
-  private async pullFeed(api: EngineApi): Promise<boolean> {
+  /** GET /api/sync/pull by cursor until `more` is false. */
+  private async pullFeed(api: EngineApi): Promise<void> {
     let cursor = await getMeta<string>('pullCursor', '')
     for (let page = 0; page < 100; page++) {
       const versions = await getMeta<Record<string, string>>('refVersions', {})
@@ -123,8 +116,9 @@ export class DataPuller implements Puller {
       if (cursor) q.set('cursor', cursor)
       const known = REF_PARTS.filter((k) => versions[k]).map((k) => `${k}:${versions[k]}`)
       if (known.length) q.set('ref', known.join(','))
-      const { status, body } = await getJson(api, `/sync/pull?${q}`)
-      if (status === 404 || status === 405) return false
+      const { body } = await getJson(api, `/sync/pull?${q}`).catch((e: unknown) => {
+        throw e instanceof ApiError && (e.status === 404 || e.status === 405) ? new ApiError(e.status, e.code, syncEndpointMissing(e.status), e.messageEn) : e
+      })
       const b = (body ?? {}) as Json
       // The user's area or team changed: what the phone holds is no longer theirs to keep.
       if (b.reset) await db.cases.filter((c) => !c.localOnly).delete()
@@ -134,7 +128,6 @@ export class DataPuller implements Puller {
       await setMeta('pullCursor', cursor)
       if (!b.more) break
     }
-    return true
   }
 
   private async applyChanges(changes: Json[]): Promise<void> {
@@ -194,28 +187,8 @@ export class DataPuller implements Puller {
     await setMeta('gridsVersion', Date.now())
   }
 
-  private async pullCases(api: EngineApi): Promise<void> {
-    const seen = new Set<string>()
-    let cursor = ''
-    for (let page = 0; page < 10; page++) {
-      const { body } = await getJson(api, `/cases?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
-      const b = (body ?? {}) as { items?: CaseView[]; next_cursor?: string | null }
-      for (const v of b.items ?? []) {
-        seen.add(v.id)
-        const prev = await db.cases.get(v.id)
-        await db.cases.put(caseRecord(v, false, prev))
-      }
-      if (!b.next_cursor) break
-      cursor = b.next_cursor
-    }
-    // Cases that left the user's scope are dropped (not the ones still only on this phone).
-    const stale = await db.cases.filter((c) => !c.localOnly && !seen.has(c.id)).primaryKeys()
-    await db.cases.bulkDelete(stale)
-  }
-
   private async pullVisits(api: EngineApi): Promise<void> {
-    const { status, body } = await getJson(api, '/visits?mine=1&limit=200')
-    if (status !== 200) return
+    const { body } = await getJson(api, '/visits?mine=1&limit=200')
     const items = (Array.isArray(body) ? body : ((body as Json).items as Json[])) ?? []
     const rows = items.map(visitRecord)
     const keep = new Set(rows.map((r) => r.id))
@@ -228,8 +201,7 @@ export class DataPuller implements Puller {
   }
 
   private async pullInbox(api: EngineApi): Promise<void> {
-    const { status, body } = await getJson(api, '/inbox?limit=100')
-    if (status !== 200) return
+    const { body } = await getJson(api, '/inbox?limit=100')
     const items = (Array.isArray(body) ? body : ((body as Json).items as Json[])) ?? []
     const pending = new Set((await db.inbox.filter((r) => !!r.readPending).toArray()).map((r) => r.id))
     await db.transaction('rw', db.inbox, async () => {
@@ -241,11 +213,6 @@ export class DataPuller implements Puller {
       const res = await api.raw('POST', `/inbox/${id}/read`)
       if (res.ok || res.status === 404) await db.inbox.update(id, { readPending: false })
     }
-  }
-
-  private async pullCategories(api: EngineApi): Promise<void> {
-    const { status, body } = await getJson(api, '/categories')
-    if (status === 200 && Array.isArray(body)) await this.storeCategories(body as CategoryRow[])
   }
 
   private async storeCategories(rows: CategoryRow[]): Promise<void> {
