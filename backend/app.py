@@ -20,14 +20,16 @@ from backend.cases import routes as cases_routes
 from backend.core import secrets
 from backend.core.auth import AccessToken
 from backend.core.http import EXCEPTION_HANDLERS, RequestLogMiddleware, configure_logging
+from backend.core.identity import CurrentUser
 from backend.core.pwa import make_pwa_handler
 from backend.core.throttle import FailureThrottle
 from backend.grids import routes as grids_routes
+from backend.map import routes as map_routes
 from backend.media import routes as media_routes
 from backend.notify import live, worker
 from backend.notify import routes as notify_routes
 from backend.people import routes as people_routes
-from backend.people.service import CurrentUser, load_current_user
+from backend.people.service import load_current_user
 from backend.reports import routes as reports_routes
 from backend.settings import Settings, get_settings
 from backend.sync import routes as sync_routes
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *grids_routes.ROUTES,
             *media_routes.ROUTES,
             *cases_routes.ROUTES,
+            *map_routes.ROUTES,
             *sync_routes.ROUTES,
             *visits_routes.ROUTES,
             *notify_routes.ROUTES,

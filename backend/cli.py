@@ -72,7 +72,7 @@ def migrate() -> None:
 @click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the demo history")
 def demo(case_count: int, seed: int) -> None:
     """Load the Changning demo (divisions, 125 teams, demo accounts). Idempotent."""
-    from backend import demo as demo_data
+    from backend.demo import loader as demo_data
 
     counts = _run(demo_data.load_demo())
     click.echo(
@@ -94,7 +94,7 @@ def demo(case_count: int, seed: int) -> None:
 
 
 def _demo_history(case_count: int, seed: int) -> None:
-    from backend import history
+    from backend.demo import history
 
     async def run() -> dict[str, int]:
         with click.progressbar(length=case_count, label="生成演示案件", show_pos=True) as bar:

@@ -2,7 +2,7 @@
 
 For each engine, a fresh data dir / database (`fengqiao_bench_reports` on the PostgreSQL server named by
 FENGQIAO_BENCH_POSTGRES_URL or FENGQIAO_TEST_POSTGRES_URL, dropped and made anew): `fengqiao migrate`,
-`fengqiao demo`, then `fengqiao demo --cases N` (the demo history, backend/history.py).
+`fengqiao demo`, then `fengqiao demo --cases N` (the demo history, backend/demo/history.py).
 
 Then, in a child process bound to that database, every report (daily, weekly, monthly, quarterly; JSON
 and XLSX) and the dashboard are requested through the app (in-process ASGI, so HTTP routing, auth,
@@ -59,7 +59,7 @@ async def measure(runs: int) -> dict:
 
     from backend import db
     from backend.app import create_app
-    from backend.demo import DEMO_PASSWORD
+    from backend.demo.loader import DEMO_PASSWORD
     from backend.settings import load_settings
 
     await db.prepare()

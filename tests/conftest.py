@@ -88,7 +88,8 @@ async def databases():
 @pytest.fixture(scope="session")
 async def template(databases: Databases) -> Template:
     """The schema, built by the migrations themselves, and the Changning demo: made once per run."""
-    from backend import db, demo, wiring
+    from backend import db, wiring
+    from backend.demo import loader as demo
 
     wiring.connect()
     url = databases.template_url()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from backend.demo import DEMO_PASSWORD
+from backend.demo.loader import DEMO_PASSWORD
 
 
 async def login(client, username: str, password: str = DEMO_PASSWORD, device_name: str | None = None) -> dict:

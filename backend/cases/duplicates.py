@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend.cases import schemas
+from backend.cases.scope import visible_case_ids
 from backend.cases.tables import Case, CaseLink, Party
-from backend.people.service import CurrentUser
+from backend.core.coords import distance_m
+from backend.core.identity import CurrentUser
 
 # Links are hints for a supervisor: a handful of the most recent candidates is enough, and a busy
 # market square must not link every new case to hundreds of old ones.
@@ -18,15 +20,6 @@ MAX_LINKS = 10
 NEARBY_METRES = 100
 NEARBY_DAYS = 7
 SAME_PARTY_DAYS = 30
-_EARTH_RADIUS_M = 6_371_008.8
-
-
-def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance (haversine) in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 async def link_possible_duplicates(
@@ -92,8 +85,6 @@ async def link_possible_duplicates(
 
 async def duplicate_views(user: CurrentUser, case_id: uuid.UUID) -> list[schemas.DuplicateView]:
     """Links in both directions, to cases this user may see."""
-    from backend.cases.service import visible_case_ids
-
     rows = (
         await CaseLink.select()
         .where((CaseLink.case == case_id) | (CaseLink.other == case_id))

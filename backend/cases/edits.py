@@ -9,8 +9,8 @@ value it replaced stays in the event (`before`, and `data.conflicts`), next to t
 so both are in the log. A phone's own earlier edits never conflict with its later ones: the base
 version of an edit made offline cannot know the versions its own earlier edits got.
 
-Each event records the case version it produced (`CaseEvent.version`), stamped by the listener below
-on every change; that is what "changed since base_version" is read from.
+Each event records the case version it produced (`CaseEvent.version`, written with the event by
+whatever changed the case); that is what "changed since base_version" is read from.
 """
 
 from __future__ import annotations
@@ -22,22 +22,15 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from backend.cases import hooks, privacy
+from backend.cases import fields, hooks, privacy
 from backend.cases.categories import require_active
-from backend.cases.service import (
-    MAX_DESCRIPTION,
-    MAX_PHOTOS,
-    MAX_TITLE,
-    TextTooLong,
-    TooManyPhotos,
-    get_case_row,
-)
+from backend.cases.scope import CaseNotFound, get_case_row
 from backend.cases.tables import Case, CaseEvent, CasePhoto
 from backend.cases.workflow import RULES, InvalidTransition, may_act
 from backend.core import clock
-from backend.core.errors import AppError, Forbidden, InvalidRequest
+from backend.core.errors import AppError, Forbidden
+from backend.core.identity import CurrentUser
 from backend.db import write_transaction
-from backend.people.service import CurrentUser
 
 EDITABLE = ("title", "description", "occurred_at", "category", "photos")
 
@@ -68,38 +61,18 @@ class EditResult(msgspec.Struct):
     conflicts: list[str]  # of those, the ones another device had also changed since base_version
 
 
-def _parse(fields: dict[str, Any]) -> dict[str, Any]:
+def _parse(changes: dict[str, Any]) -> dict[str, Any]:
     try:
-        edit = msgspec.convert(fields, CaseEdit)
+        edit = msgspec.convert(changes, CaseEdit)
     except msgspec.ValidationError as exc:
         raise FieldNotEditable(details={"reason": str(exc)}) from None
     values = {f: getattr(edit, f) for f in EDITABLE if getattr(edit, f) is not UNSET}
     if "title" in values:
-        values["title"] = values["title"].strip()
-        if not values["title"]:
-            raise InvalidRequest(
-                message="请填写纠纷标题", message_en="A title is required", code="case.title_required"
-            )
-        if len(values["title"]) > MAX_TITLE:
-            raise TextTooLong(
-                message=f"标题最多 {MAX_TITLE} 字", details={"field": "title", "max": MAX_TITLE}
-            )
-    if "description" in values and len(values["description"]) > MAX_DESCRIPTION:
-        raise TextTooLong(
-            message=f"情况描述最多 {MAX_DESCRIPTION} 字",
-            details={"field": "description", "max": MAX_DESCRIPTION},
-        )
+        values["title"] = fields.title(values["title"])
+    if "description" in values:
+        values["description"] = fields.description(values["description"])
     if "photos" in values:
-        photos = list(dict.fromkeys(p.lower() for p in values["photos"]))
-        if len(photos) > MAX_PHOTOS:
-            raise TooManyPhotos(details={"max": MAX_PHOTOS})
-        if any(len(p) != 64 or any(c not in "0123456789abcdef" for c in p) for p in photos):
-            raise InvalidRequest(
-                message="照片标识不正确",
-                message_en="Photo ids must be SHA-256 hex",
-                code="media.invalid_hash",
-            )
-        values["photos"] = photos
+        values["photos"] = fields.photos(values["photos"])
     return values
 
 
@@ -149,10 +122,10 @@ async def changed_by_others_since(
 
 
 async def apply_edit(
-    user: CurrentUser, case_id: uuid.UUID | str, base_version: int | None, fields: dict[str, Any]
+    user: CurrentUser, case_id: uuid.UUID | str, base_version: int | None, changes: dict[str, Any]
 ) -> EditResult:
     """Apply one offline edit (see the module notes). Joins the caller's transaction if there is one."""
-    values = _parse(fields)
+    values = _parse(changes)
     if "category" in values:
         await require_active(values["category"])
     async with write_transaction():
@@ -212,6 +185,7 @@ async def apply_edit(
                 before=before,
                 after=after,
                 data=data,
+                version=case["version"] + 1,
             )
         ).run()
         await privacy.audit(user, "case.update", case["id"], fields=changed)
@@ -237,7 +211,7 @@ async def flag_for_review(case_id: uuid.UUID, reason: str, data: dict[str, Any])
     async with write_transaction():
         case = await Case.select().where(Case.id == case_id).first().run()
         if case is None:
-            raise InvalidRequest(message="案件不存在", message_en="No such case", code="case.not_found")
+            raise CaseNotFound()
         now = clock.now()
         before, after = ({"conflict": False}, {"conflict": True}) if not case["conflict"] else ({}, {})
         await (
@@ -247,7 +221,15 @@ async def flag_for_review(case_id: uuid.UUID, reason: str, data: dict[str, Any])
         )
         event_data = {"reason": reason, **data}
         await CaseEvent.insert(
-            CaseEvent(case=case_id, at=now, action="flag", before=before, after=after, data=event_data)
+            CaseEvent(
+                case=case_id,
+                at=now,
+                action="flag",
+                before=before,
+                after=after,
+                data=event_data,
+                version=case["version"] + 1,
+            )
         ).run()
         row = await Case.select().where(Case.id == case_id).first().run()
         await hooks.emit(
@@ -263,18 +245,3 @@ async def flag_for_review(case_id: uuid.UUID, reason: str, data: dict[str, Any])
             )
         )
     return row
-
-
-@hooks.subscribe
-async def stamp_event_version(change: hooks.CaseChange) -> None:
-    """Every change writes one event and bumps the version: record that version on the event (the one
-    place it is set). `merged_in`, written on a merge's target, does not change the target."""
-    await (
-        CaseEvent.update({CaseEvent.version: change.case["version"]})
-        .where(
-            (CaseEvent.case == change.case_id)
-            & CaseEvent.version.is_null()
-            & (CaseEvent.action != "merged_in")
-        )
-        .run()
-    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.people.service import CurrentUser
+from backend.core.identity import CurrentUser
 
 
 @dataclass(frozen=True)

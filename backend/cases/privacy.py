@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
+import msgspec
+
+from backend.cases import schemas
 from backend.cases.tables import AuditEntry
 from backend.core import clock
 from backend.core.errors import AppError
-from backend.people.roles import Role
-from backend.people.service import CurrentUser
+from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
@@ -80,7 +83,7 @@ def may_see_personal_data(user: CurrentUser, case: dict[str, Any]) -> bool:
         return True
     if user.role == Role.township_supervisor:
         return case.get("township_code") == user.scope_code
-    if user.role in (Role.mediator, Role.team_leader):
+    if user.role in TEAM_ROLES:
         return (user.team_id is not None and case.get("owner_team") == user.team_id) or case.get(
             "mediator"
         ) == user.id
@@ -101,3 +104,38 @@ async def audit(
             detail=detail,
         )
     ).run()
+
+
+async def audit_entries(
+    *,
+    case_id: uuid.UUID | None,
+    user_id: int | None,
+    since: datetime | None,
+    before_id: int | None,
+    limit: int,
+) -> list[schemas.AuditView]:
+    """The audit log, newest first, by case, user and time; `before_id` pages back."""
+    query = AuditEntry.select(AuditEntry.all_columns(), AuditEntry.user.username)
+    if case_id is not None:
+        query = query.where(AuditEntry.case == case_id)
+    if user_id is not None:
+        query = query.where(AuditEntry.user == user_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    rows = await query.order_by(AuditEntry.id, ascending=False).limit(limit).run()
+    return [
+        schemas.AuditView(
+            id=r["id"],
+            at=r["at"],
+            user_id=r["user"],
+            username=r["user.username"],
+            device=r["device"],
+            client_addr=r["client_addr"],
+            action=r["action"],
+            case=str(r["case"]) if r["case"] else None,
+            detail=r["detail"] if isinstance(r["detail"], dict) else msgspec.json.decode(r["detail"] or "{}"),
+        )
+        for r in rows
+    ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,21 +12,19 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from backend.cases import categories, mapview, schemas, service, workflow
-from backend.cases.tables import AuditEntry
+from backend.cases import categories, intake, privacy, schemas, views, workflow
 from backend.core import clock
-from backend.core.errors import AppError, InvalidRequest
-from backend.core.http import requires_role
-from backend.people.roles import Role
-from backend.people.service import CurrentUser, load_current_user
+from backend.core.errors import NotFound
+from backend.core.http import flag, requires_role
+from backend.core.identity import CurrentUser, Role
+from backend.grids.maps import parse_bbox
+from backend.visits import service as visits
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html", "j2"])
 )
-KEEPALIVE_SECONDS = 20.0
 PARTY_ROLES = {"applicant": "申请人", "respondent": "被申请人", "party": "当事人", "witness": "证人"}
 
 
@@ -64,26 +60,6 @@ class CategoryController(Controller):
         await categories.delete_category(code)
 
 
-def _parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    if not raw:
-        return None
-    try:
-        parts = tuple(float(x) for x in raw.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or not (-180 <= parts[0] <= parts[2] <= 180 and -90 <= parts[1] <= parts[3] <= 90):
-        raise InvalidRequest(
-            message="范围参数应为 最小经度,最小纬度,最大经度,最大纬度",
-            message_en="bbox=minLon,minLat,maxLon,maxLat",
-            code="geo.invalid_bbox",
-        )
-    return parts  # type: ignore[return-value]
-
-
-def _flag(raw: str | None) -> bool:
-    return (raw or "").lower() in ("1", "true", "yes")
-
-
 class CaseController(Controller):
     path = "/api/cases"
     tags = ["cases"]
@@ -92,10 +68,20 @@ class CaseController(Controller):
     async def create_case(
         self, data: JSONBody[schemas.CaseCreate], request: Request[CurrentUser, Any, State]
     ) -> Response:
-        """Log a dispute with the phone's id: 201 new, 200 identical replay, 409 same id, other content."""
-        status, detail = await service.create_case(request.user, data)
-        body: Any = msgspec.to_builtins(detail) if detail else {"id": str(data.id), "visible": False}
-        return Response(body, status_code=status)
+        """Log a dispute with the phone's id: 201 new, 200 identical replay, 409 same id, other content
+        (with the server's copy, so the phone can show both)."""
+        user = request.user
+        try:
+            logged = await intake.create_case(user, data)
+        except intake.CaseIdConflict as clash:
+            copy = await _detail(user, clash.case_id, audit_read=False, missing_ok=True)
+            clash.details["server_copy"] = msgspec.to_builtins(copy) if copy else None
+            raise
+        detail = await _detail(user, logged.case_id, audit_read=False, missing_ok=True)
+        if detail is None:  # logged before, and since moved out of this user's scope
+            return Response({"id": str(data.id), "visible": False}, status_code=200)
+        detail.locate = logged.locate
+        return Response(msgspec.to_builtins(detail), status_code=201 if logged.created else 200)
 
     @get("/", operation_id="list_cases")
     async def list_cases(
@@ -122,20 +108,20 @@ class CaseController(Controller):
             "village": village,
             "grid": grid,
             "level": level,
-            "bbox": _parse_bbox(bbox),
-            "overdue": _flag(overdue),
-            "conflict": _flag(conflict),
+            "bbox": parse_bbox(bbox),
+            "overdue": flag(overdue),
+            "conflict": flag(conflict),
             "since": since,
         }
-        return await service.list_cases(request.user, filters, cursor, max(1, min(limit, 200)))
+        return await views.list_cases(request.user, filters, cursor, max(1, min(limit, 200)))
 
     @get("/{case_id:str}", operation_id="get_case")
     async def get_case(
         self, case_id: FromPath[str], request: Request[CurrentUser, Any, State]
     ) -> schemas.CaseDetail:
-        """One case with timeline, photos, agreement and duplicates; full personal data only for those
-        who work the case (and the read is audited)."""
-        return await service.case_detail(request.user, case_id)
+        """One case with timeline, photos, agreement, duplicates and return visits; full personal data
+        only for those who work the case (and the read is audited)."""
+        return await _detail(request.user, case_id)
 
     @post("/{case_id:str}/actions", operation_id="act_on_case", status_code=200)
     async def act(
@@ -147,7 +133,7 @@ class CaseController(Controller):
         """Move the case on: accept, reject, refer, assign, escalate, note, resolve, fail, close, reopen,
         correct_location, extend_deadline, clear_conflict, merge, dismiss_duplicate."""
         row = await workflow.apply_action(request.user, case_id, data)
-        return await service.case_detail(request.user, row["id"])
+        return await _detail(request.user, row["id"])
 
     @get("/{case_id:str}/agreement", operation_id="get_agreement")
     async def agreement(
@@ -157,7 +143,7 @@ class CaseController(Controller):
         format: FromQuery[str] = "html",
     ) -> Response:
         """The mediation agreement (调解协议书) as a printable A4 page in Chinese."""
-        context = await service.agreement_for_print(request.user, case_id)
+        context = await views.agreement_for_print(request.user, case_id)
         if format == "json":
             a = context["agreement"]
             return Response({k: a[k] for k in ("facts", "matters", "terms", "performance", "signed_photo")})
@@ -167,115 +153,18 @@ class CaseController(Controller):
         return Response(html, media_type="text/html", headers={"Cache-Control": "private, no-store"})
 
 
-class MapController(Controller):
-    """The supervisors' map: markers, choropleth cells, a cell's figures, and live changes."""
-
-    path = "/api/map"
-    tags = ["map"]
-
-    @get("/config", operation_id="map_config")
-    async def config(self, request: Request[CurrentUser, Any, State]) -> dict[str, Any]:
-        """Base tiles (none, tianditu or osm, from settings) and the bounds of your area."""
-        return await mapview.config(request.user, request.app.state.settings)
-
-    @get("/cases", operation_id="map_cases")
-    async def cases(
-        self,
-        request: Request[CurrentUser, Any, State],
-        bbox: FromQuery[str | None] = None,
-        case_state: Annotated[str | None, QueryParameter(name="state")] = None,
-        category: FromQuery[str | None] = None,
-        level: FromQuery[str | None] = None,
-        date_from: Annotated[str | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[str | None, QueryParameter(name="to")] = None,
-        overdue: FromQuery[str | None] = None,
-        conflict: FromQuery[str | None] = None,
-        limit: FromQuery[int] = mapview.DEFAULT_MARKERS,
-    ) -> dict[str, Any]:
-        """Case markers in your area as compact rows (`fields` names the columns), newest first;
-        `truncated` when more matched than `limit` (at most 50,000)."""
-        filters = {
-            "bbox": _parse_bbox(bbox),
-            "state": case_state,
-            "category": category,
-            "level": level,
-            "from": mapview.parse_day(date_from, "from"),
-            "to": mapview.parse_day(date_to, "to"),
-            "overdue": _flag(overdue),
-            "conflict": _flag(conflict),
-        }
-        return await mapview.markers(request.user, filters, limit)
-
-    @get("/cells", operation_id="map_cells")
-    async def cells(
-        self,
-        request: Request[CurrentUser, Any, State],
-        level: FromQuery[str] = "township",
-        metric: FromQuery[str] = "open",
-        date_from: Annotated[str | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[str | None, QueryParameter(name="to")] = None,
-        category: FromQuery[str | None] = None,
-        case_level: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
-        """Every cell of a level in your area with its figure: open (在办), overdue, or new between
-        from and to (local dates; default the last 30 days)."""
-        filters = {
-            "from": mapview.parse_day(date_from, "from"),
-            "to": mapview.parse_day(date_to, "to"),
-            "category": category,
-            "level": case_level,
-        }
-        return await mapview.cells(request.user, level, metric, filters)
-
-    @get("/cells/{code:str}", operation_id="map_cell")
-    async def cell(self, code: FromPath[str], request: Request[CurrentUser, Any, State]) -> dict[str, Any]:
-        """One township, village or grid: its cases by state, open, overdue and conflicts."""
-        return await mapview.cell_summary(request.user, code)
-
-    @get("/events", operation_id="map_events")
-    async def events(self, request: Request[CurrentUser, Any, State]) -> ServerSentEvent:
-        """Server-sent events: `ready`, then a `case` event (its marker row) whenever a case in your area
-        is logged or changes, `gone` when one you were told about leaves your area or is merged, and a
-        keep-alive comment every 20 s. Event ids are change ids: reconnect with Last-Event-ID to get
-        what was missed. The stream ends when your device is revoked or your role or area changes."""
-        user = request.user
-        feed = await mapview.LiveFeed.open(user, request.headers.get("last-event-id"))
-
-        async def stream() -> AsyncIterator[ServerSentEventMessage]:
-            yield ServerSentEventMessage(event="ready", data="{}", retry=5000)
-            idle = 0.0
-            while True:
-                events = await asyncio.shield(feed.poll())
-                for event in events:
-                    name = "gone" if event["action"] == "gone" else "case"
-                    yield ServerSentEventMessage(
-                        event=name, id=event["id"], data=msgspec.json.encode(event).decode()
-                    )
-                if events:
-                    continue
-                await asyncio.sleep(mapview.LIVE_POLL_SECONDS)
-                idle += mapview.LIVE_POLL_SECONDS
-                if idle >= KEEPALIVE_SECONDS:
-                    idle = 0.0
-                    if not await _still_the_same(user):
-                        return
-                    yield ServerSentEventMessage(comment="keep-alive")
-
-        return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-async def _still_the_same(user: CurrentUser) -> bool:
-    """A long-lived stream re-checks its listener: a revoked phone or a moved user stops hearing."""
+async def _detail(
+    user: CurrentUser, case_id: uuid.UUID | str, *, audit_read: bool = True, missing_ok: bool = False
+) -> schemas.CaseDetail | None:
+    """A case's detail with its return visits (the visits domain's part of it)."""
     try:
-        now = await load_current_user(user.id, user.device_id)
-    except AppError:
-        return False
-    return (now.role, now.scope_level, now.scope_code, now.team_id) == (
-        user.role,
-        user.scope_level,
-        user.scope_code,
-        user.team_id,
-    )
+        detail = await views.case_detail(user, case_id, audit_read=audit_read)
+    except NotFound:
+        if missing_ok:
+            return None
+        raise
+    detail.visits = await visits.visits_for_case(user, detail.id)
+    return detail
 
 
 @get("/api/audit", operation_id="list_audit", tags=["audit"], guards=[requires_role(Role.county_admin)])
@@ -287,30 +176,9 @@ async def list_audit(
     limit: FromQuery[int] = 100,
 ) -> list[schemas.AuditView]:
     """Who read personal data or changed a case, newest first (county office)."""
-    query = AuditEntry.select(AuditEntry.all_columns(), AuditEntry.user.username)
-    if case is not None:
-        query = query.where(AuditEntry.case == case)
-    if user is not None:
-        query = query.where(AuditEntry.user == user)
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    rows = await query.order_by(AuditEntry.id, ascending=False).limit(max(1, min(limit, 500))).run()
-    return [
-        schemas.AuditView(
-            id=r["id"],
-            at=r["at"],
-            user_id=r["user"],
-            username=r["user.username"],
-            device=r["device"],
-            client_addr=r["client_addr"],
-            action=r["action"],
-            case=str(r["case"]) if r["case"] else None,
-            detail=r["detail"] if isinstance(r["detail"], dict) else msgspec.json.decode(r["detail"] or "{}"),
-        )
-        for r in rows
-    ]
+    return await privacy.audit_entries(
+        case_id=case, user_id=user, since=since, before_id=before_id, limit=max(1, min(limit, 500))
+    )
 
 
-ROUTES = [CategoryController, CaseController, MapController, list_audit]
+ROUTES = [CategoryController, CaseController, list_audit]

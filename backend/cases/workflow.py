@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from backend.cases import hooks, privacy, schemas
 from backend.cases.categories import require_active
-from backend.cases.service import MEDIATION_DAYS, get_case_row
+from backend.cases.scope import CaseNotFound, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
+from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser, Role
 from backend.db import write_transaction
+from backend.grids import service as grids
 from backend.grids.tables import Division
-from backend.people.roles import Role
-from backend.people.service import CurrentUser
-from backend.people.tables import TeamMember, User
+from backend.people.tables import Team, TeamMember, User
 
-SUPERVISORS = frozenset({Role.township_supervisor, Role.county_admin})
-TEAM = frozenset({Role.mediator, Role.team_leader})
 LEADER = frozenset({Role.team_leader})
-EVERYONE_IN_SCOPE = frozenset(Role)
+# Mediation should end within a month (人民调解法; extendable once with the parties' consent).
+MEDIATION_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,8 @@ def states(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-# The case states (DESIGN.md), grouped the way the rules use them.
+# The case states (DESIGN.md), grouped the way the rules use them. Cases in mediation have a running
+# deadline: one past it is overdue.
 IN_MEDIATION = states("accepted", "mediating", "reopened")
 NOT_MERGED = states(
     "reported",
@@ -65,12 +65,12 @@ RULES: dict[str, Rule] = {
     "refer": Rule(states("reported", "failed") | IN_MEDIATION),
     "assign": Rule(states("reported", "failed") | IN_MEDIATION, team_roles=LEADER),
     "escalate": Rule(states("reported") | IN_MEDIATION, team_roles=LEADER),
-    "note": Rule(IN_MEDIATION | states("failed", "resolved"), team_roles=TEAM, anyone_in_scope=True),
+    "note": Rule(IN_MEDIATION | states("failed", "resolved"), team_roles=TEAM_ROLES, anyone_in_scope=True),
     # Field edits with a base version (title, description, ...), applied by backend/cases/edits.py.
-    "update": Rule(states("reported", "failed", "resolved") | IN_MEDIATION, team_roles=TEAM),
-    "resolve": Rule(states("mediating", "reopened"), team_roles=TEAM),
-    "fail": Rule(states("mediating", "reopened"), team_roles=TEAM),
-    "close": Rule(states("resolved"), team_roles=TEAM),
+    "update": Rule(states("reported", "failed", "resolved") | IN_MEDIATION, team_roles=TEAM_ROLES),
+    "resolve": Rule(states("mediating", "reopened"), team_roles=TEAM_ROLES),
+    "fail": Rule(states("mediating", "reopened"), team_roles=TEAM_ROLES),
+    "close": Rule(states("resolved"), team_roles=TEAM_ROLES),
     "reopen": Rule(states("closed", "archived", "failed", "rejected")),
     "correct_location": Rule(NOT_MERGED - states("archived")),
     "extend_deadline": Rule(IN_MEDIATION, team_roles=LEADER),
@@ -92,6 +92,15 @@ class InvalidTransition(AppError):
     message_en = "This action is not allowed in the case's current state"
 
 
+def is_overdue(case: dict[str, Any], now: datetime | None = None) -> bool:
+    """Computed, never stored: a case in mediation past its deadline."""
+    return (
+        case["state"] in IN_MEDIATION
+        and case["deadline"] is not None
+        and case["deadline"] < (now or clock.now())
+    )
+
+
 def works_on_case(user: CurrentUser, case: dict[str, Any]) -> bool:
     return (user.team_id is not None and case["owner_team"] == user.team_id) or case["mediator"] == user.id
 
@@ -99,7 +108,7 @@ def works_on_case(user: CurrentUser, case: dict[str, Any]) -> bool:
 def may_act(user: CurrentUser, action: str, case: dict[str, Any]) -> bool:
     """Role check only (the case is already known to be visible to the user)."""
     rule = RULES[action]
-    if user.role in SUPERVISORS and rule.supervisors:
+    if user.role in SUPERVISOR_ROLES and rule.supervisors:
         return True
     if user.role in rule.team_roles and works_on_case(user, case):
         return True
@@ -125,7 +134,7 @@ async def apply_system_action(
     Call inside the caller's write transaction."""
     case = await Case.select().where(Case.id == case_id).first().run()
     if case is None:
-        raise InvalidRequest(message="案件不存在", message_en="No such case", code="case.not_found")
+        raise CaseNotFound()
     return await _apply(actor, case, action, check_role=False)
 
 
@@ -153,6 +162,7 @@ async def _apply(
             before=before,
             after=after,
             data=data,
+            version=case["version"] + 1,
         )
     ).run()
     await privacy.audit(user, f"case.{name}", case["id"])
@@ -210,8 +220,6 @@ async def _assign(user, case, action: schemas.Assign, now):
         )
     changes: dict[str, Any] = {}
     if action.team_id is not None:
-        from backend.people.tables import Team
-
         team = await Team.select(Team.id, Team.active).where(Team.id == action.team_id).first().run()
         if team is None or not team["active"]:
             raise InvalidRequest(
@@ -342,8 +350,6 @@ async def _correct_location(user, case, action: schemas.CorrectLocation, now):
 
 
 async def _grid_exists(code: str) -> bool:
-    from backend.grids import service as grids
-
     return bool(await grids.region_names({code}))
 
 

@@ -1,4 +1,5 @@
-"""Coordinate conversion: GCJ-02 (the offset datum of AMap, Tencent maps and WeChat) to WGS-84.
+"""Coordinates: the distance between two points, and GCJ-02 (the offset datum of AMap, Tencent maps and
+WeChat) to WGS-84.
 
 Phones give WGS-84 from GPS; a point picked on a Chinese web map is GCJ-02 and about 300-600 m off
 in Changning. GCJ-02 is WGS-84 shifted by a published forward formula; there is no closed-form
@@ -11,6 +12,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres (haversine: ample at the few hundred metres compared here)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 formula uses it.
 _A = 6378245.0

@@ -65,6 +65,11 @@ EXCEPTION_HANDLERS = {
 }
 
 
+def flag(raw: str | None) -> bool:
+    """A yes/no query parameter: 1, true or yes (any case) is yes; anything else, or none, is no."""
+    return (raw or "").lower() in ("1", "true", "yes")
+
+
 def requires_role(*roles: str):
     """A guard: only these roles may call the handler."""
 

@@ -10,10 +10,9 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from backend.core.http import requires_role
+from backend.core.identity import CurrentUser, Role
 from backend.grids import maps, schemas, service
 from backend.grids.locate import InvalidCoordinates
-from backend.people.roles import Role
-from backend.people.service import CurrentUser
 
 # Grid polygons change only when a new generation is activated; the ETag changes with it.
 GRIDS_CACHE_CONTROL = "private, max-age=600, stale-while-revalidate=86400"
@@ -40,11 +39,7 @@ def _not_modified(request: Request, etag: str) -> bool:
 
 def _township_param(township: str | None, user: CurrentUser) -> str | None:
     """`township=mine` is the caller's own township (the offline set a phone keeps)."""
-    if township != "mine":
-        return township or None
-    if user.scope_level == "county":
-        return None
-    return user.scope_code[:9] + "000"
+    return user.township_code if township == "mine" else township or None
 
 
 class GridsController(Controller):

@@ -53,9 +53,10 @@ from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
 )
 
+from backend.cases.scope import photo_visible_to
+from backend.core.identity import CurrentUser
 from backend.media import schemas, service
 from backend.media.errors import BodyIncomplete
-from backend.people.service import CurrentUser
 
 _CACHE_FOREVER = "private, max-age=31536000, immutable"
 _STATUS = {"created": HTTP_201_CREATED, "exists": HTTP_200_OK, "partial": HTTP_202_ACCEPTED}
@@ -131,7 +132,11 @@ class MediaController(Controller):
     ) -> Response:
         """One derivative of a photo (thumb 320, medium 1280, full 2560 px), for users who may see it."""
         served = await service.derivative_file(
-            user=request.user, sha256=sha256, size=size, media_dir=state.settings.media_dir
+            user=request.user,
+            sha256=sha256,
+            size=size,
+            media_dir=state.settings.media_dir,
+            used_where_visible=photo_visible_to,
         )
         headers = {"Cache-Control": _CACHE_FOREVER}
         if _etag_matches(request.headers.get("if-none-match"), served.etag):

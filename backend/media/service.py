@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,15 +16,14 @@ from typing import Literal
 
 import anyio
 
-from backend.cases import access as case_access
 from backend.core import clock
 from backend.core.errors import NotFound
+from backend.core.identity import CurrentUser
 from backend.db import write_transaction
 from backend.media import imaging, storage, uploads
 from backend.media.errors import BadRange, InvalidHash, TooLarge, UnknownSize
 from backend.media.tables import Media, MediaUpload
 from backend.media.uploads import MAX_BYTES, UploadResult
-from backend.people.service import CurrentUser
 
 __all__ = [
     "MAX_BYTES",
@@ -118,13 +117,21 @@ async def upload_state(*, user_id: int, sha256: str) -> UploadState | None:
     return None
 
 
-async def derivative_file(*, user: CurrentUser, sha256: str, size: str, media_dir: Path) -> ServedFile:
-    """The file of one derivative, if this user may see the photo; 404 otherwise (existence is
-    not leaked: a photo the user may not see looks exactly like one that does not exist)."""
+# Whether a user may see a record that uses the photo (a case, its agreement, a visit): the media domain
+# stores photos but does not know what uses them, so the caller says (cases.scope.photo_visible_to).
+PhotoScope = Callable[[CurrentUser, str], Awaitable[bool]]
+
+
+async def derivative_file(
+    *, user: CurrentUser, sha256: str, size: str, media_dir: Path, used_where_visible: PhotoScope
+) -> ServedFile:
+    """The file of one derivative, if this user uploaded the photo or may see something that uses it;
+    404 otherwise (existence is not leaked: a photo the user may not see looks exactly like one that
+    does not exist)."""
     check_sha256(sha256)
     check_size(size)
     rows = await Media.select(Media.uploaded_by).where(Media.sha256 == sha256).run()
-    if not rows or not await case_access.can_view_media(user, sha256, rows[0]["uploaded_by"]):
+    if not rows or not (rows[0]["uploaded_by"] == user.id or await used_where_visible(user, sha256)):
         raise NotFound()
     path = storage.media_path(media_dir, sha256, size, imaging.DERIVATIVE_EXT)
     if not await anyio.Path(path).is_file():

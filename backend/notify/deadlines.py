@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from backend.cases.service import OPEN_STATES
 from backend.cases.tables import Case
+from backend.cases.workflow import IN_MEDIATION
 from backend.core import clock
 from backend.notify import recipients
 from backend.notify.service import Message, notify
@@ -27,7 +27,9 @@ async def deadline_reminders() -> list[int]:
             Case.township_code,
         )
         .where(
-            Case.state.is_in(list(OPEN_STATES)) & (Case.deadline > now) & (Case.deadline <= now + WARN_BEFORE)
+            Case.state.is_in(list(IN_MEDIATION))
+            & (Case.deadline > now)
+            & (Case.deadline <= now + WARN_BEFORE)
         )
         .run()
     )

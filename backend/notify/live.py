@@ -22,6 +22,7 @@ from piccolo.querystring import QueryString
 
 from backend import db
 from backend.notify import wake
+from backend.notify.schemas import NotificationView
 from backend.notify.tables import Notification
 from backend.settings import Settings
 
@@ -84,8 +85,6 @@ class LiveChannels(ChannelsPlugin):
         await super().__aexit__(*exc)
 
     async def _relay(self) -> None:
-        from backend.notify.service import view
-
         newest = (
             await Notification.select(Notification.id)
             .order_by(Notification.id, ascending=False)
@@ -105,7 +104,7 @@ class LiveChannels(ChannelsPlugin):
                         .run()
                     )
                     for row in rows:
-                        self.publish(encode(view(row)), channel_for(row["recipient"]))
+                        self.publish(encode(NotificationView.of(row)), channel_for(row["recipient"]))
                         last = row["id"]
                 except Exception:
                     log.exception("live relay failed; retrying")

@@ -37,9 +37,9 @@ from webpush.vapid import VAPID
 from backend import db
 from backend.core import clock, secrets
 from backend.core.errors import AppError
+from backend.core.identity import CurrentUser
 from backend.notify import schemas
 from backend.notify.tables import DeliveryAttempt, PushDelivery, PushSubscription
-from backend.people.service import CurrentUser
 from backend.settings import Settings, get_settings
 
 log = logging.getLogger("fengqiao.notify.push")

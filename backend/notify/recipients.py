@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from backend.people.roles import Role
+from backend.core.identity import Role
 from backend.people.tables import TeamMember, User
 
 

@@ -16,11 +16,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from backend.core import sse
+from backend.core.identity import CurrentUser
 from backend.notify import live, push, schemas, service
-from backend.people.service import CurrentUser
-
-HEARTBEAT_SECONDS = 20.0
-RETRY_MS = 5000
+from backend.people.service import still_current
 
 
 class InboxController(Controller):
@@ -58,13 +57,32 @@ async def events(
 ) -> ServerSentEvent:
     """Server-sent events while the app is open: `ready` (with the unread count), then one
     `notification` event per new notification (id = notification id; a reconnect with Last-Event-ID
-    gets what it missed), and a comment every 20 s to keep proxies from closing the stream. Send the
+    gets what it missed), and a comment every 20 s to keep proxies from closing the stream. The stream
+    ends when your device is signed out or revoked, or your account, role or area changes. Send the
     bearer token as usual (the PWA reads the stream with fetch, since EventSource cannot set headers)."""
     user = request.user
     last_event_id = request.headers.get("last-event-id", "")
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         queue: asyncio.Queue[bytes] = asyncio.Queue()
+        sent = 0
+
+        async def arrivals(wait: float) -> list[ServerSentEventMessage]:
+            try:
+                messages = [await asyncio.wait_for(queue.get(), wait)]
+            except TimeoutError:
+                return []
+            while not queue.empty():
+                messages.append(queue.get_nowait())
+            out = []
+            for message in messages:
+                item_id = msgspec.json.decode(message).get("id", 0)
+                if item_id > sent:  # not already sent from the backlog
+                    out.append(
+                        ServerSentEventMessage(event="notification", id=item_id, data=message.decode())
+                    )
+            return out
+
         async with channels.start_subscription([live.channel_for(user.id)]) as subscriber:
 
             async def pump() -> None:
@@ -75,29 +93,20 @@ async def events(
             try:
                 unread = await service.unread_count(user.id)
                 yield ServerSentEventMessage(
-                    event="ready", data=msgspec.json.encode({"unread": unread}).decode(), retry=RETRY_MS
+                    event="ready", data=msgspec.json.encode({"unread": unread}).decode(), retry=sse.RETRY_MS
                 )
-                sent = 0
                 if last_event_id.isdigit():
                     for item in await service.since(user.id, int(last_event_id)):
                         sent = max(sent, item.id)
                         yield ServerSentEventMessage(event="notification", id=item.id, data=live.encode(item))
-                while True:
-                    try:
-                        message = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
-                    except TimeoutError:
-                        yield ServerSentEventMessage(comment="keep-alive")
-                        continue
-                    item_id = msgspec.json.decode(message).get("id", 0)
-                    if item_id <= sent:
-                        continue  # already sent from the backlog
-                    yield ServerSentEventMessage(event="notification", id=item_id, data=message.decode())
+                async for message in sse.events(arrivals, lambda: still_current(user)):
+                    yield message
             finally:
                 pump_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump_task
 
-    return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return sse.response(stream())
 
 
 class PushController(Controller):

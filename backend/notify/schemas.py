@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -21,6 +21,23 @@ class NotificationView(msgspec.Struct):
     created_at: datetime
     read_at: datetime | None
     read: bool
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> NotificationView:
+        """A notification row as the inbox, the live stream and push show it."""
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            title=row["title"],
+            body=row["body"],
+            url=row["url"],
+            urgency=row["urgency"],
+            case_id=str(row["case_id"]) if row["case_id"] else None,
+            visit_id=str(row["visit_id"]) if row["visit_id"] else None,
+            created_at=row["created_at"],
+            read_at=row["read_at"],
+            read=row["read_at"] is not None,
+        )
 
 
 class InboxPage(msgspec.Struct):

@@ -7,14 +7,13 @@ import base64
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from backend.core import clock
 from backend.core.errors import InvalidRequest, NotFound
+from backend.core.identity import CurrentUser
 from backend.db import read_transaction, write_transaction
 from backend.notify import live, schemas, wake
 from backend.notify.tables import Notification, PushDelivery, PushSubscription
-from backend.people.service import CurrentUser
 
 MAX_TITLE = 100
 MAX_BODY = 1000
@@ -90,25 +89,9 @@ async def notify(recipients: Iterable[int], message: Message) -> list[int]:
         ]
         if deliveries:
             await PushDelivery.insert(*deliveries).run()
-        await live.announce([(r["recipient"], view(r)) for r in written])
+        await live.announce([(r["recipient"], schemas.NotificationView.of(r)) for r in written])
     wake.nudge()
     return [r["id"] for r in written]
-
-
-def view(row: dict[str, Any]) -> schemas.NotificationView:
-    return schemas.NotificationView(
-        id=row["id"],
-        kind=row["kind"],
-        title=row["title"],
-        body=row["body"],
-        url=row["url"],
-        urgency=row["urgency"],
-        case_id=str(row["case_id"]) if row["case_id"] else None,
-        visit_id=str(row["visit_id"]) if row["visit_id"] else None,
-        created_at=row["created_at"],
-        read_at=row["read_at"],
-        read=row["read_at"] is not None,
-    )
 
 
 # --- inbox ----------------------------------------------------------------------------------------
@@ -146,7 +129,7 @@ async def inbox(user: CurrentUser, *, unread_only: bool, cursor: str | None, lim
     more = len(rows) > limit
     rows = rows[:limit]
     return schemas.InboxPage(
-        items=[view(r) for r in rows],
+        items=[schemas.NotificationView.of(r) for r in rows],
         unread=unread,
         next_cursor=str(rows[-1]["id"]) if more and rows else None,
     )
@@ -161,7 +144,7 @@ async def since(user_id: int, last_id: int, limit: int = 100) -> list[schemas.No
         .limit(limit)
         .run()
     )
-    return [view(r) for r in rows]
+    return [schemas.NotificationView.of(r) for r in rows]
 
 
 async def mark_read(user: CurrentUser, notification_id: int) -> schemas.NotificationView:
@@ -184,7 +167,7 @@ async def mark_read(user: CurrentUser, notification_id: int) -> schemas.Notifica
         )
     if row is None:
         raise NotFound(message="未找到该通知", message_en="Notification not found")
-    return view(row)
+    return schemas.NotificationView.of(row)
 
 
 async def mark_all_read(user: CurrentUser) -> int:

@@ -1,15 +1,7 @@
-"""Roles and member kinds, with their Chinese labels (the glossary's fixed renderings)."""
+"""How people's roles are administered: their Chinese labels (the glossary's fixed renderings), the
+level of area each may be given, and which need a team. The roles themselves: core.identity."""
 
-from enum import StrEnum
-
-
-class Role(StrEnum):
-    mediator = "mediator"
-    grid_worker = "grid_worker"
-    team_leader = "team_leader"
-    township_supervisor = "township_supervisor"
-    county_admin = "county_admin"
-
+from backend.core.identity import Role
 
 ROLE_LABELS: dict[str, str] = {
     Role.mediator: "调解员",
@@ -27,9 +19,3 @@ ROLE_SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     Role.township_supervisor: ("township",),
     Role.county_admin: ("county",),
 }
-
-ROLES_NEEDING_TEAM = frozenset({Role.mediator, Role.team_leader})
-
-SUPERVISOR_ROLES = frozenset({Role.township_supervisor, Role.county_admin})
-
-MEMBER_KINDS = ("老干部", "老党员", "老模范", "律师", "网格员")

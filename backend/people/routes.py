@@ -8,9 +8,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.core.http import requires_role
+from backend.core.identity import CurrentUser, Role
 from backend.people import schemas, service
-from backend.people.roles import Role
-from backend.people.service import CurrentUser
 
 
 class AuthController(Controller):

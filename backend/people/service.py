@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from backend.core import clock
@@ -19,11 +18,12 @@ from backend.core.auth import (
     verify_password,
 )
 from backend.core.errors import AppError, InvalidRequest, NotFound
+from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 from backend.core.throttle import FailureThrottle
 from backend.db import write_transaction
 from backend.grids.tables import Division
 from backend.people import schemas
-from backend.people.roles import ROLE_LABELS, ROLE_SCOPE_LEVELS, ROLES_NEEDING_TEAM, Role
+from backend.people.roles import ROLE_LABELS, ROLE_SCOPE_LEVELS
 from backend.people.tables import Device, Team, TeamMember, TeamVillage, User
 from backend.settings import Settings
 
@@ -68,21 +68,6 @@ class RefreshReused(AppError):
     code = "auth.refresh_reused"
     message = "登录凭证已被使用过，为安全起见此设备已停用，请重新登录"
     message_en = "A rotated refresh token was reused; the device has been revoked"
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    """The authenticated caller: who, in which role and area, from which device."""
-
-    id: int
-    username: str
-    display_name: str
-    role: str
-    scope_level: str
-    scope_code: str
-    team_id: int | None
-    device_id: str
-    client_addr: str | None = None  # "from where", for the audit log
 
 
 # --- sign-in and tokens -------------------------------------------------------------------------
@@ -286,6 +271,39 @@ async def load_current_user(user_id: int, device_id: str, client_addr: str | Non
     )
 
 
+async def still_current(user: CurrentUser) -> bool:
+    """Whether a signed-in user may still act as they did: the device is not signed out or revoked, the
+    account is active, and role, area and team are unchanged (long-lived streams check this)."""
+    try:
+        now = await load_current_user(user.id, user.device_id)
+    except AppError:
+        return False
+    return (now.role, now.scope_level, now.scope_code, now.team_id) == (
+        user.role,
+        user.scope_level,
+        user.scope_code,
+        user.team_id,
+    )
+
+
+async def user_as_now(user_id: int, device_id: str) -> CurrentUser | None:
+    """An active user as they are now, acting from `device_id` (work a device left to be done later,
+    e.g. a deferred sync operation); None when the account is gone or disabled."""
+    row = await User.select().where((User.id == user_id) & (User.active == True)).first().run()  # noqa: E712
+    if row is None:
+        return None
+    return CurrentUser(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        role=row["role"],
+        scope_level=row["scope_level"],
+        scope_code=row["scope_code"],
+        team_id=row["team"],
+        device_id=device_id,
+    )
+
+
 # --- views ----------------------------------------------------------------------------------------
 
 
@@ -331,7 +349,7 @@ async def _division(code: str, levels: tuple[str, ...]) -> Division:
 
 async def create_user(data: schemas.CreateUserRequest) -> schemas.UserView:
     division = await _division(data.scope_code, ROLE_SCOPE_LEVELS[data.role])
-    if data.role in ROLES_NEEDING_TEAM and data.team_id is None:
+    if data.role in TEAM_ROLES and data.team_id is None:
         raise InvalidRequest(
             message="调解员和调解队长必须属于一个调解队",
             message_en="Mediators and team leaders need a team",
@@ -408,7 +426,7 @@ async def visible_teams(user: CurrentUser, township: str | None = None) -> list[
         if township:
             query = query.where((Team.township_code == township) | Team.township_code.is_null())
     elif user.role == Role.township_supervisor:
-        if township and township != user.scope_code:
+        if township and not user.in_area(township):
             raise NotFound(message="未找到该乡镇", message_en="Township not found", code="scope.not_found")
         query = query.where((Team.township_code == user.scope_code) | Team.township_code.is_null())
     elif user.team_id is not None:

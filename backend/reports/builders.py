@@ -13,9 +13,9 @@ from piccolo.columns.combination import WhereRaw
 
 from backend.cases.tables import Case, Category
 from backend.core import clock
+from backend.core.identity import CurrentUser
 from backend.db import read_transaction
 from backend.grids.service import region_names
-from backend.people.service import CurrentUser
 from backend.people.tables import Team
 from backend.reports import lists, periods, queries
 from backend.reports.lists import column as _c

@@ -67,7 +67,7 @@ async def run(query: QueryString) -> list[dict[str, Any]]:
 class Filter:
     """Which cases and visits a report may count: the user's scope and, optionally, one township."""
 
-    cases: Combinable | None = None  # backend.cases.service.visible_to(user)
+    cases: Combinable | None = None  # backend.cases.scope.visible_to(user)
     visits: Combinable | None = None  # backend.visits.service.visible_to(user)
     township: str | None = None
 

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 
 from backend.core.errors import InvalidRequest
-from backend.people.service import CurrentUser
+from backend.core.identity import CurrentUser
 from backend.reports import builders, render, schemas, service
 
 

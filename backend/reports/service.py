@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from backend.cases import service as cases
 from backend.cases.categories import category_names
+from backend.cases.scope import visible_to
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
+from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser, Role
 from backend.db import read_transaction
 from backend.grids.tables import Division
-from backend.people.roles import SUPERVISOR_ROLES, Role
-from backend.people.service import CurrentUser
 from backend.people.tables import Team
 from backend.reports import periods, queries, schemas
 from backend.visits import service as visits
@@ -100,13 +99,6 @@ async def township_names() -> dict[str, str]:
     return {r["code"]: r["name"] for r in rows}
 
 
-def own_township(user: CurrentUser) -> str | None:
-    """The township a user works in (village codes share the township's first nine digits)."""
-    if user.scope_level in ("township", "village"):
-        return user.scope_code[:9] + "000"
-    return None
-
-
 async def report_area(user: CurrentUser, township: str | None) -> Area:
     """The four reports: township supervisors see their township, the county office any or all."""
     if user.role not in SUPERVISOR_ROLES:
@@ -119,10 +111,9 @@ async def report_area(user: CurrentUser, township: str | None) -> Area:
 async def _area(user: CurrentUser, township: str | None) -> Area:
     names = await township_names()
     if township is not None:
-        allowed = user.role == Role.county_admin or township == own_township(user)
-        if township not in names or not allowed:
+        if township not in names or not user.in_area(township):
             raise TownshipNotFound(details={"township": township})
-    flt = queries.Filter(cases=cases.visible_to(user), visits=visits.visible_to(user), township=township)
+    flt = queries.Filter(cases=visible_to(user), visits=visits.visible_to(user), township=township)
     area = schemas.Area(code=township, name=names[township]) if township else None
     listed = {township: names[township]} if township else names
     return Area(filter=flt, township=area, township_names=listed)
@@ -136,7 +127,7 @@ async def _dashboard_scope(user: CurrentUser, area: Area) -> schemas.Scope:
         return schemas.Scope(level="township", code=area.township.code, name=area.township.name)
     if user.role == Role.county_admin:
         return schemas.Scope(level="county", code=None, name=COUNTY_NAME)
-    if user.role in (Role.mediator, Role.team_leader) and user.team_id is not None:
+    if user.role in TEAM_ROLES and user.team_id is not None:
         team = await Team.select(Team.name).where(Team.id == user.team_id).first().run()
         return schemas.Scope(level="team", code=str(user.team_id), name=team["name"] if team else "")
     division = await Division.select(Division.name).where(Division.code == user.scope_code).first().run()

@@ -15,7 +15,7 @@ that is still to commit, or the phone would miss that change for good:
   other (shared), only for a pull's instant; a pull waits at most for the writes in flight. (A
   commit-time counter under an exclusive lock would serialise every write's tail instead.)
 
-The pull is scoped with cases.service.visible_to: a page carries the cases changed after the cursor
+The pull is scoped with cases.scope.visible_to: a page carries the cases changed after the cursor
 that the user may see now, as they are now. It also remembers which cases it sent to which device
 (`sync_delivery`), so when such a case is no longer visible (reassigned to another team, moved to
 another township) the device gets a `left_scope` tombstone, and nobody gets a tombstone for a case
@@ -37,16 +37,15 @@ from piccolo.query import OrderByRaw
 from piccolo.query.functions.aggregate import Max
 from piccolo.querystring import QueryString
 
-from backend.cases import hooks, privacy
-from backend.cases import service as cases
+from backend.cases import hooks, privacy, views
+from backend.cases.scope import visible_rows, visible_to
 from backend.cases.tables import Case
 from backend.core.errors import InvalidRequest
-from backend.db import DB, engine_name, read_transaction
-from backend.people.service import CurrentUser
-from backend.sync import reference, views
+from backend.core.identity import CurrentUser
+from backend.db import DB, engine_name, read_transaction, write_transaction
+from backend.sync import reference
 from backend.sync.schemas import CaseChange, PullOut
 from backend.sync.tables import SyncChange, SyncDelivery
-from backend.sync.writes import sync_write
 
 # Advisory lock keys (PostgreSQL's two-int4 form): the change log's horizon lock.
 LOCK_NAMESPACE = 530524
@@ -130,7 +129,7 @@ async def _page(user: CurrentUser, position: int, upto: int, limit: int) -> list
         .group_by(SyncChange.entity_id)
         .order_by(OrderByRaw("last"))
     )
-    condition = cases.visible_to(user)
+    condition = visible_to(user)
     if condition is not None:
         sent = SyncDelivery.select(SyncDelivery.case_id).where(
             (SyncDelivery.device == user.device_id)
@@ -147,9 +146,9 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
     """One page of the user's change feed, and the reference data that changed (module notes)."""
     limit = max(1, min(limit, MAX_PULL))
     position, reset = parse_cursor(cursor, user)
-    scoped = cases.visible_to(user) is not None
+    scoped = visible_to(user) is not None
     if reset and scoped:
-        async with sync_write():
+        async with write_transaction():
             await SyncDelivery.delete().where(SyncDelivery.device == user.device_id).run()
     # PostgreSQL's horizon takes a lock in a transaction of its own; SQLite's is read in the snapshot.
     upto = await horizon() if engine_name() == "postgresql" else None
@@ -161,7 +160,7 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
         rows = rows[:limit]
         last_change = {_uuid(r["entity_id"]): r["last"] for r in rows}
         ids = list(last_change)
-        visible = await views.visible_rows(user, ids)
+        visible = await visible_rows(user, ids)
         details = {
             uuid.UUID(d.id): d
             for d in await views.case_details(user, [visible[i] for i in ids if i in visible])
@@ -178,7 +177,7 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
     gone = {i: last_change[i] for i in ids if i not in visible}
     if sent or gone or full:
         # Written after the reads: on SQLite a read transaction cannot wait for the write lock.
-        async with sync_write():
+        async with write_transaction():
             await _remember(user, sent, gone)
             if full:
                 await privacy.audit(user, "sync.pull_personal", None, cases=full)

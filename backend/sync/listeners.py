@@ -5,7 +5,6 @@ cron), so a deployment without cron still keeps its promise."""
 
 from __future__ import annotations
 
-import backend.cases.edits  # noqa: F401  (stamps each case event with its version)
 from backend.cases.hooks import CaseChange, subscribe
 from backend.notify import worker
 from backend.sync import feed, service

@@ -17,13 +17,12 @@ from typing import Any
 import msgspec
 from piccolo.querystring import QueryString
 
-from backend.cases import edits, schemas, workflow
-from backend.cases import service as cases
+from backend.cases import edits, intake, schemas, workflow
 from backend.cases.tables import Case, CasePhoto
 from backend.core.errors import InvalidRequest
+from backend.core.identity import CurrentUser
 from backend.db import DB
 from backend.media import service as media
-from backend.people.service import CurrentUser
 from backend.sync.schemas import OpIn
 
 
@@ -91,10 +90,10 @@ async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
             message_en="payload.id differs from entity_id",
             code="sync.entity_mismatch",
         )
-    status, _ = await cases.create_case(user, _decode(payload, schemas.CaseCreate), with_detail=False)
+    logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate))
     version = await case_version(op.entity_id)
     missing = await missing_case_photos(op.entity_id)
-    if status == 201:
+    if logged.created:
         return Outcome("applied", "case.created", version, missing)
     return Outcome("duplicate", "case.exists", version, missing)  # created before, with the same body
 

@@ -13,18 +13,12 @@ import msgspec
 
 from backend.cases.categories import list_categories
 from backend.core.errors import AppError
+from backend.core.identity import CurrentUser
 from backend.grids import maps
 from backend.grids.tables import Division
-from backend.people.service import CurrentUser, team_views
+from backend.people.service import team_views
 from backend.people.tables import Team
 from backend.sync.schemas import Reference, ReferencePart
-
-
-def user_township(user: CurrentUser) -> str | None:
-    """The 12-digit code of the user's township; None for the county office (everything)."""
-    if user.scope_level == "county":
-        return None
-    return user.scope_code[:9] + "000"
 
 
 def _version(data: Any) -> str:
@@ -36,7 +30,7 @@ async def _categories(user: CurrentUser) -> Any:
 
 
 async def _teams(user: CurrentUser) -> Any:
-    township = user_township(user)
+    township = user.township_code
     query = Team.select(Team.id).where(Team.active == True)  # noqa: E712
     if township is not None:
         query = query.where(Team.township_code == township)
@@ -45,7 +39,7 @@ async def _teams(user: CurrentUser) -> Any:
 
 
 async def _divisions(user: CurrentUser) -> Any:
-    township = user_township(user)
+    township = user.township_code
     query = Division.select(Division.code, Division.name, Division.level, Division.parent_code)
     if township is not None:
         query = query.where((Division.code == township) | (Division.parent_code == township))
@@ -60,7 +54,7 @@ PARTS: dict[str, Callable[[CurrentUser], Awaitable[Any]]] = {
 
 
 async def _grids(user: CurrentUser, known: str | None) -> tuple[str, ReferencePart | None]:
-    township = user_township(user)
+    township = user.township_code
     try:
         etag = await maps.grids_etag("grid", None, township)
     except AppError:  # no active grid generation yet

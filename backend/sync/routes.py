@@ -39,7 +39,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery, JSONBody
 
 from backend.core.errors import TooManyRequests
-from backend.people.service import CurrentUser
+from backend.core.identity import CurrentUser
 from backend.sync import feed, schemas, service
 
 DEFAULT_PUSH_PER_MINUTE = 120

@@ -33,19 +33,17 @@ from piccolo.querystring import QueryString
 
 from backend.core import clock
 from backend.core.errors import AppError
-from backend.db import DB, engine_name, read_transaction
-from backend.people.service import CurrentUser
-from backend.people.tables import User
+from backend.core.identity import CurrentUser
+from backend.db import DB, engine_name, read_transaction, write_transaction
+from backend.people.service import user_as_now
 from backend.sync.ops import OP_TYPES, OpType, Outcome, missing_case_photos, missing_photos_of_cases
 from backend.sync.schemas import ExpireReport, OpIn, OpResult
 from backend.sync.tables import SyncOp
-from backend.sync.writes import sync_write
 
 log = logging.getLogger("fengqiao.sync")
 
 DEFER_LIMIT = timedelta(days=7)
 ENTITY_LOCK_NAMESPACE = 530525
-FINAL = ("applied", "conflict", "duplicate", "rejected")
 _ATTEMPTS = 3
 
 
@@ -149,7 +147,7 @@ async def _duplicate(user: CurrentUser, row: dict[str, Any], missing: list[str] 
 async def _process_once(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
     """(the result, whether deferred operations on its entity may now be ready)."""
     optype = OP_TYPES.get(op.type)
-    async with sync_write() as transaction:
+    async with write_transaction() as transaction:
         await _lock_entity(op.entity_id)
         existing = await _stored(op.op_id)
         if existing is not None:
@@ -274,19 +272,7 @@ async def _user_for(row: dict[str, Any]) -> CurrentUser | None:
     """The user who pushed a stored operation, as they are now, on the device they used then."""
     if row["user"] is None:
         return None
-    user = await User.select().where((User.id == row["user"]) & (User.active == True)).first().run()  # noqa: E712
-    if user is None:
-        return None
-    return CurrentUser(
-        id=user["id"],
-        username=user["username"],
-        display_name=user["display_name"],
-        role=user["role"],
-        scope_level=user["scope_level"],
-        scope_code=user["scope_code"],
-        team_id=user["team"],
-        device_id=row["device"] or "",
-    )
+    return await user_as_now(row["user"], row["device"] or "")
 
 
 def _as_op(row: dict[str, Any]) -> OpIn:
@@ -307,7 +293,7 @@ def _as_op(row: dict[str, Any]) -> OpIn:
 async def _settle(row_id: int, force: bool) -> bool:
     """Apply one deferred operation if it is ready (or `force`d by the week limit); True if it became
     final. Its own transaction."""
-    async with sync_write() as transaction:
+    async with write_transaction() as transaction:
         row = await SyncOp.select().where(SyncOp.id == row_id).first().run()
         if row is None:
             return False

@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 from backend.cases.categories import require_active
 from backend.core import clock
 from backend.core.errors import InvalidRequest
+from backend.core.identity import CurrentUser
 from backend.db import write_transaction
-from backend.people.service import CurrentUser
 from backend.settings import Settings, get_settings
 from backend.visits import schemas
 from backend.visits.tables import VisitPolicy

@@ -11,8 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from backend.core.http import requires_role
-from backend.people.roles import Role
-from backend.people.service import CurrentUser
+from backend.core.identity import CurrentUser, Role
 from backend.visits import policy, schemas, service
 
 

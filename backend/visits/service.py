@@ -3,9 +3,7 @@ their outcome does to the case. Knows nothing of HTTP."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,19 +13,20 @@ import msgspec
 from piccolo.columns.combination import Combinable
 
 from backend.cases import schemas as case_schemas
-from backend.cases import service as cases
 from backend.cases.hooks import CaseChange
+from backend.cases.scope import visible_to as cases_visible_to
 from backend.cases.tables import Case, CasePhoto
+from backend.cases.workflow import apply_system_action, works_on_case
 from backend.core import clock
-from backend.core.coords import gcj02_to_wgs84
+from backend.core.coords import distance_m, gcj02_to_wgs84
 from backend.core.errors import AppError, Forbidden, InvalidRequest, NotFound
+from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser
+from backend.core.pagination import decode_cursor, encode_cursor
 from backend.db import read_transaction, write_transaction
 from backend.media import service as media
 from backend.notify import recipients
 from backend.notify.service import Message, notify, topic_for
 from backend.notify.wake import nudge
-from backend.people.roles import SUPERVISOR_ROLES, Role
-from backend.people.service import CurrentUser
 from backend.settings import Settings, get_settings
 from backend.visits import policy, schemas
 from backend.visits.tables import Visit
@@ -35,7 +34,6 @@ from backend.visits.tables import Visit
 MAX_PHOTOS = 9
 # A phone's clock may run a little fast; a visit "in the future" beyond this is taken as now.
 CLOCK_SKEW = timedelta(minutes=5)
-EARTH_RADIUS_M = 6371008.8
 SATISFIED = ("satisfied", "basically_satisfied")
 
 
@@ -66,7 +64,7 @@ class Recorded:
 def visible_to(user: CurrentUser) -> Combinable | None:
     """The one scoping rule for visits: those of cases the user may see (cases.visible_to), and the
     ones assigned to the user. None means everything (the county office)."""
-    condition = cases.visible_to(user)
+    condition = cases_visible_to(user)
     if condition is None:
         return None
     return Visit.case.is_in(Case.select(Case.id).where(condition)) | (Visit.assignee == user.id)
@@ -83,7 +81,7 @@ def _scoped(query, user: CurrentUser):
 async def _assignee(change: CaseChange) -> int | None:
     """The mediator who closed it; else the case's mediator; else the team leader; else the closer."""
     actor = change.actor
-    if actor is not None and actor.role in (Role.mediator, Role.team_leader):
+    if actor is not None and actor.role in TEAM_ROLES:
         return actor.id
     if change.case.get("mediator"):
         active = await recipients.active_users([change.case["mediator"]])
@@ -254,20 +252,6 @@ def parse_due_before(raw: str | None) -> date | None:
     return policy.local_date(at)
 
 
-def _encode_cursor(due: date, visit_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{due.isoformat()}|{visit_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[date, uuid.UUID]:
-    try:
-        due, _, vid = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return date.fromisoformat(due), uuid.UUID(vid)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest(
-            message="分页游标无效", message_en="Invalid cursor", code="request.invalid_cursor"
-        ) from None
-
-
 async def list_visits(
     user: CurrentUser,
     *,
@@ -309,14 +293,14 @@ async def list_visits(
         except ValueError:
             raise NotFound() from None
     if cursor:
-        due, vid = _decode_cursor(cursor)
+        due, vid = decode_cursor(cursor, date.fromisoformat, uuid.UUID)
         query = query.where((Visit.due_date > due) | ((Visit.due_date == due) & (Visit.id > vid)))
     async with read_transaction():
         rows = await query.order_by(Visit.due_date).order_by(Visit.id).limit(limit + 1).run()
         more = len(rows) > limit
         rows = rows[:limit]
         items = await _views(rows)
-    next_cursor = _encode_cursor(rows[-1]["due_date"], rows[-1]["id"]) if more and rows else None
+    next_cursor = encode_cursor(rows[-1]["due_date"], rows[-1]["id"]) if more and rows else None
     return schemas.VisitPage(items=items, next_cursor=next_cursor)
 
 
@@ -352,20 +336,10 @@ def record_hash(data: schemas.VisitRecord) -> str:
     return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(data), order="sorted")).hexdigest()
 
 
-def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres (haversine; ample at a few hundred metres)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def _may_record(user: CurrentUser, visit: dict[str, Any], case: dict[str, Any]) -> bool:
-    from backend.cases.workflow import works_on_case
-
     if visit["assignee"] == user.id or user.role in SUPERVISOR_ROLES:
         return True
-    return user.role in (Role.mediator, Role.team_leader) and works_on_case(user, case)
+    return user.role in TEAM_ROLES and works_on_case(user, case)
 
 
 async def _fix(data: schemas.VisitRecord, photos: list[str]) -> tuple[float, float, float | None, str] | None:
@@ -488,8 +462,6 @@ async def _attach_photos(case_id: uuid.UUID, photos: list[str]) -> None:
 async def _apply_outcome(
     user: CurrentUser, visit: dict[str, Any], case: dict[str, Any], data: schemas.VisitRecord
 ) -> None:
-    from backend.cases.workflow import apply_system_action
-
     if data.satisfaction not in SATISFIED or data.recurred:
         why = "纠纷反复" if data.recurred else "当事人不满意"
         if case["state"] in ("closed", "archived"):

@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 import shapely
 
-from backend import history
 from backend.cases.tables import Case, CaseEvent
 from backend.core import clock
+from backend.demo import history
 from backend.grids.service import active_generations
 from backend.grids.tables import GridRegion
 from backend.settings import get_settings

@@ -94,7 +94,7 @@ async def test_gcj02_input_is_converted_and_numbered_in_the_right_township(clien
         ({"title": "   "}, 400, "case.title_required"),
         ({"description": "字" * 5001}, 400, "case.text_too_long"),
         ({"photos": [f"{i:064x}" for i in range(10)]}, 400, "case.too_many_photos"),
-        ({"photos": ["not-a-hash"]}, 400, "media.invalid_hash"),
+        ({"photos": ["not-a-hash"]}, 400, "media.invalid_sha256"),
         ({"parties": [{"name": "王五", "id_number": "110105194912310021"}]}, 400, "case.invalid_id_number"),
         ({"parties": [{"name": "王五", "id_number": "12345"}]}, 400, "case.invalid_id_number"),
         ({"parties": [{"name": "王五", "phone": "12345"}]}, 400, "case.invalid_phone"),

@@ -247,7 +247,7 @@ async def test_tiling_of_the_stored_generation(grids_index):
 
 
 async def test_demo_load_is_idempotent(grids_index):
-    from backend.grids.demo import load_demo_grids
+    from backend.demo.grids import load_demo_grids
     from backend.grids.tables import GridGeneration
 
     before = await GridGeneration.count().run()

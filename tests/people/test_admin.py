@@ -134,7 +134,7 @@ async def test_county_creates_a_team_with_villages_and_members(client):
 
 
 async def test_demo_has_125_teams_one_per_village_plus_the_county_legal_team(database):
-    from backend import demo
+    from backend.demo import loader as demo
     from backend.people.tables import Team, TeamVillage
 
     expected = {name: code for code, name in demo.team_names(demo.read_divisions()).items()}
@@ -152,7 +152,7 @@ async def test_demo_has_125_teams_one_per_village_plus_the_county_legal_team(dat
 
 
 async def test_demo_is_idempotent(database):
-    from backend import demo
+    from backend.demo import loader as demo
     from backend.people.tables import Team, TeamMember, User
 
     before = (await User.count(), await Team.count(), await TeamMember.count())

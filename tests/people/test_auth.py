@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from backend.demo import DEMO_ACCOUNTS
+from backend.demo.loader import DEMO_ACCOUNTS
 from tests.factories import bearer, login, make_user
 
 

@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from backend.cases import privacy
-from backend.cases import service as cases
+from backend.cases import scope as cases
 from backend.cases.tables import Case
-from backend.demo import DEMO_ACCOUNTS
+from backend.demo.loader import DEMO_ACCOUNTS
 from backend.people.service import load_current_user
 from backend.people.tables import Team
 from tests.factories import KASI_POINT, act, auth, bearer, login

@@ -22,7 +22,7 @@ from collections import defaultdict
 import httpx
 
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
-from backend.demo import DEMO_PASSWORD
+from backend.demo.loader import DEMO_PASSWORD
 from backend.media.tables import Media
 from backend.people.tables import Team, User
 from backend.sync.tables import SyncOp

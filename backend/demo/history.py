@@ -30,7 +30,7 @@ from piccolo.table import Table
 from backend.cases.tables import Agreement, Case, CaseEvent, Party
 from backend.core import clock
 from backend.db import DB, write_transaction
-from backend.demo import _GIVEN, _SURNAMES
+from backend.demo.loader import _GIVEN, _SURNAMES
 from backend.grids.service import active_primary
 from backend.grids.tables import GridRegion
 from backend.people.tables import TeamVillage
@@ -377,7 +377,7 @@ async def _clear() -> int:
 
 
 class _Serials:
-    """Case numbers continuing each township's yearly counter (as cases.service hands them out); the
+    """Case numbers continuing each township's yearly counter (as cases.intake hands them out); the
     counters are written back with every batch, so a real case never gets a demo case's number."""
 
     def __init__(self, counters: dict[str, int]) -> None:

@@ -242,9 +242,9 @@ async def test_new_cases_in_scope_arrive_live(client):
 
 
 async def test_a_revoked_device_stops_hearing_the_map(client, monkeypatch):
-    from backend.cases import routes
+    from backend.core import sse
 
-    monkeypatch.setattr(routes, "KEEPALIVE_SECONDS", 1.0)  # the listener is re-checked at each keep-alive
+    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 1.0)  # the listener is re-checked at each keep-alive
     phone = await login(client, "tianyuan", device_name="丢失的平板")
     async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
         async with http.stream("GET", "/api/map/events", headers=bearer(phone)) as response:

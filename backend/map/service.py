@@ -1,33 +1,32 @@
 """What the supervisors' map reads: case markers by bounding box, cell figures for the choropleth, one
-cell's summary, and the live feed of changed cases.
+cell's summary, and the map's configuration. The live feed of changed cases is in live.py.
 
-Everything is scoped with `service.visible_to(user)` and counted in SQL (GROUP BY), so a county with
-50,000 cases costs one query per request, not a loop over rows. Markers go out as compact rows (a
-list of field names and one list per case): at 50,000 cases that is half the bytes of objects.
+Everything is scoped with `cases.scope.visible_to(user)` and counted in SQL (GROUP BY), so a county
+with 50,000 cases costs one query per request, not a loop over rows. Markers go out as compact rows
+(a list of field names and one list per case): at 50,000 cases that is half the bytes of objects.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import msgspec
 from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 from piccolo.query.functions.aggregate import Count
 from piccolo.querystring import QueryString
 
-from backend.cases.service import OPEN_STATES, visible_to
+from backend.cases.scope import scoped, visible_to
 from backend.cases.tables import Case
+from backend.cases.workflow import IN_MEDIATION
 from backend.core import clock
 from backend.core.errors import InvalidRequest, NotFound
+from backend.core.identity import CurrentUser
 from backend.db import DB, read_transaction
 from backend.grids import maps
 from backend.grids.service import active_primary
 from backend.grids.tables import GridRegion
-from backend.people.roles import Role
-from backend.people.service import CurrentUser
+from backend.map import schemas
 from backend.reports import periods, queries
 from backend.settings import Settings
 from backend.visits import service as visits
@@ -46,7 +45,6 @@ MARKER_FIELDS = ("id", "lon", "lat", "state", "category", "level", "overdue", "c
 DEFAULT_MARKERS = 20_000
 MAX_MARKERS = 50_000
 NEW_DEFAULT_DAYS = 30
-LIVE_POLL_SECONDS = 1.0
 
 
 class InvalidMapQuery(InvalidRequest):
@@ -97,7 +95,7 @@ def _in(column: Column, raw: str | None, allowed: tuple[str, ...] | None = None)
 
 
 def overdue_condition(now: datetime) -> Combinable:
-    return Case.state.is_in(list(OPEN_STATES)) & (Case.deadline < now)
+    return Case.state.is_in(list(IN_MEDIATION)) & (Case.deadline < now)
 
 
 def case_filters(filters: dict[str, Any], now: datetime) -> Combinable | None:
@@ -122,18 +120,13 @@ def case_filters(filters: dict[str, Any], now: datetime) -> Combinable | None:
     return _all(conditions)
 
 
-def _scoped_where(query, user: CurrentUser, extra: Combinable | None):
-    condition = _all([visible_to(user), extra])
-    return query.where(condition) if condition is not None else query
-
-
 # --- markers --------------------------------------------------------------------------------------
 
 
-_OPEN_IN = ", ".join(f"'{s}'" for s in OPEN_STATES)  # constants, not input
+_OPEN_IN = ", ".join(f"'{s}'" for s in sorted(IN_MEDIATION))  # constants, not input
 
 
-async def _marker_rows(user: CurrentUser, extra: Combinable | None, now: datetime, limit: int) -> list[dict]:
+async def marker_rows(user: CurrentUser, extra: Combinable | None, now: datetime, limit: int) -> list[dict]:
     """Marker rows of the cases in scope matching `extra`, newest first: the columns of MARKER_FIELDS
     plus `merged`. Raw SQL with the overdue flag computed in the database: at 50,000 rows, building
     ORM rows (UUID and datetime objects) cost more than the query itself."""
@@ -159,43 +152,30 @@ def marker_row(r: dict[str, Any]) -> list[Any]:
     ]  # fmt: skip
 
 
-async def markers(user: CurrentUser, filters: dict[str, Any], limit: int) -> dict[str, Any]:
+async def markers(user: CurrentUser, filters: dict[str, Any], limit: int) -> schemas.Markers:
     """Case markers in scope, newest first, at most `limit`, and how many matched in all."""
     limit = max(1, min(limit, MAX_MARKERS))
     now = clock.now()
     where = case_filters(filters, now)
     async with read_transaction():
-        rows = await _marker_rows(user, where, now, limit + 1)
+        rows = await marker_rows(user, where, now, limit + 1)
         truncated = len(rows) > limit
         if truncated:
-            total = await _scoped_where(Case.count(), user, where).run()
+            total = await scoped(Case.count(), user, where).run()
             rows = rows[:limit]
         else:
             total = len(rows)
-    return {
-        "fields": list(MARKER_FIELDS),
-        "rows": [marker_row(r) for r in rows],
-        "total": total,
-        "truncated": truncated,
-    }
+    return schemas.Markers(
+        fields=list(MARKER_FIELDS), rows=[marker_row(r) for r in rows], total=total, truncated=truncated
+    )
 
 
 # --- cells ----------------------------------------------------------------------------------------
 
 
-def township_of(code: str) -> str:
-    """The township of a village or grid code: its first 9 digits, padded (statistics codes nest)."""
-    return code[:9] + "000"
-
-
-def _region_in_area(user: CurrentUser, region: dict[str, Any]) -> bool:
-    """Whether a cell belongs on this user's map (the area of their scope)."""
-    if user.role == Role.county_admin or user.scope_level == "county":
-        return True
-    code = region["code"]
-    if user.scope_level == "township":
-        return township_of(code) == user.scope_code
-    return code.startswith(user.scope_code) or code == township_of(user.scope_code)
+def _shown_to(user: CurrentUser, region: dict[str, Any]) -> bool:
+    """Whether a cell belongs on this user's map: the cells of their area (CurrentUser.in_area)."""
+    return user.in_area(region["code"])
 
 
 async def _regions(level: str | None) -> list[dict[str, Any]]:
@@ -207,10 +187,10 @@ async def _regions(level: str | None) -> list[dict[str, Any]]:
 
 
 async def _cells_of_level(user: CurrentUser, level: str) -> list[dict[str, Any]]:
-    return [r for r in await _regions(level) if _region_in_area(user, r)]
+    return [r for r in await _regions(level) if _shown_to(user, r)]
 
 
-async def cells(user: CurrentUser, level: str, metric: str, filters: dict[str, Any]) -> dict[str, Any]:
+async def cells(user: CurrentUser, level: str, metric: str, filters: dict[str, Any]) -> schemas.Cells:
     """Each cell of the level in the user's area with its figure for the metric (zero included)."""
     if level not in LEVEL_COLUMNS:
         raise InvalidMapQuery(message="层级应为 township、village 或 grid", message_en="Unknown level")
@@ -233,26 +213,26 @@ async def cells(user: CurrentUser, level: str, metric: str, filters: dict[str, A
     async with read_transaction():
         regions = await _cells_of_level(user, level)
         counted = (
-            await _scoped_where(Case.select(column.as_alias("code"), Count(alias="n")), user, extra)
+            await scoped(Case.select(column.as_alias("code"), Count(alias="n")), user, extra)
             .group_by(column)
             .run()
         )
     values = {r["code"]: r["n"] for r in counted if r["code"]}
-    out = [{"code": r["code"], "name": r["name"], "value": values.get(r["code"], 0)} for r in regions]
-    return {
-        "level": level,
-        "metric": metric,
-        "from": start.isoformat() if start else None,
-        "to": end.isoformat() if end else None,
-        "cells": out,
-        "max": max((c["value"] for c in out), default=0),
-    }
+    out = [schemas.CellValue(code=r["code"], name=r["name"], value=values.get(r["code"], 0)) for r in regions]
+    return schemas.Cells(
+        level=level,
+        metric=metric,
+        from_=start.isoformat() if start else None,
+        to=end.isoformat() if end else None,
+        cells=out,
+        max=max((c.value for c in out), default=0),
+    )
 
 
-async def cell_summary(user: CurrentUser, code: str) -> dict[str, Any]:
+async def cell_summary(user: CurrentUser, code: str) -> schemas.CellSummary:
     """One cell's figures: cases by state, open, overdue, conflicts (all within the user's scope)."""
     region = next((r for r in await _regions(None) if r["code"] == code), None)
-    if region is None or region["level"] not in LEVEL_COLUMNS or not _region_in_area(user, region):
+    if region is None or region["level"] not in LEVEL_COLUMNS or not _shown_to(user, region):
         raise NotFound(message="未找到该网格", message_en="Cell not found", code="map.cell_not_found")
     column = LEVEL_COLUMNS[region["level"]]
     in_cell = _all([column == code, Case.merged_into.is_null()])
@@ -264,35 +244,32 @@ async def cell_summary(user: CurrentUser, code: str) -> dict[str, Any]:
     async with read_transaction():
         rate_counts = await queries.rate_counts(cell_filter, periods.last_twelve_months(today), today)
         by_state = await (
-            _scoped_where(Case.select(Case.state, Count(alias="n")), user, in_cell).group_by(Case.state).run()
+            scoped(Case.select(Case.state, Count(alias="n")), user, in_cell).group_by(Case.state).run()
         )
-        overdue = await _scoped_where(Case.count(), user, _all([in_cell, overdue_condition(now)])).run()
-        conflict = await _scoped_where(Case.count(), user, _all([in_cell, Case.conflict == True])).run()  # noqa: E712
+        overdue = await scoped(Case.count(), user, in_cell, overdue_condition(now)).run()
+        conflict = await scoped(Case.count(), user, in_cell, Case.conflict == True).run()  # noqa: E712
     states = {s: 0 for s in STATES}
     states.update({r["state"]: r["n"] for r in by_state})
-    return {
-        "code": code,
-        "name": region["name"],
-        "level": region["level"],
-        "parent_code": region["parent_code"],
-        "total": sum(states.values()),
-        "open": sum(states[s] for s in PENDING_STATES),
-        "overdue": overdue,
-        "conflict": conflict,
-        "by_state": states,
-        # The five rates over the last 12 months, defined once in backend.reports.rates.
-        "rates": [msgspec.to_builtins(r) for r in rate_counts.rates()],
-    }
+    return schemas.CellSummary(
+        code=code,
+        name=region["name"],
+        level=region["level"],
+        parent_code=region["parent_code"],
+        total=sum(states.values()),
+        open=sum(states[s] for s in PENDING_STATES),
+        overdue=overdue,
+        conflict=conflict,
+        by_state=states,
+        rates=rate_counts.rates(),
+    )
 
 
 # --- config ---------------------------------------------------------------------------------------
 
 
-async def config(user: CurrentUser, settings: Settings) -> dict[str, Any]:
+async def config(user: CurrentUser, settings: Settings) -> schemas.MapConfig:
     """Base tiles and the bounds of the user's area (their township, or the whole county)."""
-    township = user.scope_code if user.scope_level == "township" else None
-    if user.scope_level == "village":
-        township = township_of(user.scope_code)
+    township = user.township_code
     bounds = None
     if (primary := await active_primary()) is not None:
         query = GridRegion.select(
@@ -311,103 +288,9 @@ async def config(user: CurrentUser, settings: Settings) -> dict[str, Any]:
     tiles = settings.map_tiles if settings.map_tiles in ("none", "tianditu", "osm") else "none"
     if tiles == "tianditu" and not settings.tianditu_key:
         tiles = "none"  # no key, no tiles: the plain map still works
-    return {
-        "tiles": tiles,
-        "tianditu_key": settings.tianditu_key if tiles == "tianditu" else None,
-        "bounds": bounds,
-        "township": township,
-    }
-
-
-# --- live -----------------------------------------------------------------------------------------
-
-
-class LiveFeed:
-    """One open map's view of the change log.
-
-    It reads the log without the pull's horizon lock: a map must not take an exclusive lock every
-    second. A PostgreSQL transaction can commit a lower id after a higher one was read, so each poll
-    looks back LOOKBACK ids and skips the ones already seen. Events carry the change id, so a
-    reconnect (Last-Event-ID) resumes where it stopped. A case the map was told about that leaves
-    the user's scope, or is merged into another, is announced `gone` so its marker goes; a case the
-    user never saw is never named."""
-
-    LOOKBACK = 200
-    RESUME_LIMIT = 5000  # a reconnect after a long absence resumes at most this far back
-
-    def __init__(self, user: CurrentUser, last: int) -> None:
-        self.user = user
-        self.last = last
-        self.seen: set[int] = set()
-        self.announced: set[uuid.UUID] = set()
-
-    @classmethod
-    async def open(cls, user: CurrentUser, last_event_id: str | None) -> LiveFeed:
-        """Start at the newest change, or resume after the Last-Event-ID of a reconnect; the ids just
-        before the start count as seen, so the look-back does not replay them."""
-        from backend.sync.tables import SyncChange
-
-        newest = await _newest_change()
-        last = newest
-        if last_event_id and last_event_id.isdigit():
-            last = min(newest, max(int(last_event_id), newest - cls.RESUME_LIMIT, 0))
-        feed = cls(user, last)
-        rows = (
-            await SyncChange.select(SyncChange.id)
-            .where((SyncChange.id > last - cls.LOOKBACK) & (SyncChange.id <= last))
-            .run()
-        )
-        feed.seen = {r["id"] for r in rows}
-        return feed
-
-    async def poll(self) -> list[dict[str, Any]]:
-        """Events since the last poll: {"id": change id, "action", "row"} or {"id", "action": "gone",
-        "case": id}. Shielded by the caller: a poll cancelled mid-transaction would strand a pooled
-        connection inside it."""
-        from backend.sync.tables import SyncChange
-
-        async with read_transaction():
-            changes = await (
-                SyncChange.select(SyncChange.id, SyncChange.entity_id, SyncChange.action)
-                .where((SyncChange.id > self.last - self.LOOKBACK) & (SyncChange.entity == "case"))
-                .order_by(SyncChange.id)
-                .limit(1000)
-                .run()
-            )
-            changes = [c for c in changes if c["id"] not in self.seen]
-            if not changes:
-                return []
-            by_case: dict[uuid.UUID, dict[str, Any]] = {}
-            for c in changes:
-                entry = by_case.setdefault(_uuid(c["entity_id"]), {"id": 0, "action": c["action"]})
-                entry["id"] = max(entry["id"], c["id"])
-                # A case logged and changed within one poll is still news as a new case.
-                entry["action"] = "create" if "create" in (entry["action"], c["action"]) else c["action"]
-            rows = await _marker_rows(self.user, Case.id.is_in(list(by_case)), clock.now(), len(by_case))
-        self.seen.update(c["id"] for c in changes)
-        self.last = max(self.last, changes[-1]["id"])
-        self.seen = {i for i in self.seen if i > self.last - self.LOOKBACK}
-        visible = {_uuid(r["id"]): r for r in rows}
-        out = []
-        for case_id, entry in sorted(by_case.items(), key=lambda kv: kv[1]["id"]):
-            row = visible.get(case_id)
-            if row is not None and not row["merged"]:
-                self.announced.add(case_id)
-                out.append({"id": entry["id"], "action": entry["action"], "row": marker_row(row)})
-            elif case_id in self.announced or row is not None:
-                self.announced.discard(case_id)
-                out.append({"id": entry["id"], "action": "gone", "case": str(case_id)})
-        return out
-
-
-async def _newest_change() -> int:
-    from piccolo.query.functions.aggregate import Max
-
-    from backend.sync.tables import SyncChange
-
-    row = await SyncChange.select(Max(SyncChange.id, alias="newest")).first().run()
-    return int((row or {}).get("newest") or 0)
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return schemas.MapConfig(
+        tiles=tiles,  # type: ignore[arg-type]
+        tianditu_key=settings.tianditu_key if tiles == "tianditu" else None,
+        bounds=bounds,
+        township=township,
+    )

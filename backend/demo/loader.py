@@ -13,7 +13,7 @@ from pathlib import Path
 
 from backend.core.auth import hash_password
 from backend.db import write_transaction
-from backend.grids.demo import load_demo_grids
+from backend.demo.grids import load_demo_grids
 from backend.grids.tables import Division
 from backend.people.tables import Team, TeamMember, TeamVillage, User
 from backend.settings import REPO_ROOT

@@ -1,0 +1,176 @@
+"""Intake: a dispute logged on a phone becomes a numbered, located case, exactly once.
+
+The phone makes the case's id (ODK's instanceID), so logging is idempotent on it: the same body again is
+a replay (answered like the first time), another body under the same id is a clash for a person to look
+at. Nothing here builds the case's view: the route or the sync operation that called decides what to
+answer with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import msgspec
+from piccolo.querystring import QueryString
+
+from backend.cases import duplicates, fields, hooks, privacy, schemas
+from backend.cases.categories import require_active
+from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
+from backend.core import clock
+from backend.core.errors import AppError
+from backend.core.identity import TEAM_ROLES, CurrentUser, Role
+from backend.db import DB, write_transaction
+from backend.grids import service as grids
+
+COUNTY_TOWNSHIP9 = "530524000"
+
+
+class CaseIdConflict(AppError):
+    status_code = 409
+    code = "case.id_conflict"
+    message = "该案件编号已存在且内容不同"
+    message_en = "A case with this id exists with different content"
+
+    def __init__(self, case_id: uuid.UUID) -> None:
+        super().__init__()
+        self.case_id = case_id  # the route adds the server's copy, as the caller may see it
+
+
+@dataclass(frozen=True)
+class Intake:
+    created: bool  # False: the same body again, nothing changed
+    case_id: uuid.UUID
+    locate: dict[str, Any] | None = None  # where the new case was placed, so the phone can ask at a boundary
+
+
+def create_hash(data: schemas.CaseCreate) -> str:
+    """A stable fingerprint of the create request: a replay of the same body has the same hash."""
+    return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(data), order="sorted")).hexdigest()
+
+
+async def next_case_number(township9: str, year: int) -> str:
+    """Per township and year, e.g. 530524101-2026-000123. Must run inside the write transaction:
+    the upsert takes the row lock (PostgreSQL) or runs under the write lock (SQLite), so two
+    concurrent intakes never get the same serial."""
+    rows = await DB.run_querystring(
+        QueryString(
+            "INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1) "
+            "ON CONFLICT (key) DO UPDATE SET last_serial = case_number_counter.last_serial + 1 "
+            "RETURNING last_serial",
+            f"{township9}-{year}",
+        )
+    )
+    return f"{township9}-{year}-{rows[0]['last_serial']:06d}"
+
+
+async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
+    """Log a case under the phone's id; a replay is `created=False`, another body 409 (CaseIdConflict)."""
+    fingerprint = create_hash(data)
+    existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
+    if existing is not None:
+        return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
+
+    await require_active(data.category)
+    title = fields.title(data.title)
+    description = fields.description(data.description)
+    photos = fields.photos(data.photos)
+    parties = fields.parties(data.parties)
+    located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
+    source = "gcj02-converted" if data.location.crs == "gcj02" else data.location.source
+    # A point outside every grid still needs a township for its number and its supervisor.
+    township_code = located.township.code if located.township else user.township_code
+    team_owned = user.team_id is not None and user.role in TEAM_ROLES
+    now = clock.now()
+    year = now.astimezone(clock.LOCAL_TZ).year
+
+    try:
+        async with write_transaction():
+            if await Case.exists().where(Case.id == data.id).run():
+                raise _Raced()
+            number = await next_case_number(township_code[:9] if township_code else COUNTY_TOWNSHIP9, year)
+            await Case.insert(
+                Case(
+                    id=data.id,
+                    number=number,
+                    category=data.category,
+                    title=title,
+                    description=description,
+                    level=data.level,
+                    state="reported",
+                    lon=located.lon,
+                    lat=located.lat,
+                    accuracy_m=data.location.accuracy_m,
+                    location_source=source,
+                    township_code=township_code,
+                    village_code=located.village.code if located.village else None,
+                    grid_code=located.grid.code if located.grid else None,
+                    locate_status=located.status,
+                    grid_generation=located.generation,
+                    owner_level="team" if team_owned else "township",
+                    owner_team=user.team_id if team_owned else None,
+                    mediator=user.id if user.role == Role.mediator else None,
+                    created_by=user.id,
+                    created_device=user.device_id,
+                    occurred_at=data.occurred_at,
+                    reported_at=now,
+                    create_hash=fingerprint,
+                    updated_at=now,
+                )
+            ).run()
+            if parties:
+                await Party.insert(*[Party(case=data.id, **p) for p in parties]).run()
+            if photos:
+                await CasePhoto.insert(
+                    *[CasePhoto(case=data.id, sha256=sha, position=i) for i, sha in enumerate(photos)]
+                ).run()
+            await CaseEvent.insert(
+                CaseEvent(
+                    case=data.id,
+                    at=now,
+                    actor=user.id,
+                    device=user.device_id,
+                    action="create",
+                    after={
+                        "state": "reported",
+                        "number": number,
+                        "level": data.level,
+                        "grid": located.grid.code if located.grid else None,
+                    },
+                    data={"locate_status": located.status, "photos": len(photos), "parties": len(parties)},
+                    version=1,
+                )
+            ).run()
+            await duplicates.link_possible_duplicates(
+                data.id, data.category, located.lon, located.lat, parties, now
+            )
+            await privacy.audit(user, "case.create", data.id)
+            row = await Case.select().where(Case.id == data.id).first().run()
+            await hooks.emit(hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=row))
+    except Exception as exc:
+        if not (isinstance(exc, _Raced) or _is_unique_violation(exc)):
+            raise
+        # Another request created this id between our check and our insert (PostgreSQL's read
+        # committed lets both pass the check; the primary key stops the second).
+        existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
+        return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
+    return Intake(created=True, case_id=data.id, locate=located.to_dict())
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    return isinstance(exc, asyncpg.exceptions.UniqueViolationError | sqlite3.IntegrityError)
+
+
+class _Raced(Exception):
+    """The same id was created by a concurrent request between the check and the insert."""
+
+
+def _replay_or_conflict(case_id: uuid.UUID, stored: str, fingerprint: str) -> Intake:
+    """Same id again: the same body is a replay; another body is a clash (409)."""
+    if stored != fingerprint:
+        raise CaseIdConflict(case_id)
+    return Intake(created=False, case_id=case_id)

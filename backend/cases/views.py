@@ -1,0 +1,320 @@
+"""Cases as the API shows them: lists, summaries and details, built for a whole page in a fixed number
+of queries however many cases (a detail per case would be ten queries a case). Personal data is masked
+unless the reader works the case (privacy.py); every full read of it is audited.
+
+A case's return visits belong to the visits domain: the route adds them to a detail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from backend.cases import duplicates, privacy, schemas
+from backend.cases.categories import category_names
+from backend.cases.scope import get_case_row, scoped
+from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
+from backend.cases.workflow import IN_MEDIATION, allowed_actions, is_overdue
+from backend.core import clock
+from backend.core.errors import Forbidden, NotFound
+from backend.core.identity import CurrentUser
+from backend.core.pagination import decode_cursor, encode_cursor
+from backend.db import read_transaction
+from backend.grids import service as grids
+from backend.media import service as media
+from backend.people.service import division_names
+from backend.people.tables import Team, User
+
+# --- lists ----------------------------------------------------------------------------------------
+
+
+async def list_cases(
+    user: CurrentUser, filters: dict[str, Any], cursor: str | None, limit: int
+) -> schemas.CasePage:
+    """Cases in scope, newest change first, with the contract's filters and cursor paging."""
+    async with read_transaction():
+        return await _list_cases(user, filters, cursor, limit)
+
+
+async def _list_cases(
+    user: CurrentUser, filters: dict[str, Any], cursor: str | None, limit: int
+) -> schemas.CasePage:
+    query = scoped(Case.select(), user)
+    for column, key in (
+        (Case.state, "state"),
+        (Case.category, "category"),
+        (Case.township_code, "township"),
+        (Case.village_code, "village"),
+        (Case.grid_code, "grid"),
+        (Case.level, "level"),
+    ):
+        value = filters.get(key)
+        if value:
+            values = value.split(",")
+            query = query.where(column.is_in(values) if len(values) > 1 else column == values[0])
+    if filters.get("bbox"):
+        min_lon, min_lat, max_lon, max_lat = filters["bbox"]
+        query = query.where(
+            (Case.lon >= min_lon) & (Case.lon <= max_lon) & (Case.lat >= min_lat) & (Case.lat <= max_lat)
+        )
+    if filters.get("overdue"):
+        query = query.where(Case.state.is_in(list(IN_MEDIATION)) & (Case.deadline < clock.now()))
+    if filters.get("conflict"):
+        query = query.where(Case.conflict == True)  # noqa: E712
+    if filters.get("since"):
+        query = query.where(Case.updated_at >= filters["since"])
+    if not filters.get("include_merged"):
+        query = query.where(Case.merged_into.is_null())
+    if cursor:
+        at, cid = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
+        query = query.where((Case.updated_at < at) | ((Case.updated_at == at) & (Case.id < cid)))
+    rows = (
+        await query.order_by(Case.updated_at, ascending=False)
+        .order_by(Case.id, ascending=False)
+        .limit(limit + 1)
+        .run()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = await case_summaries(user, rows)
+    next_cursor = encode_cursor(rows[-1]["updated_at"], rows[-1]["id"]) if more and rows else None
+    return schemas.CasePage(items=items, next_cursor=next_cursor)
+
+
+# --- summaries and details ------------------------------------------------------------------------
+
+
+async def case_summaries(
+    user: CurrentUser, rows: list[dict[str, Any]], full: bool = False
+) -> list[schemas.CaseSummary]:
+    """Summaries of case rows already scoped with visible_to. Parties are masked unless `full` and the
+    user may see them."""
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    categories = await category_names()
+    division_codes = {c for r in rows for c in (r["township_code"], r["village_code"]) if c}
+    names = await division_names(division_codes)
+    grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
+    teams = await _names(Team, Team.name, {r["owner_team"] for r in rows})
+    users = await _names(User, User.display_name, {r["mediator"] for r in rows})
+    party_rows = await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
+    photo_counts: dict[Any, int] = {}
+    for p in (
+        await CasePhoto.select(CasePhoto.case)
+        .where(CasePhoto.case.is_in(ids) & (CasePhoto.purpose == "scene"))
+        .run()
+    ):
+        photo_counts[p["case"]] = photo_counts.get(p["case"], 0) + 1
+    now = clock.now()
+
+    def ref(code: str | None, table: dict[str, str]) -> schemas.Ref | None:
+        return schemas.Ref(code=code, name=table.get(code, code)) if code else None
+
+    def id_name(key: int | None, table: dict[int, str]) -> schemas.IdName | None:
+        return schemas.IdName(id=key, name=table.get(key, "")) if key else None
+
+    out = []
+    for r in rows:
+        show_full = full and privacy.may_see_personal_data(user, r)
+        out.append(
+            schemas.CaseSummary(
+                id=str(r["id"]),
+                number=r["number"],
+                category=r["category"],
+                category_name=categories.get(r["category"], r["category"]),
+                title=r["title"],
+                level=r["level"],
+                state=r["state"],
+                township=ref(r["township_code"], names),
+                village=ref(r["village_code"], names),
+                grid=ref(r["grid_code"], grid_names),
+                lon=r["lon"],
+                lat=r["lat"],
+                locate_status=r["locate_status"],
+                owner_level=r["owner_level"],
+                owner_team=id_name(r["owner_team"], teams),
+                mediator=id_name(r["mediator"], users),
+                parties=[_party_view(p, show_full) for p in party_rows if p["case"] == r["id"]],
+                photo_count=photo_counts.get(r["id"], 0),
+                reported_at=r["reported_at"],
+                updated_at=r["updated_at"],
+                deadline=r["deadline"],
+                overdue=is_overdue(r, now),
+                conflict=r["conflict"],
+                version=r["version"],
+            )
+        )
+    return out
+
+
+async def _names(table: Any, column: Any, ids: set[int | None]) -> dict[int, str]:
+    wanted = [i for i in ids if i]
+    if not wanted:
+        return {}
+    rows = await table.select(table.id, column.as_alias("name")).where(table.id.is_in(wanted)).run()
+    return {r["id"]: r["name"] for r in rows}
+
+
+def _party_view(p: dict[str, Any], full: bool) -> schemas.PartyView:
+    if full:
+        return schemas.PartyView(name=p["name"], phone=p["phone"], id_number=p["id_number"], role=p["role"])
+    return schemas.PartyView(
+        name=privacy.mask_name(p["name"]),
+        phone=privacy.mask_phone(p["phone"]),
+        id_number=privacy.mask_id_number(p["id_number"]),
+        role=p["role"],
+    )
+
+
+async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[schemas.CaseDetail]:
+    """Details of case rows already scoped with visible_to, in their order: what a phone keeps offline.
+    Possible duplicates are left out (a supervisor's desk work, see case_detail)."""
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    summaries = await case_summaries(user, rows, full=True)
+    photo_rows = (
+        await CasePhoto.select()
+        .where(CasePhoto.case.is_in(ids))
+        .order_by(CasePhoto.case)
+        .order_by(CasePhoto.position)
+        .run()
+    )
+    statuses = await media.media_status([p["sha256"] for p in photo_rows])
+    events = (
+        await CaseEvent.select(CaseEvent.all_columns(), CaseEvent.actor.display_name)
+        .where(CaseEvent.case.is_in(ids))
+        .order_by(CaseEvent.id)
+        .run()
+    )
+    agreements = {
+        a["case"]: a
+        for a in await Agreement.select(Agreement.all_columns(), Agreement.made_by.display_name)
+        .where(Agreement.case.is_in(ids))
+        .run()
+    }
+    photos_of: dict[uuid.UUID, list[schemas.PhotoView]] = {i: [] for i in ids}
+    for p in photo_rows:
+        status = statuses.get(p["sha256"], "missing")
+        photos_of[p["case"]].append(
+            schemas.PhotoView(sha256=p["sha256"], status=status, purpose=p["purpose"])
+        )
+    events_of: dict[uuid.UUID, list[schemas.EventView]] = {i: [] for i in ids}
+    for e in events:
+        events_of[e["case"]].append(event_view(e))
+    out = []
+    for row, summary in zip(rows, summaries, strict=True):
+        photos = photos_of[row["id"]]
+        agreement = agreements.get(row["id"])
+        out.append(
+            schemas.CaseDetail(
+                **msgspec.structs.asdict(summary),
+                description=row["description"],
+                occurred_at=row["occurred_at"],
+                accuracy_m=row["accuracy_m"],
+                location_source=row["location_source"],
+                grid_generation=row["grid_generation"],
+                personal_data="full" if privacy.may_see_personal_data(user, row) else "masked",
+                photos=photos,
+                missing_photos=[p.sha256 for p in photos if p.status != "complete"],
+                agreement=_agreement_view(agreement) if agreement else None,
+                events=events_of[row["id"]],
+                allowed_actions=allowed_actions(user, row),
+                reject_reason=row["reject_reason"],
+                refer_target=row["refer_target"],
+                merged_into=str(row["merged_into"]) if row["merged_into"] else None,
+                deadline_extended=row["deadline_extended"],
+            )
+        )
+    return out
+
+
+async def case_detail(
+    user: CurrentUser, case_id: uuid.UUID | str, audit_read: bool = True
+) -> schemas.CaseDetail:
+    """One case with its timeline, photos, agreement and possible duplicates (404 outside the user's
+    scope). A full read of personal data is written to the audit log."""
+    async with read_transaction():
+        row = await get_case_row(user, case_id)
+        detail = (await case_details(user, [row]))[0]
+        detail.duplicates = await duplicates.duplicate_views(user, row["id"])
+    # Written after the read transaction: upgrading a read transaction to a write on SQLite fails
+    # at once under contention instead of waiting for the lock.
+    if detail.personal_data == "full" and detail.parties and audit_read:
+        fields = sorted({f for p in detail.parties for f in ("name", "phone", "id_number") if getattr(p, f)})
+        await privacy.audit(user, "case.read_personal", detail.id, fields=fields)
+    return detail
+
+
+def event_view(e: dict[str, Any]) -> schemas.EventView:
+    """A case event row (selected with `actor.display_name`) as the API shows it."""
+    return schemas.EventView(
+        id=e["id"],
+        at=e["at"],
+        action=e["action"],
+        actor=e["actor.display_name"],
+        before=_json(e["before"]),
+        after=_json(e["after"]),
+        data=_json(e["data"]),
+    )
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return msgspec.json.decode(value) if value else {}
+    return value or {}
+
+
+def _agreement_view(row: dict[str, Any]) -> schemas.AgreementView:
+    return schemas.AgreementView(
+        facts=row["facts"],
+        matters=row["matters"],
+        terms=row["terms"],
+        performance=row["performance"],
+        signed_photo=row["signed_photo"],
+        made_at=row["made_at"],
+        made_by=row["made_by.display_name"],
+    )
+
+
+# --- the printable agreement ------------------------------------------------------------------------
+
+
+async def agreement_for_print(user: CurrentUser, case_id: str) -> dict[str, Any]:
+    """The agreement with full party names, for the printable page: only for those who may see them."""
+    row = await get_case_row(user, case_id)
+    if not privacy.may_see_personal_data(user, row):
+        raise Forbidden(message="您没有权限查看当事人信息", message_en="Not allowed")
+    agreement = (
+        await Agreement.select(Agreement.all_columns(), Agreement.made_by.display_name)
+        .where(Agreement.case == row["id"])
+        .first()
+        .run()
+    )
+    if agreement is None:
+        raise NotFound(message="该案件尚无调解协议", message_en="No agreement yet", code="case.no_agreement")
+    parties = await Party.select().where(Party.case == row["id"]).order_by(Party.position).run()
+    names = await division_names({c for c in (row["township_code"], row["village_code"]) if c})
+    categories = await category_names()
+    teams = await _names(Team, Team.name, {row["owner_team"]})
+    await privacy.audit(
+        user,
+        "case.read_personal",
+        row["id"],
+        fields=["name", "phone", "id_number"],
+        purpose="print_agreement",
+    )
+    return {
+        "case": row,
+        "agreement": agreement,
+        "parties": parties,
+        "township": names.get(row["township_code"] or "", ""),
+        "village": names.get(row["village_code"] or "", ""),
+        "category": categories.get(row["category"], row["category"]),
+        "team": teams.get(row["owner_team"], ""),
+        "printed_at": clock.local_now(),
+    }

@@ -1,0 +1,117 @@
+"""HTTP routes of the supervisors' map: markers, choropleth cells, a cell's figures, and live changes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from backend.core import sse
+from backend.core.http import flag
+from backend.core.identity import CurrentUser
+from backend.grids.maps import parse_bbox
+from backend.map import live, schemas, service
+from backend.people.service import still_current
+
+
+class MapController(Controller):
+    path = "/api/map"
+    tags = ["map"]
+
+    @get("/config", operation_id="map_config")
+    async def config(self, request: Request[CurrentUser, Any, State]) -> schemas.MapConfig:
+        """Base tiles (none, tianditu or osm, from settings) and the bounds of your area."""
+        return await service.config(request.user, request.app.state.settings)
+
+    @get("/cases", operation_id="map_cases")
+    async def cases(
+        self,
+        request: Request[CurrentUser, Any, State],
+        bbox: FromQuery[str | None] = None,
+        case_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        category: FromQuery[str | None] = None,
+        level: FromQuery[str | None] = None,
+        date_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[str | None, QueryParameter(name="to")] = None,
+        overdue: FromQuery[str | None] = None,
+        conflict: FromQuery[str | None] = None,
+        limit: FromQuery[int] = service.DEFAULT_MARKERS,
+    ) -> schemas.Markers:
+        """Case markers in your area as compact rows (`fields` names the columns), newest first;
+        `truncated` when more matched than `limit` (at most 50,000)."""
+        filters = {
+            "bbox": parse_bbox(bbox),
+            "state": case_state,
+            "category": category,
+            "level": level,
+            "from": service.parse_day(date_from, "from"),
+            "to": service.parse_day(date_to, "to"),
+            "overdue": flag(overdue),
+            "conflict": flag(conflict),
+        }
+        return await service.markers(request.user, filters, limit)
+
+    @get("/cells", operation_id="map_cells")
+    async def cells(
+        self,
+        request: Request[CurrentUser, Any, State],
+        level: FromQuery[str] = "township",
+        metric: FromQuery[str] = "open",
+        date_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[str | None, QueryParameter(name="to")] = None,
+        category: FromQuery[str | None] = None,
+        case_level: FromQuery[str | None] = None,
+    ) -> schemas.Cells:
+        """Every cell of a level in your area with its figure: open (在办), overdue, or new between
+        from and to (local dates; default the last 30 days)."""
+        filters = {
+            "from": service.parse_day(date_from, "from"),
+            "to": service.parse_day(date_to, "to"),
+            "category": category,
+            "level": case_level,
+        }
+        return await service.cells(request.user, level, metric, filters)
+
+    @get("/cells/{code:str}", operation_id="map_cell")
+    async def cell(
+        self, code: FromPath[str], request: Request[CurrentUser, Any, State]
+    ) -> schemas.CellSummary:
+        """One township, village or grid: its cases by state, open, overdue and conflicts."""
+        return await service.cell_summary(request.user, code)
+
+    @get("/events", operation_id="map_events")
+    async def events(self, request: Request[CurrentUser, Any, State]) -> ServerSentEvent:
+        """Server-sent events: `ready`, then a `case` event (its marker row) whenever a case in your area
+        is logged or changes, `gone` when one you were told about leaves your area or is merged, and a
+        keep-alive comment every 20 s. Event ids are change ids: reconnect with Last-Event-ID to get
+        what was missed. The stream ends when your device is revoked or your role or area changes."""
+        user = request.user
+        feed = await live.LiveFeed.open(user, request.headers.get("last-event-id"))
+
+        async def changes(wait: float) -> list[ServerSentEventMessage]:
+            found = await asyncio.shield(feed.poll())
+            if not found:
+                await asyncio.sleep(min(wait, live.POLL_SECONDS))
+            return [
+                ServerSentEventMessage(
+                    event="gone" if c.action == "gone" else "case",
+                    id=c.id,
+                    data=msgspec.json.encode(c).decode(),
+                )
+                for c in found
+            ]
+
+        async def stream():
+            yield ServerSentEventMessage(event="ready", data="{}", retry=sse.RETRY_MS)
+            async for message in sse.events(changes, lambda: still_current(user)):
+                yield message
+
+        return sse.response(stream())
+
+
+ROUTES = [MapController]
