@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PWA_SOURCES := $(shell find pwa/src pwa/public -type f 2>/dev/null) pwa/index.html pwa/vite.config.ts pwa/package.json
 export FENGQIAO_TEST_POSTGRES_URL
+# When make started, to print how long `make test` and `make check` took, set-up included.
+STARTED := $(shell date +%s)
+FAST_TESTS := not slow and not server and not e2e
 
 .DEFAULT_GOAL := help
 
@@ -13,7 +16,8 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml uv.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# A first run cut short can leave a virtualenv without pip: start that one again.
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv sync --frozen --inexact --extra test --python $(BIN)/python
 	touch $@
@@ -38,9 +42,18 @@ demo: migrate ## Load the Changning demo: divisions, grids, teams, demo accounts
 run: install pwa demo ## Set everything up and serve on FENGQIAO_HOST:FENGQIAO_PORT (default 127.0.0.1:8000)
 	$(BIN)/fengqiao serve
 
-test: install pwa ## Set everything up, then run the whole suite on SQLite and on PostgreSQL
-	$(BIN)/pytest --engine=sqlite
-	$(BIN)/pytest --engine=postgresql
+test: install pwa ## Set everything up, then every test: pytest on SQLite and PostgreSQL (browser journeys included), vitest
+	@status=0; \
+	$(BIN)/pytest --engine=sqlite && $(BIN)/pytest --engine=postgresql && (cd pwa && npm test) || status=$$?; \
+	echo "make test: $$(( $$(date +%s) - $(STARTED) )) s, set-up included"; \
+	exit $$status
+
+check: install ## The quick loop: lint, type checks, the fast tests on SQLite, vitest
+	@status=0; \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest --engine=sqlite -m "$(FAST_TESTS)" -q && (cd pwa && npm test) \
+		|| status=$$?; \
+	echo "make check: $$(( $$(date +%s) - $(STARTED) )) s"; \
+	exit $$status
 
 lint: $(BIN)/.installed ## Ruff lint and format check, TypeScript type check
 	$(BIN)/ruff check backend tests bench grids
@@ -54,4 +67,4 @@ format: $(BIN)/.installed ## Format the Python code
 clean: ## Remove the virtualenv, node_modules, the PWA build and var/
 	rm -rf $(VENV) pwa/node_modules pwa/dist var
 
-.PHONY: help install pwa migrate demo run test lint format clean
+.PHONY: help install pwa migrate demo run test check lint format clean

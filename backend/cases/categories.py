@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.cases import schemas
 from backend.cases.tables import Case, Category
-from backend.core.errors import AppError, NotFound
+from backend.core.errors import AppError, Conflict, NotFound
 from backend.db import write_transaction
 
 # (code, name, national mediation statistics category). Seeded by migration fengqiao_0005.
@@ -58,8 +58,7 @@ async def create_category(data: schemas.CategoryCreate) -> schemas.CategoryView:
             await Category.exists().where((Category.code == data.code) | (Category.name == data.name)).run()
         )
         if clash:
-            raise AppError(
-                status_code=409,
+            raise Conflict(
                 code="case.category_exists",
                 message="类别代码或名称已存在",
                 message_en="Category exists",
@@ -99,8 +98,7 @@ async def update_category(code: str, data: schemas.CategoryUpdate) -> schemas.Ca
             data.name
             and await Category.exists().where((Category.name == data.name) & (Category.code != code)).run()
         ):
-            raise AppError(
-                status_code=409,
+            raise Conflict(
                 code="case.category_exists",
                 message="类别名称已存在",
                 message_en="Name taken",
@@ -116,8 +114,7 @@ async def delete_category(code: str) -> None:
         if not await Category.exists().where(Category.code == code).run():
             raise NotFound()
         if await Case.exists().where(Case.category == code).run():
-            raise AppError(
-                status_code=409,
+            raise Conflict(
                 code="case.category_in_use",
                 message="该类别已有案件使用，不能删除，可以停用",
                 message_en="The category is in use; deactivate it instead",

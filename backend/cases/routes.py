@@ -74,14 +74,15 @@ class CaseController(Controller):
         try:
             logged = await intake.create_case(user, data)
         except intake.CaseIdConflict as clash:
-            copy = await _detail(user, clash.case_id, audit_read=False, missing_ok=True)
+            copy = await _detail_if_visible(user, clash.case_id)
             clash.details["server_copy"] = msgspec.to_builtins(copy) if copy else None
             raise
-        detail = await _detail(user, logged.case_id, audit_read=False, missing_ok=True)
-        if detail is None:  # logged before, and since moved out of this user's scope
-            return Response({"id": str(data.id), "visible": False}, status_code=200)
+        status = 201 if logged.created else 200
+        detail = await _detail_if_visible(user, logged.case_id)
+        if detail is None:  # logged where this user does not work, or since moved out of their scope
+            return Response({"id": str(data.id), "visible": False}, status_code=status)
         detail.locate = logged.locate
-        return Response(msgspec.to_builtins(detail), status_code=201 if logged.created else 200)
+        return Response(msgspec.to_builtins(detail), status_code=status)
 
     @get("/", operation_id="list_cases")
     async def list_cases(
@@ -154,17 +155,20 @@ class CaseController(Controller):
 
 
 async def _detail(
-    user: CurrentUser, case_id: uuid.UUID | str, *, audit_read: bool = True, missing_ok: bool = False
-) -> schemas.CaseDetail | None:
+    user: CurrentUser, case_id: uuid.UUID | str, *, audit_read: bool = True
+) -> schemas.CaseDetail:
     """A case's detail with its return visits (the visits domain's part of it)."""
-    try:
-        detail = await views.case_detail(user, case_id, audit_read=audit_read)
-    except NotFound:
-        if missing_ok:
-            return None
-        raise
+    detail = await views.case_detail(user, case_id, audit_read=audit_read)
     detail.visits = await visits.visits_for_case(user, detail.id)
     return detail
+
+
+async def _detail_if_visible(user: CurrentUser, case_id: uuid.UUID) -> schemas.CaseDetail | None:
+    """The detail of a case the caller just logged (not an audited read), if they may see it."""
+    try:
+        return await _detail(user, case_id, audit_read=False)
+    except NotFound:
+        return None
 
 
 @get("/api/audit", operation_id="list_audit", tags=["audit"], guards=[requires_role(Role.county_admin)])

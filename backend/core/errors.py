@@ -45,13 +45,6 @@ class InvalidRequest(AppError):
     message_en = "The request is malformed"
 
 
-class Unauthorized(AppError):
-    status_code = 401
-    code = "auth.required"
-    message = "请先登录"
-    message_en = "Authentication required"
-
-
 class Forbidden(AppError):
     status_code = 403
     code = "auth.forbidden"

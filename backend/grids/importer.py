@@ -54,8 +54,7 @@ PARENT_FIELDS = (
     "所属代码",
 )
 # CGCS2000 3-degree Gauss-Krüger: EPSG:4513-4533 zones 25-45 with the zone prefix in the easting,
-# EPSG:4534-4554 central meridians 75°E-135°E without it.
-GK_PREFIXED = range(4513, 4534)
+# EPSG:4534-4554 central meridians 75°E-135°E without it (the ones a file's prefix is checked against).
 GK_PLAIN = range(4534, 4555)
 
 
@@ -198,7 +197,7 @@ def resolve_crs(
             raise ImportRefused(
                 message=f"无法识别坐标系 {option}（例如 EPSG:4490、EPSG:4542）",
                 message_en=f"Unknown CRS {option} (e.g. EPSG:4490, EPSG:4542)",
-                code="grids.unknown_crs",
+                code="geo.invalid_crs",
             ) from None
     elif file_crs is not None:
         crs = file_crs

@@ -107,15 +107,6 @@ async def ensure_network(
     return await GridNetwork.select().where(GridNetwork.code == code).first().run()
 
 
-async def _network(code: str) -> dict:
-    row = await GridNetwork.select().where(GridNetwork.code == code).first().run()
-    if row is None:
-        raise NotFound(
-            message=f"没有网格体系 {code}", message_en=f"No network {code}", code="grids.unknown_network"
-        )
-    return row
-
-
 async def active_generation(network_id: int) -> dict | None:
     return (
         await GridGeneration.select()
@@ -579,11 +570,6 @@ async def load_index() -> LocateIndex:
             _state.index, _state.key = index, key
         _state.checked = time.monotonic()
         return _state.index
-
-
-def current_index() -> LocateIndex | None:
-    """The index as last loaded (None before the first `load_index`)."""
-    return _state.index
 
 
 # --- locating -----------------------------------------------------------------------------------------

@@ -89,10 +89,6 @@ def write_files_atomically(files: Iterable[tuple[Path, bytes]]) -> None:
         _fsync_dir(directory)
 
 
-def remove_media_files(media_dir: Path, sha256: str) -> None:
-    shutil.rmtree(media_dir / sha256[:2] / sha256, ignore_errors=True)
-
-
 def append_partial(path: Path, offset: int, chunk: IO[bytes]) -> bool:
     """Write `chunk` at `offset` of the partial file, cutting off anything past `offset` first (left
     by a crash between an append and its commit). False if the file holds fewer than `offset` bytes
@@ -115,13 +111,6 @@ def append_partial(path: Path, offset: int, chunk: IO[bytes]) -> bool:
         f.flush()
         os.fsync(f.fileno())
     return True
-
-
-def partial_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def old_partial_files(media_dir: Path, before: float) -> list[tuple[Path, str, int]]:

@@ -600,7 +600,3 @@ async def attempts_for(notification_id: int) -> list[dict[str, Any]]:
         .order_by(DeliveryAttempt.id)
         .run()
     )
-
-
-async def pending_deliveries() -> int:
-    return await PushDelivery.count().where(PushDelivery.state.is_in(["pending", "sending"]))

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from backend.core import clock
-from backend.core.errors import InvalidRequest, NotFound
+from backend.core.errors import NotFound
 from backend.core.identity import CurrentUser
+from backend.core.pagination import decode_cursor, encode_cursor
 from backend.db import read_transaction, write_transaction
 from backend.notify import live, schemas, wake
 from backend.notify.tables import Notification, PushDelivery, PushSubscription
@@ -97,17 +98,6 @@ async def notify(recipients: Iterable[int], message: Message) -> list[int]:
 # --- inbox ----------------------------------------------------------------------------------------
 
 
-def _cursor(raw: str | None) -> int | None:
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidRequest(
-            message="分页游标无效", message_en="Invalid cursor", code="request.invalid_cursor"
-        ) from None
-
-
 async def unread_count(user_id: int) -> int:
     return await Notification.count().where(
         (Notification.recipient == user_id) & Notification.read_at.is_null()
@@ -117,7 +107,7 @@ async def unread_count(user_id: int) -> int:
 async def inbox(user: CurrentUser, *, unread_only: bool, cursor: str | None, limit: int) -> schemas.InboxPage:
     """The user's notifications, newest first, with the unread count (the inbox is always delivered)."""
     limit = max(1, min(limit, 200))
-    before = _cursor(cursor)
+    before = decode_cursor(cursor, int)[0] if cursor else None
     async with read_transaction():
         query = Notification.select().where(Notification.recipient == user.id)
         if unread_only:
@@ -131,7 +121,7 @@ async def inbox(user: CurrentUser, *, unread_only: bool, cursor: str | None, lim
     return schemas.InboxPage(
         items=[schemas.NotificationView.of(r) for r in rows],
         unread=unread,
-        next_cursor=str(rows[-1]["id"]) if more and rows else None,
+        next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from backend.core import clock
 from backend.core.auth import (
@@ -17,7 +18,7 @@ from backend.core.auth import (
     token_hash,
     verify_password,
 )
-from backend.core.errors import AppError, InvalidRequest, NotFound
+from backend.core.errors import AppError, Conflict, InvalidRequest, NotFound
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 from backend.core.throttle import FailureThrottle
 from backend.db import write_transaction
@@ -230,24 +231,33 @@ async def logout(user: CurrentUser) -> None:
         await _revoke(device, "logout")
 
 
+# What a signed-in user is made of, read from the user's row (as the device's user, or directly).
+_IDENTITY = ("username", "display_name", "role", "scope_level", "scope_code", "team")
+
+
+def _current_user(row: dict[str, Any], user_id: int, device_id: str, client_addr: str | None) -> CurrentUser:
+    return CurrentUser(
+        id=user_id,
+        username=row["username"],
+        display_name=row["display_name"],
+        role=row["role"],
+        scope_level=row["scope_level"],
+        scope_code=row["scope_code"],
+        team_id=row["team"],
+        device_id=device_id,
+        client_addr=client_addr,
+    )
+
+
 async def load_current_user(user_id: int, device_id: str, client_addr: str | None = None) -> CurrentUser:
     """Resolve a token's subject; a revoked device or a deactivated user is refused at once."""
     try:
         device_uuid = uuid.UUID(device_id)
     except ValueError:
         raise RefreshInvalid() from None
+    user_columns = [getattr(Device.user, name).as_alias(name) for name in (*_IDENTITY, "active")]
     rows = (
-        await Device.select(
-            Device.revoked_at,
-            Device.revoked_reason,
-            Device.user.username,
-            Device.user.display_name,
-            Device.user.role,
-            Device.user.scope_level,
-            Device.user.scope_code,
-            Device.user.team,
-            Device.user.active,
-        )
+        await Device.select(Device.revoked_at, Device.revoked_reason, *user_columns)
         .where((Device.id == device_uuid) & (Device.user == user_id))
         .run()
     )
@@ -256,19 +266,9 @@ async def load_current_user(user_id: int, device_id: str, client_addr: str | Non
     row = rows[0]
     if row["revoked_at"] is not None:
         raise SignedOut() if row["revoked_reason"] == "logout" else DeviceRevoked()
-    if not row["user.active"]:
+    if not row["active"]:
         raise InvalidCredentials(message="账号已停用", message_en="The account is disabled")
-    return CurrentUser(
-        id=user_id,
-        username=row["user.username"],
-        display_name=row["user.display_name"],
-        role=row["user.role"],
-        scope_level=row["user.scope_level"],
-        scope_code=row["user.scope_code"],
-        team_id=row["user.team"],
-        device_id=device_id,
-        client_addr=client_addr,
-    )
+    return _current_user(row, user_id, device_id, client_addr)
 
 
 async def still_current(user: CurrentUser) -> bool:
@@ -289,19 +289,9 @@ async def still_current(user: CurrentUser) -> bool:
 async def user_as_now(user_id: int, device_id: str) -> CurrentUser | None:
     """An active user as they are now, acting from `device_id` (work a device left to be done later,
     e.g. a deferred sync operation); None when the account is gone or disabled."""
-    row = await User.select().where((User.id == user_id) & (User.active == True)).first().run()  # noqa: E712
-    if row is None:
-        return None
-    return CurrentUser(
-        id=row["id"],
-        username=row["username"],
-        display_name=row["display_name"],
-        role=row["role"],
-        scope_level=row["scope_level"],
-        scope_code=row["scope_code"],
-        team_id=row["team"],
-        device_id=device_id,
-    )
+    columns = [getattr(User, name) for name in _IDENTITY]
+    row = await User.select(*columns).where((User.id == user_id) & (User.active == True)).first().run()  # noqa: E712
+    return _current_user(row, user_id, device_id, None) if row else None
 
 
 # --- views ----------------------------------------------------------------------------------------
@@ -361,8 +351,7 @@ async def create_user(data: schemas.CreateUserRequest) -> schemas.UserView:
     password_hash = hash_password(data.password)
     async with write_transaction():
         if await User.exists().where(User.username == username).run():
-            raise AppError(
-                status_code=409,
+            raise Conflict(
                 code="people.username_taken",
                 message="用户名已被使用",
                 message_en="The username is taken",
@@ -395,8 +384,7 @@ async def create_team(data: schemas.CreateTeamRequest) -> schemas.TeamView:
             )
     async with write_transaction():
         if await Team.exists().where(Team.name == data.name).run():
-            raise AppError(
-                status_code=409,
+            raise Conflict(
                 code="people.team_exists",
                 message="调解队名称已存在",
                 message_en="Team exists",

@@ -131,7 +131,7 @@ async def test_file_without_crs_is_refused_with_a_fix(database, tmp_path):
     assert_same_cells(stored(layer.features), cells)
     with pytest.raises(ImportRefused) as err:
         read_layer(path, LayerOptions(level="grid", crs="EPSG:99999"))
-    assert err.value.code == "grids.unknown_crs"
+    assert err.value.code == "geo.invalid_crs"
 
 
 async def test_bow_tie_is_repaired_and_reported(database, tmp_path):

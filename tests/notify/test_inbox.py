@@ -106,4 +106,5 @@ async def test_reading_the_inbox(client):
     everything = await client.post("/api/inbox/read-all", headers=headers)
     assert everything.status_code == 200 and everything.json()["marked"] == after["unread"]
     assert (await client.get("/api/inbox", headers=headers)).json()["unread"] == 0
-    assert (await client.get("/api/inbox", params={"cursor": "abc"}, headers=headers)).status_code == 400
+    bad = await client.get("/api/inbox", params={"cursor": "abc"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["code"] == "request.invalid_cursor"
