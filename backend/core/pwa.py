@@ -44,6 +44,10 @@ def make_pwa_handler(dist: Path):
         relative = path.lstrip("/")
         if relative == "api" or relative.startswith("api/"):
             raise NotFound()
+        if ".." in relative.split("/") or any(ord(c) < 32 for c in relative):
+            # Climbing out of the build (an encoded ../) or a control character: no such file, and
+            # not a route of the app either.
+            raise NotFound()
         index = root / "index.html"
         target = (root / relative).resolve() if relative else index
         if not target.is_relative_to(root) or not target.is_file():
