@@ -6,7 +6,7 @@ import pytest
 
 from tests.e2e.conftest import screenshot_path
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.server]
 
 
 async def test_mediator_signs_in_and_sees_name_role_and_area(phone):
