@@ -81,10 +81,9 @@ async def test_an_open_app_gets_its_notifications_live(client):
             assert ready["event"] == "ready" and "unread" in json.loads(ready["data"])
             case = await assign_new_case()
             event = await asyncio.wait_for(next_event(lines), 5)
-            while json.loads(event["data"])["case_id"] != case["id"]:  # another test's leftovers
-                event = await asyncio.wait_for(next_event(lines), 5)
             item = json.loads(event["data"])
             assert event["event"] == "notification" and event["id"] == str(item["id"])
+            assert item["case_id"] == case["id"]
             assert item["kind"] == "case_assigned"
             last_seen = item["id"]
 
