@@ -46,7 +46,8 @@ async def _select_in(query_for, values: list) -> list[dict]:
 
 
 async def _team_leaders(server_url: str, n: int) -> list[tuple[str, int]]:
-    """n new team leaders, each of a team no other test uses (so each phone sees only its own cases)."""
+    """n new team leaders, each of a team of their own, without staff or cases (so each phone sees
+    only its own cases)."""
     staffed = User.select(User.team).where(User.team.is_not_null())
     busy = Case.select(Case.owner_team).where(Case.owner_team.is_not_null())
     teams = (
