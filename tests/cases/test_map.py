@@ -225,6 +225,7 @@ async def test_teams_are_those_the_user_may_assign_to(client):
     assert other.status_code == 404 and other.json()["code"] == "scope.not_found"
 
 
+@pytest.mark.server  # an in-process uvicorn server (tests/notify/test_events.served)
 async def test_new_cases_in_scope_arrive_live(client):
     supervisor = await login(client, "tianyuan")
     async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -261,6 +262,7 @@ async def test_new_cases_in_scope_arrive_live(client):
     assert json.loads(event["data"])["row"][0] == missed["id"]
 
 
+@pytest.mark.server  # an in-process uvicorn server (tests/notify/test_events.served)
 async def test_a_revoked_device_stops_hearing_the_map(client, monkeypatch):
     from backend.cases import routes
 

@@ -20,7 +20,8 @@ from tests.cases.test_workflow import AGREEMENT
 from tests.e2e.conftest import PHONE, screenshot_path
 from tests.factories import act, auth
 
-pytestmark = [pytest.mark.e2e, pytest.mark.server]
+# Chromium driving a server process of its own (live_server): 5 to 25 s a test.
+pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
 PHONE_TITLE = "邻居堆放建材占用通道"
 TIANYUAN = "530524101000"  # 田园镇

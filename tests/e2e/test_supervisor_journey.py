@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 from tests.e2e.conftest import screenshot_path
 from tests.factories import KASI_POINT, TIANYUAN_POINT, auth, case_body
 
-pytestmark = [pytest.mark.e2e, pytest.mark.server]
+# Chromium driving a server process of its own (live_server): 5 to 25 s a test.
+pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
 DESKTOP = {"width": 1280, "height": 800}
 TIANYUAN = "530524101000"  # 田园镇

@@ -270,6 +270,8 @@ class FrozenMonotonic:
         return getattr(time, name)
 
 
+@pytest.mark.slow  # a `fengqiao grids activate` process: about 3.5 s
+@pytest.mark.server
 async def test_activation_in_another_process_reaches_this_one(grids_index, tmp_path, monkeypatch):
     """`fengqiao grids activate` in another process: this process picks it up within RECHECK_SECONDS,
     asking the database at most once in that interval (the clock it reads is moved by the test)."""

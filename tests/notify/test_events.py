@@ -9,6 +9,7 @@ import json
 import socket
 
 import httpx
+import pytest
 import uvicorn
 
 from backend.app import create_app
@@ -59,6 +60,7 @@ async def next_event(lines) -> dict:
     raise AssertionError("stream ended")
 
 
+@pytest.mark.server  # an in-process uvicorn server (served)
 async def test_an_open_app_gets_its_notifications_live(client):
     mediator = await tokens_for(client, "mediator1")
     own = await login(client, "mediator1")

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 
 from backend.core import clock
 from tests.factories import act, auth, bearer, login
@@ -245,6 +246,8 @@ async def test_after_a_week_waiting_ops_are_applied_as_far_as_possible_and_flagg
     assert (await act(client, "tianyuan", cid, "clear_conflict")).json()["conflict"] is False
 
 
+@pytest.mark.slow  # a `fengqiao sync expire` process: about 2 s
+@pytest.mark.server
 async def test_expire_job_runs_from_the_command_line(database_url):
     env = {**os.environ, "FENGQIAO_DATABASE_URL": database_url}
     later = (datetime.now(UTC) + timedelta(days=30)).isoformat()

@@ -20,6 +20,7 @@ import uuid
 from collections import defaultdict
 
 import httpx
+import pytest
 
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.demo import DEMO_PASSWORD
@@ -28,6 +29,9 @@ from backend.people.tables import Team, User
 from backend.sync.tables import SyncOp
 from tests.sync.phones import Phone
 from tests.sync.proxy import Faults, FaultyProxy
+
+# Server processes of its own (server_process), and a thousand cases through a faulty link.
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 def _json(value) -> dict:

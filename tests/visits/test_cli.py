@@ -8,8 +8,13 @@ import os
 import sys
 from datetime import datetime
 
+import pytest
+
 from backend.core import clock
 from tests.notify.support import close_case_at, inbox_items, subscribe_device
+
+# `fengqiao visits remind` in processes of its own: about 4.5 s.
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 SHANGHAI = clock.LOCAL_TZ
 
