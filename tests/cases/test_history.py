@@ -21,6 +21,9 @@ from backend.settings import get_settings
 from backend.visits.tables import Visit
 from tests.factories import auth, make_case
 
+# The module's template is made by `fengqiao demo --cases 400` in a process of its own.
+pytestmark = [pytest.mark.slow, pytest.mark.server]
+
 
 async def demo_cases(database_url: str, count: int, seed: int) -> str:
     env = {**os.environ, "FENGQIAO_DATABASE_URL": database_url}

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import unquote
 
 import httpx
 import pytest
 
 from tests.factories import bearer, login
+
+# Paths that climb out of the build directory, as an attacker sends them (see raw_get): with dot
+# segments, percent-encoded dots, and percent-encoded slashes. Twelve levels up reach / from the
+# test's build directory (tmp_path/dist), so a server that let them through would serve /etc/passwd.
+ESCAPES_TO_ETC = {
+    "etc-passwd-dots": "/" + "../" * 12 + "etc/passwd",
+    "etc-passwd-encoded-dots": "/" + "%2e%2e/" * 12 + "etc/passwd",
+    "etc-passwd-encoded-slashes": "/" + "..%2f" * 12 + "etc%2fpasswd",
+}
+ESCAPES_BESIDE_THE_BUILD = {
+    "beside-dots": "/../outside.txt",
+    "beside-encoded-dots": "/%2e%2e/outside.txt",
+    "beside-encoded-slashes": "/..%2foutside.txt",
+}
+OUTSIDE_SECRET = "不应被读取的文件"
 
 
 async def test_health_reports_engine_and_migrations(client, request):
@@ -36,7 +52,8 @@ async def test_openapi_schema_lists_the_contract(client):
 
 
 @pytest.fixture
-async def pwa_client(tmp_path, database):
+async def pwa_app(tmp_path, database):
+    """The app serving a small build in tmp_path/dist; beside the build, a file no request may reach."""
     from backend.app import create_app
     from backend.settings import load_settings
 
@@ -46,10 +63,44 @@ async def pwa_client(tmp_path, database):
     (dist / "sw.js").write_text("self.addEventListener('fetch', () => {})")
     (dist / "assets" / "index-3f2a.js").write_text("console.log(1)")
     (dist / "manifest.webmanifest").write_text('{"name": "枫桥网格通"}', encoding="utf-8")
+    (tmp_path / "outside.txt").write_text(OUTSIDE_SECRET, encoding="utf-8")
     settings = load_settings()
-    app = create_app(type(settings)(**{**settings.__dict__, "pwa_dist": dist}), manage_database=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    return create_app(type(settings)(**{**settings.__dict__, "pwa_dist": dist}), manage_database=False)
+
+
+@pytest.fixture
+async def pwa_client(pwa_app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=pwa_app), base_url="http://t") as c:
         yield c
+
+
+async def raw_get(app, raw_path: str) -> tuple[int, bytes]:
+    """GET a path exactly as given, dot segments included, as a server hands it to the app (uvicorn
+    decodes %2e and %2f and removes nothing). httpx would remove the dot segments before sending."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"t")],
+        "client": ("203.0.113.7", 40000),
+        "server": ("t", 80),
+    }
+    messages: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    return messages[0]["status"], b"".join(m.get("body", b"") for m in messages[1:])
 
 
 async def test_pwa_shell_cache_policy(pwa_client):
@@ -70,16 +121,35 @@ async def test_client_side_routes_get_the_app_shell(pwa_client):
 
 
 async def test_missing_assets_and_api_paths_are_404_not_the_shell(pwa_client):
-    assert (await pwa_client.get("/assets/missing-123.js")).status_code == 404
+    asset = await pwa_client.get("/assets/missing-123.js")
+    assert asset.status_code == 404 and asset.json()["code"] == "not_found"
     api = await pwa_client.get("/api/does-not-exist")
-    assert api.status_code in (401, 404)
-    assert "code" in api.json()
+    assert api.status_code == 404 and api.json()["code"] == "not_found"
 
 
-async def test_paths_cannot_escape_the_build_directory(pwa_client):
-    for path in ("/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd"):
-        response = await pwa_client.get(path)
-        assert "root:" not in response.text
+def escapes() -> list:
+    return [
+        pytest.param(path, id=name) for name, path in {**ESCAPES_TO_ETC, **ESCAPES_BESIDE_THE_BUILD}.items()
+    ]
+
+
+@pytest.mark.parametrize("path", escapes())
+async def test_paths_never_serve_a_file_outside_the_build(pwa_app, path):
+    status, body = await raw_get(pwa_app, path)
+    text = body.decode()
+    assert "root:" not in text and OUTSIDE_SECRET not in text, (path, status)
+
+
+@pytest.mark.parametrize("path", escapes())
+async def test_paths_cannot_escape_the_build_directory(pwa_app, path):
+    status, body = await raw_get(pwa_app, path)
+    assert status == 404, (path, status, body[:80])
+    assert json.loads(body)["code"] == "not_found"
+
+
+async def test_a_nul_byte_in_the_path_is_404(pwa_app):
+    status, body = await raw_get(pwa_app, "/index.html\x00.js")
+    assert status == 404 and json.loads(body)["code"] == "not_found"
 
 
 async def test_request_log_has_no_passwords_tokens_or_query_values(client, caplog):

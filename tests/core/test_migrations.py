@@ -241,6 +241,7 @@ async def _run(args: list[str], env: dict[str, str], step: str) -> str:
 
 
 @pytest.mark.slow  # three processes of its own: about 6 s on SQLite, 9 s on PostgreSQL
+@pytest.mark.server
 async def test_the_stream_goes_forward_back_and_forward_again(request, tmp_path):
     engine = request.config.getoption("--engine")
     if engine == "postgresql":

@@ -6,7 +6,8 @@ import pytest
 
 from tests.e2e.conftest import screenshot_path
 
-pytestmark = pytest.mark.e2e
+# Chromium driving a server process of its own (live_server): 5 to 25 s a test.
+pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
 
 async def test_mediator_signs_in_and_sees_name_role_and_area(phone):

@@ -5,8 +5,6 @@ quarterly ranking lists all 13 townships. Screenshots of every screen go to test
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 from openpyxl import load_workbook
@@ -14,7 +12,8 @@ from openpyxl import load_workbook
 from tests.e2e.conftest import screenshot_path
 from tests.factories import KASI_POINT, TIANYUAN_POINT, auth, case_body
 
-pytestmark = pytest.mark.e2e
+# Chromium driving a server process of its own (live_server): 5 to 25 s a test.
+pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
 DESKTOP = {"width": 1280, "height": 800}
 TIANYUAN = "530524101000"  # 田园镇
@@ -51,8 +50,8 @@ async def sign_in(page, username: str) -> None:
 
 
 async def new_case(api, point, tag: str, **fields) -> dict:
-    """A case logged by the county office, with a title no other test uses."""
-    body = case_body(point, title=f"督导地图{tag}-{uuid.uuid4().hex[:6]}", **fields)
+    """A case logged by the county office."""
+    body = case_body(point, title=f"督导地图{tag}", **fields)
     response = await api.post("/api/cases", json=body, headers=await auth(api, "county"))
     assert response.status_code == 201, response.text
     return response.json()
@@ -90,12 +89,13 @@ async def test_township_supervisor_map_drawer_and_reports(desktop, api, tmp_path
     ids = await shown_ids(page)
     assert small["id"] in ids and big["id"] in ids
     assert elsewhere["id"] not in ids
+    assert ids == {small["id"], big["id"]}
     kasi_cases = await api.get(
         "/api/cases", params={"township": KASI, "limit": 200}, headers=await auth(api, "county")
     )
     assert not ids & {c["id"] for c in kasi_cases.json()["items"]}
     before = await shown_count(page)
-    assert before == len(ids) >= 2
+    assert before == len(ids) == 2
     await page.screenshot(path=screenshot_path("supervisor-02-map"))
 
     # A filter narrows the markers: 大事 only.
@@ -105,10 +105,11 @@ async def test_township_supervisor_map_drawer_and_reports(desktop, api, tmp_path
     )
     ids = await shown_ids(page)
     assert big["id"] in ids and small["id"] not in ids
+    assert ids == {big["id"]}
     await page.screenshot(path=screenshot_path("supervisor-03-map-filtered"))
     await page.get_by_test_id("filter-reset").click()
     await page.wait_for_function(
-        f"() => +document.querySelector('[data-testid=map-count]').dataset.count >= {before}"
+        f"() => +document.querySelector('[data-testid=map-count]').dataset.count === {before}"
     )
 
     # A cell's figures and cases: click the map away from the markers.

@@ -253,8 +253,8 @@ def test_seats_lie_in_their_township(levels, towns_csv, villages_csv):
 # --------------------------------------------------------------------------- reproducibility
 
 
+@pytest.mark.slow  # regenerates the whole set: about 3 s
 def test_generate_reproduces_committed_files(tmp_path):
-    # Regenerates the whole set (about 10 s here; below the ~20 s mark for a "slow" label).
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from grids.generate import generate

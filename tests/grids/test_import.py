@@ -185,6 +185,8 @@ async def test_overlaps_are_reported_and_block_activation_without_force(database
     assert again.reused and again.generation_id == result.generation_id and again.activated
 
 
+@pytest.mark.slow  # two `fengqiao grids import` processes: about 5 s
+@pytest.mark.server
 async def test_cli_import_refuses_activation_then_forces(database, tmp_path):
     lon, lat = FAR[0] + 0.4, FAR[1]
     fc = square_fc([("CLI-1", "甲", lon, lat, 1000), ("CLI-2", "乙", lon, lat, 1000, 500, 500)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -13,7 +12,8 @@ import pytest
 from backend.cases.tables import Case
 from backend.core import clock
 from tests.factories import KASI_POINT, TIANYUAN_POINT, act, auth, bearer, login, make_case
-from tests.notify.test_events import next_event, served
+from tests.live import next_event, served
+from tests.sync.helpers import action_op, create_op, push, update_op
 
 TIANYUAN = "530524101000"
 KASI = "530524104000"
@@ -38,12 +38,13 @@ async def _cells(client, username: str, **params) -> dict:
 
 
 async def test_a_township_supervisor_sees_only_their_townships_markers(client):
-    mine = await make_case(client, "mediator1", title=f"地图-田园-{uuid.uuid4().hex[:6]}")
-    other = await make_case(client, "mediator2", point=KASI_POINT, title=f"地图-卡斯-{uuid.uuid4().hex[:6]}")
+    mine = await make_case(client, "mediator1", title="地图-田园")
+    other = await make_case(client, "mediator2", point=KASI_POINT, title="地图-卡斯")
 
     seen = _rows(await _markers(client, "tianyuan"))
     ids = {r["id"] for r in seen}
     assert mine["id"] in ids and other["id"] not in ids
+    assert ids == {mine["id"]}
     townships = {
         r["township_code"]
         for r in await Case.select(Case.township_code).where(Case.id.is_in(list(ids))).run()
@@ -51,78 +52,98 @@ async def test_a_township_supervisor_sees_only_their_townships_markers(client):
     assert townships == {TIANYUAN}
 
     county = {r["id"] for r in _rows(await _markers(client, "county"))}
-    assert {mine["id"], other["id"]} <= county
+    assert county == {mine["id"], other["id"]}
 
 
 async def test_filters_narrow_the_markers(client):
-    tag = uuid.uuid4().hex[:6]
-    land = await make_case(
-        client, "mediator1", category="land_compensation", level="big", title=f"征地-{tag}"
-    )
-    await make_case(client, "mediator1", category="neighbour", title=f"邻里-{tag}")
+    land = await make_case(client, "mediator1", category="land_compensation", level="big", title="征地")
+    neighbour = await make_case(client, "mediator1", category="neighbour", title="邻里")
 
     everything = _rows(await _markers(client, "tianyuan"))
+    assert {r["id"] for r in everything} == {land["id"], neighbour["id"]}
     by_category = _rows(await _markers(client, "tianyuan", category="land_compensation"))
     assert land["id"] in {r["id"] for r in by_category}
     assert all(r["category"] == "land_compensation" for r in by_category)
     assert len(by_category) < len(everything)
+    assert [r["id"] for r in by_category] == [land["id"]]
 
     big_land = _rows(await _markers(client, "tianyuan", category="land_compensation", level="big"))
     assert {r["level"] for r in big_land} == {"big"} and land["id"] in {r["id"] for r in big_land}
+    assert [r["id"] for r in big_land] == [land["id"]]
+    small = _rows(await _markers(client, "tianyuan", level="small"))
+    assert [r["id"] for r in small] == [neighbour["id"]]
 
     tomorrow = (clock.local_now().date() + timedelta(days=1)).isoformat()
-    assert land["id"] not in {
-        r["id"] for r in _rows(await _markers(client, "tianyuan", **{"from": tomorrow}))
-    }
+    assert _rows(await _markers(client, "tianyuan", **{"from": tomorrow})) == []
     today = clock.local_now().date().isoformat()
-    assert land["id"] in {r["id"] for r in _rows(await _markers(client, "tianyuan", **{"from": today}))}
+    assert {r["id"] for r in _rows(await _markers(client, "tianyuan", **{"from": today}))} == {
+        land["id"],
+        neighbour["id"],
+    }
 
 
 async def test_the_marker_limit_says_it_truncated(client):
     await make_case(client, "mediator1")
     await make_case(client, "mediator1")
     page = await _markers(client, "tianyuan", limit=1)
-    assert len(page["rows"]) == 1 and page["truncated"] is True and page["total"] >= 2
+    assert len(page["rows"]) == 1 and page["truncated"] is True and page["total"] == 2
 
 
 async def test_overdue_and_conflict_filters(client):
-    case = await make_case(client, "mediator1", title=f"逾期-{uuid.uuid4().hex[:6]}")
+    case = await make_case(client, "mediator1", title="逾期")
     assert (await act(client, "tianyuan", case["id"], "accept")).status_code == 200  # the 30 days start
+    fresh = await make_case(client, "mediator1", title="刚登记")  # not accepted: no deadline running
     later = datetime.now(UTC) + timedelta(days=45)  # past the 30-day mediation limit
     with clock.frozen(later):
         overdue = _rows(await _markers(client, "tianyuan", overdue=1))
         assert case["id"] in {r["id"] for r in overdue}
         assert all(r["overdue"] == 1 for r in overdue)
+        assert [r["id"] for r in overdue] == [case["id"]]
     now_overdue = {r["id"] for r in _rows(await _markers(client, "tianyuan", overdue=1))}
     assert case["id"] not in now_overdue
-    assert all(r["conflict"] == 1 for r in _rows(await _markers(client, "tianyuan", conflict=1)))
+    assert now_overdue == set()
+
+    # Two phones change the same field offline: the case is flagged as a conflict.
+    leader, mediator = await auth(client, "leader1"), await auth(client, "mediator1")
+    create = create_op(title="冲突")
+    cid = create["entity_id"]
+    base = (await push(client, leader, create, action_op(cid, "accept")))[-1]["server_version"]
+    await push(client, leader, update_op(cid, base, title="甲手机的标题"))
+    [clash] = await push(client, mediator, update_op(cid, base, title="乙手机的标题"))
+    assert clash["status"] == "conflict"
+    conflicts = _rows(await _markers(client, "tianyuan", conflict=1))
+    assert all(r["conflict"] == 1 for r in conflicts)
+    assert [r["id"] for r in conflicts] == [cid]
+    assert fresh["id"] not in {r["id"] for r in conflicts}
 
 
 async def test_cells_count_open_cases_per_village_in_scope(client):
-    before = {c["code"]: c["value"] for c in (await _cells(client, "tianyuan", level="village"))["cells"]}
     case = await make_case(client, "mediator1")
+    await make_case(client, "mediator2", point=KASI_POINT)  # another township: not a cell here
     after = await _cells(client, "tianyuan", level="village")
     values = {c["code"]: c["value"] for c in after["cells"]}
     village = case["village"]["code"]
-    assert values[village] == before[village] + 1
-    # Only 田园镇's villages, zero counts included; every other village unchanged.
+    assert values[village] == 1
+    # Only 田园镇's villages (13 of them), zero counts included.
     assert all(code[:9] == TIANYUAN[:9] for code in values)
-    assert {k: v for k, v in values.items() if k != village} == {
-        k: v for k, v in before.items() if k != village
-    }
-    assert after["max"] == max(values.values())
+    assert len(values) == 13
+    assert {k: v for k, v in values.items() if k != village} == {k: 0 for k in values if k != village}
+    assert after["max"] == max(values.values()) == 1
 
 
 async def test_the_county_sees_all_13_townships_and_new_cases_by_period(client):
     townships = (await _cells(client, "county", level="township", metric="new"))["cells"]
     assert len(townships) == 13
-    before = {c["code"]: c["value"] for c in townships}
+    assert {c["value"] for c in townships} == {0}
     await make_case(client, "mediator2", point=KASI_POINT)
     after = {
         c["code"]: c["value"]
         for c in (await _cells(client, "county", level="township", metric="new"))["cells"]
     }
-    assert after[KASI] == before[KASI] + 1
+    assert after[KASI] == 1
+    assert {code: n for code, n in after.items() if code != KASI} == {
+        c["code"]: 0 for c in townships if c["code"] != KASI
+    }
     # A period before any case: every township still listed, all zero, the period echoed.
     past = await _cells(
         client, "county", level="township", metric="new", **{"from": "2019-06-01", "to": "2019-06-30"}
@@ -204,6 +225,7 @@ async def test_teams_are_those_the_user_may_assign_to(client):
     assert other.status_code == 404 and other.json()["code"] == "scope.not_found"
 
 
+@pytest.mark.server  # an in-process uvicorn server (tests/notify/test_events.served)
 async def test_new_cases_in_scope_arrive_live(client):
     supervisor = await login(client, "tianyuan")
     async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -212,9 +234,8 @@ async def test_new_cases_in_scope_arrive_live(client):
             lines = response.aiter_lines()
             assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
             await make_case(client, "mediator2", point=KASI_POINT)  # another township: not told
-            # Logged by the supervisor: owned by the township, not a team (a team keeps seeing its own
-            # cases wherever they are, and other tests count what mediator1 sees).
-            case = await make_case(client, "tianyuan", title=f"实时-{uuid.uuid4().hex[:6]}")
+            # Logged by the supervisor: owned by the township, not a team.
+            case = await make_case(client, "tianyuan", title="实时")
             event = await asyncio.wait_for(next_event(lines), 10)
             assert event["event"] == "case"
             data = json.loads(event["data"])
@@ -232,7 +253,7 @@ async def test_new_cases_in_scope_arrive_live(client):
             last_id = gone["id"]
 
         # Offline for a while: a reconnect with Last-Event-ID gets what it missed.
-        missed = await make_case(client, "mediator1", title=f"断线期间-{uuid.uuid4().hex[:6]}")
+        missed = await make_case(client, "mediator1", title="断线期间")
         headers = {**bearer(supervisor), "Last-Event-ID": last_id}
         async with http.stream("GET", "/api/map/events", headers=headers) as response:
             lines = response.aiter_lines()
@@ -241,6 +262,7 @@ async def test_new_cases_in_scope_arrive_live(client):
     assert json.loads(event["data"])["row"][0] == missed["id"]
 
 
+@pytest.mark.server  # an in-process uvicorn server (tests/notify/test_events.served)
 async def test_a_revoked_device_stops_hearing_the_map(client, monkeypatch):
     from backend.core import sse
 

@@ -4,61 +4,16 @@ a real uvicorn server so the stream is really streamed."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 
 import httpx
-import uvicorn
+import pytest
 
-from backend.app import create_app
-from tests.factories import act, bearer, login, make_case, tokens_for
-from tests.notify.support import push_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.factories import act, auth, bearer, login, make_case, tokens_for
+from tests.live import next_event, served
 
 
-@contextlib.asynccontextmanager
-async def served():
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(push_settings(), manage_database=False),
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-
-
-async def next_event(lines) -> dict:
-    event: dict = {}
-    async for line in lines:
-        if line == "":
-            if "event" in event or "data" in event:
-                return event
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(": ")
-        event[name] = value
-    raise AssertionError("stream ended")
-
-
+@pytest.mark.server  # an in-process uvicorn server (served)
 async def test_an_open_app_gets_its_notifications_live(client):
     mediator = await tokens_for(client, "mediator1")
     own = await login(client, "mediator1")
@@ -81,10 +36,9 @@ async def test_an_open_app_gets_its_notifications_live(client):
             assert ready["event"] == "ready" and "unread" in json.loads(ready["data"])
             case = await assign_new_case()
             event = await asyncio.wait_for(next_event(lines), 5)
-            while json.loads(event["data"])["case_id"] != case["id"]:  # another test's leftovers
-                event = await asyncio.wait_for(next_event(lines), 5)
             item = json.loads(event["data"])
             assert event["event"] == "notification" and event["id"] == str(item["id"])
+            assert item["case_id"] == case["id"]
             assert item["kind"] == "case_assigned"
             last_seen = item["id"]
 
@@ -111,3 +65,26 @@ async def test_an_open_app_gets_its_notifications_live(client):
             except TimeoutError:
                 event = None
             assert event is None
+
+
+@pytest.mark.server  # an in-process uvicorn server (served)
+async def test_a_revoked_device_stops_hearing_its_inbox(client, monkeypatch):
+    from backend.core import sse
+
+    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 1.0)  # the listener is re-checked at each keep-alive
+    phone = await login(client, "mediator1", device_name="丢失的手机")
+    async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with http.stream("GET", "/api/events", headers=bearer(phone)) as response:
+            lines = response.aiter_lines()
+            assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
+            revoked = await client.post(
+                f"/api/admin/devices/{phone['device_id']}/revoke", headers=await auth(client, "county")
+            )
+            assert revoked.status_code == 204
+
+            async def drain() -> list[str]:
+                return [line async for line in lines]
+
+            # The server ends the stream by itself, having sent nothing but keep-alives.
+            rest = await asyncio.wait_for(drain(), 10)
+            assert [line for line in rest if line and not line.startswith(":")] == []

@@ -32,5 +32,5 @@ async def test_the_server_loop_reminds_and_pushes_then_stops(client, push_servic
         finally:
             await worker.stop(app)
     assert task.done() and app.state.notify_worker is None
-    assert [p.payload["url"] for p in push_service.for_device(device)].count(f"/visits/{visit_id}") == 1
+    assert [p.payload["url"] for p in push_service.for_device(device)] == [f"/visits/{visit_id}"]
     assert push_service.errors == []

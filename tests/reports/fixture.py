@@ -1,6 +1,7 @@
 """The hand-built fixture of the report tests: a quarter (2024 Q2) of 田园镇 cases owned by a team made
-for these tests, and a few 卡斯镇 cases. Other tests write cases at today's date (2026 and later), so
-nothing of theirs falls in 2024; and only this fixture's team owns these cases (the dashboard test).
+for these tests, and a few 卡斯镇 cases. It is written once into a template of its own on top of the
+demo, which has no cases (tests/reports/conftest.py), so in a report test's database these are the only
+cases, and this fixture's team the only one owning any (the dashboard test).
 
 The specs below are plain data: the tests count their expectations from them, independently of the
 SQL under test, and the headline figures are also written out by hand.
@@ -176,9 +177,9 @@ def build_specs() -> tuple[list[CaseSpec], list[VisitSpec]]:
 
 CASES, VISITS = build_specs()
 
-# A second, smaller set in 2023 Q1 (no other test writes there): 卡斯镇 cases for the figures "as of" a
-# past instant, 回访率 on the due day, a chain of neighbouring places, and one case located outside
-# every township. Owned by no team, all closed, so the dashboard and 2024 figures above are untouched.
+# A second, smaller set in 2023 Q1: 卡斯镇 cases for the figures "as of" a past instant, 回访率 on the
+# due day, a chain of neighbouring places, and one case located outside every township. Owned by no
+# team, all closed, so the dashboard and 2024 figures above are untouched.
 OVERDUE_DAY = date(2023, 2, 28)  # LATE_CLOSED is overdue all that day and closed the next
 LATE_CLOSED = CaseSpec(
     KASI,

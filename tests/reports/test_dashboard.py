@@ -1,7 +1,7 @@
 """GET /api/reports/dashboard: counts, rates and trend in the caller's own scope.
 
-The fixture's mediator sees exactly the fixture's 田园镇 cases (their team owns them and no other test
-uses that team), so every figure is known; the clock is fixed at noon on 30 June 2024."""
+The fixture's mediator sees exactly the fixture's 田园镇 cases (their team owns them, and the test's
+database holds no other cases), so every figure is known; the clock is fixed at noon on 30 June 2024."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 
 from backend.core import clock
 from tests.factories import act, auth, bearer, login
@@ -241,9 +242,12 @@ async def test_after_a_week_waiting_ops_are_applied_as_far_as_possible_and_flagg
     assert case["conflict"] is True and case["events"][3]["data"]["op_id"] == waiting["op_id"]
     listed = await client.get("/api/cases", params={"conflict": "1"}, headers=await auth(client, "tianyuan"))
     assert cid in [c["id"] for c in listed.json()["items"]]
+    assert [c["id"] for c in listed.json()["items"]] == [cid]
     assert (await act(client, "tianyuan", cid, "clear_conflict")).json()["conflict"] is False
 
 
+@pytest.mark.slow  # a `fengqiao sync expire` process: about 2 s
+@pytest.mark.server
 async def test_expire_job_runs_from_the_command_line(database_url):
     env = {**os.environ, "FENGQIAO_DATABASE_URL": database_url}
     later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
@@ -261,7 +265,7 @@ async def test_expire_job_runs_from_the_command_line(database_url):
 
 async def test_the_running_server_settles_week_old_ops_by_itself(client):
     """The expiry is one of the server worker's periodic jobs, hourly: no cron needed. (Only this job is
-    run here: the whole loop would also fire other tests' visit reminders at the frozen time.)"""
+    run here; the loop itself is tested in tests/notify/test_worker.py.)"""
     from backend.notify import worker
     from backend.settings import load_settings
     from backend.sync.tables import SyncOp

@@ -20,6 +20,7 @@ import uuid
 from collections import defaultdict
 
 import httpx
+import pytest
 
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.demo.loader import DEMO_PASSWORD
@@ -28,6 +29,9 @@ from backend.people.tables import Team, User
 from backend.sync.tables import SyncOp
 from tests.sync.phones import Phone
 from tests.sync.proxy import Faults, FaultyProxy
+
+# Server processes of its own (server_process), and a thousand cases through a faulty link.
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 def _json(value) -> dict:
@@ -46,7 +50,8 @@ async def _select_in(query_for, values: list) -> list[dict]:
 
 
 async def _team_leaders(server_url: str, n: int) -> list[tuple[str, int]]:
-    """n new team leaders, each of a team no other test uses (so each phone sees only its own cases)."""
+    """n new team leaders, each of a team of their own, without staff or cases (so each phone sees
+    only its own cases)."""
     staffed = User.select(User.team).where(User.team.is_not_null())
     busy = Case.select(Case.owner_team).where(Case.owner_team.is_not_null())
     teams = (
