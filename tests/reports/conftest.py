@@ -35,7 +35,13 @@ async def template(databases, template):
             ).run()
         )[0]["id"]
         inserted = await fixture.insert(team_id, user_id)
-        return {"team_id": team_id, "user_id": user_id, "username": username, "password": PASSWORD, **inserted}
+        return {
+            "team_id": team_id,
+            "user_id": user_id,
+            "username": username,
+            "password": PASSWORD,
+            **inserted,
+        }
 
     return await databases.derive(template, "reports", seed)
 
