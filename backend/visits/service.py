@@ -148,7 +148,7 @@ async def cancel_pending(case_id: uuid.UUID) -> None:
 # --- reading --------------------------------------------------------------------------------------
 
 _COLUMNS = (
-    Visit.all_columns(),
+    *Visit.all_columns(),
     Visit.case.number,
     Visit.case.title,
     Visit.case.state,
