@@ -50,14 +50,17 @@ test: install pwa ## Set everything up, then every test: pytest on SQLite and Po
 
 check: install ## The quick loop: lint, type checks, the fast tests on SQLite, vitest
 	@status=0; \
-	$(MAKE) --no-print-directory lint && $(BIN)/pytest --engine=sqlite -m "$(FAST_TESTS)" -q && (cd pwa && npm test) \
-		|| status=$$?; \
+	$(MAKE) --no-print-directory lint && $(MAKE) --no-print-directory typecheck \
+		&& $(BIN)/pytest --engine=sqlite -m "$(FAST_TESTS)" -q && (cd pwa && npm test) || status=$$?; \
 	echo "make check: $$(( $$(date +%s) - $(STARTED) )) s"; \
 	exit $$status
 
-lint: $(BIN)/.installed ## Ruff lint and format check, TypeScript type check
+lint: $(BIN)/.installed ## Ruff lint and format check
 	$(BIN)/ruff check backend tests bench grids
 	$(BIN)/ruff format --check backend tests bench grids
+
+typecheck: $(BIN)/.installed pwa/node_modules/.installed ## mypy on backend, vue-tsc on the PWA
+	$(BIN)/mypy
 	cd pwa && npm run typecheck
 
 format: $(BIN)/.installed ## Format the Python code
@@ -67,4 +70,4 @@ format: $(BIN)/.installed ## Format the Python code
 clean: ## Remove the virtualenv, node_modules, the PWA build and var/
 	rm -rf $(VENV) pwa/node_modules pwa/dist var
 
-.PHONY: help install pwa migrate demo run test check lint format clean
+.PHONY: help install pwa migrate demo run test check lint typecheck format clean

@@ -65,7 +65,11 @@ async def measure(base: str, token: str, concurrency: int, total: int) -> tuple[
                 response = await client.post("/api/cases", json=body(i))
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 201:
-                    log = Path(os.environ.get("FENGQIAO_BENCH_LOG", "")) if os.environ.get("FENGQIAO_BENCH_LOG") else None
+                    log = (
+                        Path(os.environ.get("FENGQIAO_BENCH_LOG", ""))
+                        if os.environ.get("FENGQIAO_BENCH_LOG")
+                        else None
+                    )
                     raise RuntimeError(f"{response.status_code} {response.text} {log or ''}")
 
         started = time.perf_counter()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from piccolo.columns import Column
+
 from backend.cases import schemas
 from backend.cases.tables import Case, Category
 from backend.core.errors import AppError, Conflict, NotFound
@@ -77,12 +81,15 @@ async def create_category(data: schemas.CategoryCreate) -> schemas.CategoryView:
                 sort_order=(last["sort_order"] if last else 0) + 1,
             )
         ).run()
-    return _view(await Category.select().where(Category.code == data.code).first().run())
+    row = await Category.select().where(Category.code == data.code).first().run()
+    if row is None:
+        raise NotFound()  # deleted since, by another request
+    return _view(row)
 
 
 async def update_category(code: str, data: schemas.CategoryUpdate) -> schemas.CategoryView:
     """Rename, remap or (de)activate. Codes never change, so cases keep pointing at them."""
-    values = {
+    values: dict[Column | str, Any] = {
         column: value
         for column, value in (
             (Category.name, data.name),
@@ -105,7 +112,10 @@ async def update_category(code: str, data: schemas.CategoryUpdate) -> schemas.Ca
             )
         if values:
             await Category.update(values).where(Category.code == code).run()
-    return _view(await Category.select().where(Category.code == code).first().run())
+    row = await Category.select().where(Category.code == code).first().run()
+    if row is None:
+        raise NotFound()  # deleted since, by another request
+    return _view(row)
 
 
 async def delete_category(code: str) -> None:

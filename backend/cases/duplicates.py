@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from piccolo.columns.combination import Combinable
+
 from backend.cases import schemas
 from backend.cases.scope import visible_case_ids
 from backend.cases.tables import Case, CaseLink, Party
@@ -53,11 +55,9 @@ async def link_possible_duplicates(
     phones = [p["phone"] for p in parties if p.get("phone")]
     ids = [p["id_number"] for p in parties if p.get("id_number")]
     if phones or ids:
-        match = None
-        if phones:
-            match = Party.phone.is_in(phones)
-        if ids:
-            match = Party.id_number.is_in(ids) if match is None else match | Party.id_number.is_in(ids)
+        match: Combinable = Party.phone.is_in(phones) if phones else Party.id_number.is_in(ids)
+        if phones and ids:
+            match = match | Party.id_number.is_in(ids)
         rows = (
             await Party.select(Party.case)
             .where(

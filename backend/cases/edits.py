@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
+from piccolo.columns import Column
 
 from backend.cases import fields, hooks, privacy
 from backend.cases.categories import require_active
@@ -148,7 +149,7 @@ async def apply_edit(
         now = clock.now()
         before = {f: _plain(current[f]) for f in changed}
         after = {f: _plain(values[f]) for f in changed}
-        columns: dict[str, Any] = {f: values[f] for f in changed if f != "photos"}
+        columns: dict[Column | str, Any] = {f: values[f] for f in changed if f != "photos"}
         if conflicts and not case["conflict"]:
             columns["conflict"] = True
             before["conflict"], after["conflict"] = False, True
@@ -190,6 +191,7 @@ async def apply_edit(
         ).run()
         await privacy.audit(user, "case.update", case["id"], fields=changed)
         row = await Case.select().where(Case.id == case["id"]).first().run()
+        assert row is not None  # updated above, in this transaction
         await hooks.emit(
             hooks.CaseChange(
                 case_id=case["id"],
@@ -232,6 +234,7 @@ async def flag_for_review(case_id: uuid.UUID, reason: str, data: dict[str, Any])
             )
         ).run()
         row = await Case.select().where(Case.id == case_id).first().run()
+        assert row is not None  # updated above, in this transaction
         await hooks.emit(
             hooks.CaseChange(
                 case_id=case_id,

@@ -150,6 +150,7 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
             )
             await privacy.audit(user, "case.create", data.id)
             row = await Case.select().where(Case.id == data.id).first().run()
+            assert row is not None  # inserted above, in this transaction
             await hooks.emit(hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=row))
     except Exception as exc:
         if not (isinstance(exc, _Raced) or _is_unique_violation(exc)):
@@ -157,6 +158,8 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
         # Another request created this id between our check and our insert (PostgreSQL's read
         # committed lets both pass the check; the primary key stops the second).
         existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
+        if existing is None:
+            raise  # not this id: the violation was of another constraint
         return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
     return Intake(created=True, case_id=data.id, locate=located.to_dict())
 

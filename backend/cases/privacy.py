@@ -115,7 +115,7 @@ async def audit_entries(
     limit: int,
 ) -> list[schemas.AuditView]:
     """The audit log, newest first, by case, user and time; `before_id` pages back."""
-    query = AuditEntry.select(AuditEntry.all_columns(), AuditEntry.user.username)
+    query = AuditEntry.select(*AuditEntry.all_columns(), AuditEntry.user.username)
     if case_id is not None:
         query = query.where(AuditEntry.case == case_id)
     if user_id is not None:

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
 
 from backend.cases import categories, intake, privacy, schemas, views, workflow
 from backend.core import clock
@@ -185,4 +186,4 @@ async def list_audit(
     )
 
 
-ROUTES = [CategoryController, CaseController, list_audit]
+ROUTES: list[ControllerRouterHandler] = [CategoryController, CaseController, list_audit]

@@ -22,6 +22,7 @@ from backend.people.tables import Team, User
 class Category(Table, tablename="case_category"):
     """The county's dispute categories, each mapped to the national mediation statistics category."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     code = Varchar(length=32, unique=True)
     name = Varchar(length=32, unique=True)
     national_category = Varchar(length=32)
@@ -32,6 +33,7 @@ class Category(Table, tablename="case_category"):
 class CaseNumberCounter(Table, tablename="case_number_counter"):
     """Last serial handed out per township and year; bumped with an upsert so numbers never repeat."""
 
+    id: Serial
     key = Varchar(length=16, unique=True)  # "<9-digit township code>-<year>"
     last_serial = Integer(default=0)
 
@@ -80,6 +82,7 @@ class Case(Table, tablename="dispute_case"):
 class Party(Table, tablename="case_party"):
     """当事人. Personal data: masked in lists, full only to the owners, every full read audited."""
 
+    id: Serial
     case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
     position = Integer(default=0)
     name = Varchar(length=64)
@@ -89,6 +92,7 @@ class Party(Table, tablename="case_party"):
 
 
 class CasePhoto(Table, tablename="case_photo"):
+    id: Serial
     case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
     sha256 = Varchar(length=64, index=True)
     position = Integer(default=0)
@@ -98,6 +102,7 @@ class CasePhoto(Table, tablename="case_photo"):
 class Agreement(Table, tablename="case_agreement"):
     """调解协议书 (人民调解法 art. 29): parties, facts and disputed matters, terms, performance."""
 
+    id: Serial
     case = ForeignKey(references=Case, on_delete=OnDelete.cascade, unique=True)
     facts = Text()
     matters = Text()
@@ -127,6 +132,7 @@ class CaseEvent(Table, tablename="case_event"):
 class CaseLink(Table, tablename="case_link"):
     """A possible duplicate: the newer case points at the older one."""
 
+    id: Serial
     case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
     other = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
     reason = Varchar(length=16)  # nearby | same_party

@@ -186,14 +186,14 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
     )
     statuses = await media.media_status([p["sha256"] for p in photo_rows])
     events = (
-        await CaseEvent.select(CaseEvent.all_columns(), CaseEvent.actor.display_name)
+        await CaseEvent.select(*CaseEvent.all_columns(), CaseEvent.actor.display_name)
         .where(CaseEvent.case.is_in(ids))
         .order_by(CaseEvent.id)
         .run()
     )
     agreements = {
         a["case"]: a
-        for a in await Agreement.select(Agreement.all_columns(), Agreement.made_by.display_name)
+        for a in await Agreement.select(*Agreement.all_columns(), Agreement.made_by.display_name)
         .where(Agreement.case.is_in(ids))
         .run()
     }
@@ -290,7 +290,7 @@ async def agreement_for_print(user: CurrentUser, case_id: str) -> dict[str, Any]
     if not privacy.may_see_personal_data(user, row):
         raise Forbidden(message="您没有权限查看当事人信息", message_en="Not allowed")
     agreement = (
-        await Agreement.select(Agreement.all_columns(), Agreement.made_by.display_name)
+        await Agreement.select(*Agreement.all_columns(), Agreement.made_by.display_name)
         .where(Agreement.case == row["id"])
         .first()
         .run()

@@ -7,6 +7,7 @@ the legal route), 事事有回访 (closing schedules return visits). Every actio
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,6 +143,7 @@ async def _apply(
     user: CurrentUser | None, case: dict[str, Any], action: schemas.Action, check_role: bool
 ) -> dict[str, Any]:
     name = action.__struct_config__.tag
+    assert isinstance(name, str)  # every action struct is tagged with its name (schemas.Action)
     if check_role and (user is None or not may_act(user, name, case)):
         raise Forbidden()
     if case["state"] not in RULES[name].states:
@@ -150,7 +152,9 @@ async def _apply(
     changes, data = await _HANDLERS[name](user, case, action, now)
     before = {k: _plain(case.get(k)) for k in changes}
     changes.update({Case.version._meta.name: case["version"] + 1, Case.updated_at._meta.name: now})
-    await Case.update(changes).where(Case.id == case["id"]).run()
+    # Piccolo takes str keys (its docs show them) but types the mapping as dict[Column | str, Any],
+    # which a dict[str, Any] is not (dict is invariant).
+    await Case.update(changes).where(Case.id == case["id"]).run()  # type: ignore[arg-type]
     after = {k: _plain(v) for k, v in changes.items() if k not in ("version", "updated_at")}
     await CaseEvent.insert(
         CaseEvent(
@@ -167,6 +171,7 @@ async def _apply(
     ).run()
     await privacy.audit(user, f"case.{name}", case["id"])
     row = await Case.select().where(Case.id == case["id"]).first().run()
+    assert row is not None  # updated above, in this transaction
     change = hooks.CaseChange(
         case_id=case["id"], action=name, actor=user, at=now, case=row, before=before, after=after, data=data
     )
@@ -428,7 +433,9 @@ async def _archive(user, case, action: schemas.Archive, now):
     return {"state": "archived"}, {"reason": action.reason}
 
 
-_HANDLERS = {
+# Each takes (user, case row, action, now) and returns (column changes, event data); user is None
+# only for the system's own actions.
+_HANDLERS: dict[str, Callable[..., Awaitable[tuple[dict[str, Any], dict[str, Any]]]]] = {
     "archive": _archive,
     "accept": _accept,
     "reject": _reject,

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import jwt
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.security.jwt import Token
+from litestar.security.jwt.token import JWTDecodeOptions
 
 from backend.core.errors import AppError
 from backend.settings import get_settings
@@ -72,9 +74,19 @@ class AccessToken(Token):
     on `auth.token_expired` and replays; on anything else it signs in again)."""
 
     @classmethod
-    def decode_payload(cls, encoded_token: str, secret: str, algorithms: list[str], **kwargs: Any) -> Any:
+    def decode_payload(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithms: list[str],
+        issuer: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = None,
+        options: JWTDecodeOptions | None = None,
+    ) -> Any:
         try:
-            return super().decode_payload(encoded_token, secret, algorithms, **kwargs)
+            return super().decode_payload(
+                encoded_token, secret, algorithms, issuer=issuer, audience=audience, options=options
+            )
         except jwt.ExpiredSignatureError:
             raise TokenExpired() from None
         except jwt.InvalidTokenError:

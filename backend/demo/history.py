@@ -270,6 +270,8 @@ class _Case:
         row.update(state="closed", closed_at=closed)
         self.event(closed, "close", {"state": "closed"})
         outcome, at = self._visits(batch, closed, level, team)
+        if at is None:  # ("closed", None): visits still to do
+            return
         if outcome == "archived":
             row["state"] = "archived"
             self.event(at, "archive", {"state": "archived"})
@@ -410,7 +412,8 @@ class _Serials:
 
 
 async def _flush(batch: _Batch) -> None:
-    order = (Case, Party, Agreement, CaseEvent, Visit, SyncChange)  # parents before children
+    # Parents before children.
+    order: tuple[type[Table], ...] = (Case, Party, Agreement, CaseEvent, Visit, SyncChange)
     for table in order:
         rows = batch.rows.pop(table, [])
         for start in range(0, len(rows), CHUNK):
@@ -434,7 +437,7 @@ async def generate(
     per_cell = np.bincount(picks, minlength=len(cells))
     points = {i: _points_in(cells[i], int(n), nprng) for i, n in enumerate(per_cell) if n}
     serials = await _Serials.load()
-    ctx = {
+    ctx: dict[str, Any] = {
         "now": clock.now(),
         "days": days,
         "teams": teams,

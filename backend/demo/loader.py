@@ -10,6 +10,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from piccolo.columns import Column
 
 from backend.core.auth import hash_password
 from backend.db import write_transaction
@@ -105,9 +108,11 @@ async def load_divisions(rows: list[dict[str, str | None]]) -> int:
     async with write_transaction():
         for row in rows:
             if row["code"] in existing:
-                await Division.update(row).where(Division.code == row["code"]).run()
+                # Piccolo takes str keys (its docs show them) but types the mapping as
+                # dict[Column | str, Any], which a dict[str, ...] is not (dict is invariant).
+                await Division.update(row).where(Division.code == row["code"]).run()  # type: ignore[arg-type]
             else:
-                await Division.insert(Division(**row)).run()
+                await Division.insert(Division.from_dict(row)).run()
     return len(rows)
 
 
@@ -174,9 +179,11 @@ async def load_accounts(team_by_village: dict[str, int], password: str = DEMO_PA
     password_hash = hash_password(password)
     async with write_transaction():
         for account in DEMO_ACCOUNTS:
-            level = (await Division.objects().get(Division.code == account.scope_code)).level
+            division = await Division.objects().get(Division.code == account.scope_code)
+            assert division is not None, account.scope_code  # load_divisions() ran first
+            level = division.level
             team_id = team_by_village.get(account.team_village) if account.team_village else None
-            values = {
+            values: dict[Column, Any] = {
                 User.display_name: account.display_name,
                 User.password_hash: password_hash,
                 User.role: account.role,
@@ -194,7 +201,8 @@ async def load_accounts(team_by_village: dict[str, int], password: str = DEMO_PA
                 )[0]["id"]
             else:
                 user_id = user.id
-                await User.update(values).where(User.id == user_id).run()
+                # As above: Piccolo's dict[Column | str, Any] takes no dict[Column, Any] (invariance).
+                await User.update(values).where(User.id == user_id).run()  # type: ignore[arg-type]
             if team_id is not None:
                 await (
                     TeamMember.delete()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import shapely
@@ -50,8 +51,9 @@ _MAX_BUCKETS = 1024
 # 50 m or more from the edge (the buffer's arcs are chords); others get an exact distance.
 _INNER_MARGIN_M = 0.1
 
-_intersects_xy = _geos.intersects_xy_scalar
-_distance = _geos.distance_scalar
+# Shapely's private scalar functions, which its type stubs do not list.
+_intersects_xy = _geos.intersects_xy_scalar  # type: ignore[attr-defined]
+_distance = _geos.distance_scalar  # type: ignore[attr-defined]
 _KEEP_NAN = np.intc(0)
 
 
@@ -327,8 +329,8 @@ class LocateIndex:
         dx, dy = (maxx - minx) / nx, (maxy - miny) / ny
         self._bx0, self._by0, self._nx, self._ny = minx, miny, nx, ny
         self._bsx, self._bsy = 1.0 / dx, 1.0 / dy
-        ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
-        ix, iy = ix.ravel(), iy.ravel()
+        gx, gy = np.meshgrid(np.arange(nx), np.arange(ny))
+        ix, iy = gx.ravel(), gy.ravel()
         # Boxes grown a little so rounding in the bucket arithmetic can never drop a candidate.
         grow = 1e-9
         boxes = shapely.box(
@@ -503,7 +505,8 @@ class LocateIndex:
         cell = np.full(n, -1, dtype=np.int64)
         level = np.full(n, -1, dtype=np.int8)  # -1: finest level; k: self._coarser[k]
         dist = np.full(n, np.nan)
-        pts = shapely.points(lon, lat)
+        # A 1-D array of points (the stubs also allow a 0-d array in, and a single Point out).
+        pts = cast(np.ndarray, shapely.points(lon, lat))
         if not self._leaf or n == 0:
             return {"status": status, "cell": cell, "level": level, "distance": dist, "points": pts}
         hit = _first_per_input(self._tree.query(pts, predicate="intersects"), n)

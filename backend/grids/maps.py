@@ -121,7 +121,7 @@ async def _load_level(network: str, gen: dict, level: str, primary: dict | None)
         .order_by(GridRegion.code)
         .run()
     )
-    parents: dict[str, dict] = {}
+    parents: dict[tuple[str, str], str | None] = {}
     if gen["kind"] == "primary":
         # Township of each feature by the parent chain.
         chain = (
@@ -131,7 +131,7 @@ async def _load_level(network: str, gen: dict, level: str, primary: dict | None)
         )
         parents = {(r["level"], r["code"]): r["parent_code"] for r in chain}
         levels = gen["levels"]
-    township_geoms = None
+    township_geoms: tuple[list[str], np.ndarray] | None = None
     if gen["kind"] != "primary" and primary is not None:
         trows = (
             await GridRegion.select(GridRegion.code, GridRegion.geometry_wkb)
@@ -140,7 +140,7 @@ async def _load_level(network: str, gen: dict, level: str, primary: dict | None)
         )
         township_geoms = (
             [r["code"] for r in trows],
-            shapely.from_wkb([r["geometry_wkb"] for r in trows]) if trows else [],
+            shapely.from_wkb([r["geometry_wkb"] for r in trows]) if trows else np.array([], dtype=object),
         )
 
     def build() -> _Level:

@@ -104,7 +104,9 @@ async def ensure_network(
         await GridNetwork.insert(
             GridNetwork(code=code, name=name or code, kind=kind, levels=",".join(levels))
         ).run()
-    return await GridNetwork.select().where(GridNetwork.code == code).first().run()
+    row = await GridNetwork.select().where(GridNetwork.code == code).first().run()
+    assert row is not None  # inserted above; networks are never deleted
+    return row
 
 
 async def active_generation(network_id: int) -> dict | None:
@@ -142,7 +144,7 @@ async def active_primary() -> tuple[str, int] | None:
 async def get_generation(generation_id: int) -> dict:
     row = (
         await GridGeneration.select(
-            GridGeneration.all_columns(), GridGeneration.network.code.as_alias("network_code")
+            *GridGeneration.all_columns(), GridGeneration.network.code.as_alias("network_code")
         )
         .where(GridGeneration.id == generation_id)
         .first()
@@ -284,7 +286,7 @@ async def _load_features(generation_id: int, levels: Iterable[str]) -> dict[str,
         .order_by(GridRegion.code)
         .run()
     )
-    geoms = shapely.from_wkb([r["geometry_wkb"] for r in rows]) if rows else []
+    geoms: Iterable[shapely.Geometry] = shapely.from_wkb([r["geometry_wkb"] for r in rows]) if rows else []
     out: dict[str, list[Feature]] = {}
     for r, g in zip(rows, geoms, strict=True):
         out.setdefault(r["level"], []).append(
@@ -359,7 +361,8 @@ async def import_layers(
         )
     carried = [lv for lv in (base_gen["levels"].split(",") if base_gen else []) if lv not in imported]
     checksum = generation_checksum(
-        {layer.options.level: layer.checksum for layer in layers}, base_gen["checksum"] if carried else None
+        {layer.options.level: layer.checksum for layer in layers},
+        base_gen["checksum"] if carried and base_gen else None,
     )
     wants = activate is True or (activate == "if_none" and await active_generation(net["id"]) is None)
 
@@ -385,7 +388,7 @@ async def import_layers(
             report=json.loads(existing["report"] or "{}"),
         )
 
-    features = await _load_features(base_gen["id"], carried) if carried else {}
+    features = await _load_features(base_gen["id"], carried) if carried and base_gen else {}
     issues: list[dict] = []
     for layer in layers:
         features[layer.options.level] = list(layer.features)
@@ -417,7 +420,7 @@ async def import_layers(
         **summarise(issues),
         "levels": {lv: len(features[lv]) for lv in levels_here},
         "sources": [layer.info for layer in layers],
-        "carried": {lv: base_gen["number"] for lv in carried},
+        "carried": {lv: base_gen["number"] for lv in carried} if base_gen else {},
         "issues": cap_issues(issues),
     }
     if report["blocking"]:
@@ -541,7 +544,9 @@ async def _build_index(key: tuple) -> LocateIndex:
     names = {r["code"]: r["name"] for r in await Division.select(Division.code, Division.name).run()}
 
     def build() -> LocateIndex:
-        geoms = shapely.from_wkb([r["geometry_wkb"] for r in rows]) if rows else []
+        geoms: Iterable[shapely.Geometry] = (
+            shapely.from_wkb([r["geometry_wkb"] for r in rows]) if rows else []
+        )
         nets = {
             g["id"]: NetworkData(g["code"], g["name"], g["kind"], tuple(g["levels"].split(",")), g["id"])
             for g in gens

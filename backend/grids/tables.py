@@ -16,6 +16,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -25,6 +26,7 @@ from piccolo.table import Table
 
 
 class Division(Table, tablename="division"):
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     code = Varchar(length=12, unique=True, index=True)
     name = Varchar(length=100)
     short_name = Varchar(length=100)
@@ -36,6 +38,7 @@ class GridNetwork(Table, tablename="grid_network"):
     """A set of polygons. Exactly one network is `primary` (locate's township/village/grid);
     the others are overlays reported alongside it."""
 
+    id: Serial
     code = Varchar(length=32, unique=True, index=True)
     name = Varchar(length=100)
     kind = Varchar(length=10)  # primary | overlay
@@ -47,6 +50,7 @@ class GridNetwork(Table, tablename="grid_network"):
 class GridGeneration(Table, tablename="grid_generation"):
     """One import (or a set of imports staged together) of a network: a complete snapshot of it."""
 
+    id: Serial
     network = ForeignKey(references=GridNetwork, on_delete=OnDelete.cascade, index=True)
     number = Integer()  # 1, 2, ... within the network
     # The levels this generation holds, comma-separated (levels not imported are carried forward).
@@ -64,6 +68,7 @@ class GridGeneration(Table, tablename="grid_generation"):
 class GridRegion(Table, tablename="grid_region"):
     """One polygon of a generation: a township, village, grid cell or overlay cell."""
 
+    id: Serial
     generation = ForeignKey(references=GridGeneration, on_delete=OnDelete.cascade, index=True)
     level = Varchar(length=16)
     code = Varchar(length=32, index=True)

@@ -266,7 +266,7 @@ def _parents(
         else:
             children[f.parent_code].append(i)
     # Cells outside their parent.
-    with_parent = [(i, index[feats[i].parent_code]) for idx in children.values() for i in idx]
+    with_parent = [(i, index[code]) for code, idx in children.items() for i in idx]
     if with_parent:
         ci = np.array([c for c, _ in with_parent])
         pi = np.array([p for _, p in with_parent])

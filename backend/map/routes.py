@@ -10,6 +10,7 @@ from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.types import ControllerRouterHandler
 
 from backend.core import sse
 from backend.core.http import flag
@@ -114,4 +115,4 @@ class MapController(Controller):
         return sse.response(stream())
 
 
-ROUTES = [MapController]
+ROUTES: list[ControllerRouterHandler] = [MapController]

@@ -8,6 +8,7 @@ with 50,000 cases costs one query per request, not a loop over rows. Markers go 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -77,7 +78,7 @@ def _reported_between(start: date | None, end: date | None) -> Combinable | None
     return _all(conditions)
 
 
-def _all(conditions: list[Combinable | None]) -> Combinable | None:
+def _all(conditions: Sequence[Combinable | None]) -> Combinable | None:
     result: Combinable | None = None
     for c in conditions:
         if c is not None:

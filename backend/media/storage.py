@@ -40,11 +40,11 @@ def tmp_dir(media_dir: Path) -> Path:
     return media_dir / "tmp"
 
 
-def spool(media_dir: Path) -> tempfile.SpooledTemporaryFile:
+def spool(media_dir: Path) -> tempfile.SpooledTemporaryFile[bytes]:
     """A file for an incoming body: memory for small chunks, an unnamed temp file for big ones."""
     directory = tmp_dir(media_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=directory)
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=str(directory))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -94,6 +94,7 @@ def append_partial(path: Path, offset: int, chunk: IO[bytes]) -> bool:
     by a crash between an append and its commit). False if the file holds fewer than `offset` bytes
     (lost), in which case nothing is written."""
     _makedirs_durable(path.parent)
+    f: IO[bytes]
     if offset == 0:
         f = open(path, "wb")
     else:

@@ -1,6 +1,6 @@
 """Photos, stored once under their content hash (the media domain owns this module)."""
 
-from piccolo.columns import JSON, DoublePrecision, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns import JSON, DoublePrecision, ForeignKey, Integer, OnDelete, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -14,6 +14,7 @@ class Media(Table, tablename="media"):
     derivatives without metadata are on disk, under media_dir/<aa>/<sha256>/<size>.jpg.
     """
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     sha256 = Varchar(length=64, unique=True, index=True)  # of the original bytes as uploaded
     uploaded_by = ForeignKey(
         references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True
@@ -39,6 +40,7 @@ class MediaUpload(Table, tablename="media_upload"):
     the append and the commit, and is cut back to it before the next append.
     """
 
+    id: Serial
     key = Varchar(length=80, unique=True)  # "<sha256>:<user id>", one upload per photo and user
     sha256 = Varchar(length=64, index=True)
     uploaded_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.cascade, index=True)

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from piccolo.columns import Column
 from webpush import WebPush
 from webpush.types import WebPushKeys, WebPushSubscription
 from webpush.vapid import VAPID
@@ -203,7 +204,7 @@ async def subscribe(
             .where((PushSubscription.device == device) & (PushSubscription.endpoint_hash != key))
             .run()
         )
-        values = {
+        values: dict[Column | str, Any] = {
             PushSubscription.user: user.id,
             PushSubscription.device: device,
             PushSubscription.p256dh: p256dh,
@@ -224,6 +225,7 @@ async def subscribe(
         else:
             await PushSubscription.update(values).where(PushSubscription.id == existing["id"]).run()
         row = await PushSubscription.select().where(PushSubscription.endpoint_hash == key).first().run()
+        assert row is not None  # written above, in this transaction
     return existing is None, _subscription_out(row)
 
 

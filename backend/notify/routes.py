@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
 
 from backend.core import sse
 from backend.core.identity import CurrentUser
@@ -142,4 +143,4 @@ class PushController(Controller):
         await push.unsubscribe(request.user, data.endpoint)
 
 
-ROUTES = [InboxController, events, PushController]
+ROUTES: list[ControllerRouterHandler] = [InboxController, events, PushController]

@@ -43,6 +43,7 @@ class Notification(Table, tablename="notification"):
 class PushSubscription(Table, tablename="push_subscription"):
     """A browser's Web Push subscription, per device; removed on logout and when the device is revoked."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
     device = ForeignKey(references=Device, on_delete=OnDelete.cascade, index=True)
     endpoint = Text()
@@ -56,6 +57,7 @@ class PushSubscription(Table, tablename="push_subscription"):
 class PushDelivery(Table, tablename="push_delivery"):
     """One notification to one subscription: the push outbox, claimed by workers by next_attempt_at."""
 
+    id: Serial
     notification = ForeignKey(references=Notification, on_delete=OnDelete.cascade, index=True)
     subscription = ForeignKey(references=PushSubscription, on_delete=OnDelete.cascade, index=True)
     state = Varchar(

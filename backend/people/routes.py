@@ -6,6 +6,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
 
 from backend.core.http import requires_role
 from backend.core.identity import CurrentUser, Role
@@ -87,4 +88,4 @@ class AdminController(Controller):
         await service.revoke_device(device_id)
 
 
-ROUTES = [AuthController, me, list_teams, AdminController]
+ROUTES: list[ControllerRouterHandler] = [AuthController, me, list_teams, AdminController]

@@ -6,6 +6,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     Timestamptz,
     Varchar,
 )
@@ -16,6 +17,7 @@ from piccolo.table import Table
 class Team(Table, tablename="team"):
     """A 红色调解队: serves one or more villages of a township (or the whole county)."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     name = Varchar(length=100, unique=True)
     township_code = Varchar(length=12, null=True, default=None, index=True)
     active = Boolean(default=True)
@@ -23,11 +25,13 @@ class Team(Table, tablename="team"):
 
 
 class TeamVillage(Table, tablename="team_village"):
+    id: Serial
     team = ForeignKey(references=Team, on_delete=OnDelete.cascade, index=True)
     village_code = Varchar(length=12, index=True)
 
 
 class User(Table, tablename="app_user"):
+    id: Serial
     username = Varchar(length=64, unique=True, index=True)
     display_name = Varchar(length=64)
     password_hash = Varchar(length=255)
@@ -44,6 +48,7 @@ class User(Table, tablename="app_user"):
 class TeamMember(Table, tablename="team_member"):
     """A member of a team; members with an account link to their user."""
 
+    id: Serial
     team = ForeignKey(references=Team, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
     name = Varchar(length=64)

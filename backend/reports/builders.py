@@ -343,8 +343,7 @@ async def _quarterly(
     unlocated = by_town.get(None)
     if unlocated is not None and any(vars(unlocated.counts).values()):
         # Cases located outside every township count in the whole; listed, unranked, so the rows add up.
-        row = _ranking_row("township", UNLOCATED, unlocated)
-        town_rows.append(row)
+        town_rows.append(_ranking_row("township", UNLOCATED, unlocated))
     names = await township_names()
     team_rows = []
     for team_id, row in by_team.items():

@@ -164,7 +164,7 @@ async def repeated_section(
         ):
             info[str(r["id"])] = r
     grid_names = await region_names({r["grid_code"] for r in info.values() if r["grid_code"]})
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kind, subject, group in groups:
         members = sorted((info[str(i)] for i in group if str(i) in info), key=lambda r: r["number"])
         if kind == NEARBY_KIND and members and members[0]["grid_code"]:

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
+from litestar.types import ControllerRouterHandler
 
 from backend.core.errors import InvalidRequest
 from backend.core.identity import CurrentUser
@@ -58,4 +59,4 @@ class ReportController(Controller):
         return Response(msgspec.to_builtins(report), headers=headers)
 
 
-ROUTES = [ReportController]
+ROUTES: list[ControllerRouterHandler] = [ReportController]

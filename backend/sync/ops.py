@@ -9,6 +9,7 @@ when an operation is applied late, out of the phone's order).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -121,11 +122,12 @@ async def act_on_case(user: CurrentUser, op: OpIn) -> Outcome:
     return Outcome("applied", f"case.{action.__struct_config__.tag}", row["version"])
 
 
-_CASE = {"exists": case_exists, "flag": edits.flag_for_review, "version": case_version}
+# Every case operation tells that the case exists, reads its version and flags it for review alike.
+_case_op = functools.partial(OpType, exists=case_exists, flag=edits.flag_for_review, version=case_version)
 
 OP_TYPES: dict[str, OpType] = {
-    "case.create": OpType(create_case, creates=True, reports_photos=True, **_CASE),
-    "case.update": OpType(update_case, reports_photos=True, **_CASE),
-    "case.note": OpType(note_case, **_CASE),
-    "case.action": OpType(act_on_case, **_CASE),
+    "case.create": _case_op(create_case, creates=True, reports_photos=True),
+    "case.update": _case_op(update_case, reports_photos=True),
+    "case.note": _case_op(note_case),
+    "case.action": _case_op(act_on_case),
 }

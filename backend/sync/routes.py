@@ -37,6 +37,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery, JSONBody
+from litestar.types import ControllerRouterHandler
 
 from backend.core.errors import TooManyRequests
 from backend.core.identity import CurrentUser
@@ -108,4 +109,4 @@ class SyncController(Controller):
         return await feed.pull(request.user, cursor, limit, ref)
 
 
-ROUTES = [SyncController]
+ROUTES: list[ControllerRouterHandler] = [SyncController]

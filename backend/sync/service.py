@@ -154,7 +154,7 @@ async def _process_once(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
             # A resend after a crash between an op's commit and the drain it triggers: drain now.
             return await _duplicate(user, existing), await _has_deferred(op.entity_id)
         now = clock.now()
-        record = {
+        record: dict[str, Any] = {
             "op_id": op.op_id,
             "user": user.id,
             "device": user.device_id,
@@ -299,7 +299,7 @@ async def _settle(row_id: int, force: bool) -> bool:
             return False
         await _lock_entity(row["entity_id"])
         row = await SyncOp.select().where(SyncOp.id == row_id).first().run()
-        if row["status"] != "deferred":
+        if row is None or row["status"] != "deferred":
             return False
         optype = OP_TYPES[row["type"]]
         op = _as_op(row)

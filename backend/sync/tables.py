@@ -47,6 +47,7 @@ class SyncDelivery(Table, tablename="sync_delivery"):
     """A case this device has been sent. When it is no longer visible to the device's user, the
     next pull carries a `left_scope` tombstone for it; `gone_at` is the change id that did."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     key = Varchar(length=80, unique=True)  # "<device>:<case id>"
     device = Varchar(length=36, index=True)
     case_id = UUID()

@@ -9,6 +9,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
+from litestar.types import ControllerRouterHandler
 
 from backend.core.http import requires_role
 from backend.core.identity import CurrentUser, Role
@@ -90,4 +91,4 @@ class VisitPolicyController(Controller):
         return await policy.delete_policy(data)
 
 
-ROUTES = [VisitController, VisitPolicyController]
+ROUTES: list[ControllerRouterHandler] = [VisitController, VisitPolicyController]

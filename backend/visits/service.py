@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
+from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 
 from backend.cases import schemas as case_schemas
@@ -148,7 +149,7 @@ async def cancel_pending(case_id: uuid.UUID) -> None:
 # --- reading --------------------------------------------------------------------------------------
 
 _COLUMNS = (
-    Visit.all_columns(),
+    *Visit.all_columns(),
     Visit.case.number,
     Visit.case.title,
     Visit.case.state,
@@ -392,7 +393,7 @@ async def record_visit(
     fix = await _fix(data, photos)
     distance = distance_m(case["lon"], case["lat"], fix[0], fix[1]) if fix else None
     face_to_face = data.method == "in_person" and distance is not None and distance <= settings.visit_radius_m
-    recorded_state = {
+    recorded_state: dict[Column | str, Any] = {
         Visit.state: "done",
         Visit.next_reminder_at: None,
         Visit.done_at: done_at,

@@ -9,6 +9,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -68,6 +69,7 @@ class Visit(Table, tablename="visit"):
 class VisitPolicy(Table, tablename="visit_policy"):
     """An override of the default schedule for a level, optionally for one category."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     key = Varchar(length=48, unique=True)  # "<level>:<category or *>"
     level = Varchar(length=8)  # small | hard | big
     category = Varchar(length=32, null=True, default=None)  # None: every category of the level
