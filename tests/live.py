@@ -57,3 +57,29 @@ async def next_event(lines) -> dict:
         name, _, value = line.partition(": ")
         event[name] = value
     raise AssertionError("stream ended")
+
+
+async def lines_after_revoking(client, monkeypatch, path: str, username: str) -> list[str]:
+    """Open the event stream at `path` on a phone of `username`, have the county revoke that phone, and
+    read on: the server must end the stream by itself (within 10 s, keep-alives shortened to 1 s). The
+    lines it sent after the revocation, keep-alive comments left out."""
+    import httpx
+
+    from backend.core import sse
+    from tests.factories import auth, bearer, login
+
+    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 1.0)  # the listener is re-checked at each keep-alive
+    phone = await login(client, username, device_name="丢失的手机")
+    async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with http.stream("GET", path, headers=bearer(phone)) as response:
+            lines = response.aiter_lines()
+            assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
+            revoked = await client.post(
+                f"/api/admin/devices/{phone['device_id']}/revoke", headers=await auth(client, "county")
+            )
+            assert revoked.status_code == 204
+
+            async def rest() -> list[str]:
+                return [line async for line in lines]
+
+            return [line for line in await asyncio.wait_for(rest(), 10) if line and not line.startswith(":")]

@@ -12,7 +12,7 @@ import pytest
 from backend.cases.tables import Case
 from backend.core import clock
 from tests.factories import KASI_POINT, TIANYUAN_POINT, act, auth, bearer, login, make_case
-from tests.live import next_event, served
+from tests.live import lines_after_revoking, next_event, served
 from tests.sync.helpers import action_op, create_op, push, update_op
 
 TIANYUAN = "530524101000"
@@ -225,7 +225,7 @@ async def test_teams_are_those_the_user_may_assign_to(client):
     assert other.status_code == 404 and other.json()["code"] == "scope.not_found"
 
 
-@pytest.mark.server  # an in-process uvicorn server (tests/notify/test_events.served)
+@pytest.mark.server  # an in-process uvicorn server (tests/live.served)
 async def test_new_cases_in_scope_arrive_live(client):
     supervisor = await login(client, "tianyuan")
     async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -262,26 +262,9 @@ async def test_new_cases_in_scope_arrive_live(client):
     assert json.loads(event["data"])["row"][0] == missed["id"]
 
 
-@pytest.mark.server  # an in-process uvicorn server (tests/notify/test_events.served)
+@pytest.mark.server  # an in-process uvicorn server (tests/live.served)
 async def test_a_revoked_device_stops_hearing_the_map(client, monkeypatch):
-    from backend.core import sse
-
-    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 1.0)  # the listener is re-checked at each keep-alive
-    phone = await login(client, "tianyuan", device_name="丢失的平板")
-    async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
-        async with http.stream("GET", "/api/map/events", headers=bearer(phone)) as response:
-            lines = response.aiter_lines()
-            assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
-            revoked = await client.post(
-                f"/api/admin/devices/{phone['device_id']}/revoke", headers=await auth(client, "county")
-            )
-            assert revoked.status_code == 204
-
-            async def drain():
-                async for _ in lines:
-                    pass
-
-            await asyncio.wait_for(drain(), 10)  # the server ends the stream by itself
+    assert await lines_after_revoking(client, monkeypatch, "/api/map/events", "tianyuan") == []
 
 
 async def test_the_maps_bulk_json_is_gzipped_and_nothing_else(client):

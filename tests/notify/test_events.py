@@ -9,8 +9,8 @@ import json
 import httpx
 import pytest
 
-from tests.factories import act, auth, bearer, login, make_case, tokens_for
-from tests.live import next_event, served
+from tests.factories import act, bearer, login, make_case, tokens_for
+from tests.live import lines_after_revoking, next_event, served
 
 
 @pytest.mark.server  # an in-process uvicorn server (served)
@@ -69,22 +69,4 @@ async def test_an_open_app_gets_its_notifications_live(client):
 
 @pytest.mark.server  # an in-process uvicorn server (served)
 async def test_a_revoked_device_stops_hearing_its_inbox(client, monkeypatch):
-    from backend.core import sse
-
-    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 1.0)  # the listener is re-checked at each keep-alive
-    phone = await login(client, "mediator1", device_name="丢失的手机")
-    async with served() as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
-        async with http.stream("GET", "/api/events", headers=bearer(phone)) as response:
-            lines = response.aiter_lines()
-            assert (await asyncio.wait_for(next_event(lines), 5))["event"] == "ready"
-            revoked = await client.post(
-                f"/api/admin/devices/{phone['device_id']}/revoke", headers=await auth(client, "county")
-            )
-            assert revoked.status_code == 204
-
-            async def drain() -> list[str]:
-                return [line async for line in lines]
-
-            # The server ends the stream by itself, having sent nothing but keep-alives.
-            rest = await asyncio.wait_for(drain(), 10)
-            assert [line for line in rest if line and not line.startswith(":")] == []
+    assert await lines_after_revoking(client, monkeypatch, "/api/events", "mediator1") == []
