@@ -81,7 +81,7 @@ class Databases:
 
     async def create_empty(self, url: str) -> None:
         if self.engine == "postgresql":
-            await self._admin(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"')
+            await self._admin(f'CREATE DATABASE "{_db_name(url)}"')
 
     async def drop_all(self) -> None:
         """Whatever this run left behind (a crashed run's databases have another prefix)."""
@@ -95,7 +95,7 @@ class Databases:
                 "SELECT datname FROM pg_database WHERE datname LIKE $1", self.prefix + "%"
             )
             for row in names:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+                await conn.execute(_drop_sql(row["datname"]))
         finally:
             await conn.close()
 
@@ -105,8 +105,7 @@ class Databases:
         """A new database with the template's content."""
         url = self.url_of(self._name(label))
         if self.engine == "postgresql":
-            source = template.url.rsplit("/", 1)[1]
-            await self._admin(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}" TEMPLATE "{source}"')
+            await self._admin(f'CREATE DATABASE "{_db_name(url)}" TEMPLATE "{_db_name(template.url)}"')
         else:
             shutil.copyfile(_path(template.url), _path(url))
         return url
@@ -147,7 +146,7 @@ class Databases:
         await self._drop_database(await task)
 
     async def _drop_database(self, url: str) -> None:
-        await self._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        await self._admin(_drop_sql(_db_name(url)))
 
     async def finish(self) -> None:
         """Wait for the background work (the session's end)."""
@@ -162,7 +161,7 @@ class Databases:
 
         await db.close()
         if self.engine == "postgresql":
-            await self._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+            await self._drop_database(url)
         else:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
@@ -208,6 +207,14 @@ async def grid_key() -> tuple:
 
     rows = await GridGeneration.select(GridGeneration.id, GridGeneration.active).run()
     return tuple(sorted((r["id"], bool(r["active"])) for r in rows))
+
+
+def _db_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def _drop_sql(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
 
 
 def _path(url: str) -> Path:

@@ -174,11 +174,6 @@ async def markers(user: CurrentUser, filters: dict[str, Any], limit: int) -> sch
 # --- cells ----------------------------------------------------------------------------------------
 
 
-def _shown_to(user: CurrentUser, region: dict[str, Any]) -> bool:
-    """Whether a cell belongs on this user's map: the cells of their area (CurrentUser.in_area)."""
-    return user.in_area(region["code"])
-
-
 async def _regions(level: str | None) -> list[dict[str, Any]]:
     primary = await active_primary()
     if primary is None:
@@ -188,7 +183,7 @@ async def _regions(level: str | None) -> list[dict[str, Any]]:
 
 
 async def _cells_of_level(user: CurrentUser, level: str) -> list[dict[str, Any]]:
-    return [r for r in await _regions(level) if _shown_to(user, r)]
+    return [r for r in await _regions(level) if user.in_area(r["code"])]
 
 
 async def cells(user: CurrentUser, level: str, metric: str, filters: dict[str, Any]) -> schemas.Cells:
@@ -233,7 +228,7 @@ async def cells(user: CurrentUser, level: str, metric: str, filters: dict[str, A
 async def cell_summary(user: CurrentUser, code: str) -> schemas.CellSummary:
     """One cell's figures: cases by state, open, overdue, conflicts (all within the user's scope)."""
     region = next((r for r in await _regions(None) if r["code"] == code), None)
-    if region is None or region["level"] not in LEVEL_COLUMNS or not _shown_to(user, region):
+    if region is None or region["level"] not in LEVEL_COLUMNS or not user.in_area(region["code"]):
         raise NotFound(message="未找到该网格", message_en="Cell not found", code="map.cell_not_found")
     column = LEVEL_COLUMNS[region["level"]]
     in_cell = _all([column == code, Case.merged_into.is_null()])
