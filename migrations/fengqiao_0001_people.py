@@ -46,9 +46,7 @@ DESCRIPTION = "People (users, teams, members, devices) and administrative divisi
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="fengqiao", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="fengqiao", description=DESCRIPTION)
 
     manager.add_table(
         class_name="TeamVillage",
@@ -57,13 +55,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Device", tablename="device", schema=None, columns=None
-    )
+    manager.add_table(class_name="Device", tablename="device", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="User", tablename="app_user", schema=None, columns=None
-    )
+    manager.add_table(class_name="User", tablename="app_user", schema=None, columns=None)
 
     manager.add_table(
         class_name="TeamMember",
@@ -72,13 +66,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Division", tablename="division", schema=None, columns=None
-    )
+    manager.add_table(class_name="Division", tablename="division", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Team", tablename="team", schema=None, columns=None
-    )
+    manager.add_table(class_name="Team", tablename="team", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="TeamVillage",

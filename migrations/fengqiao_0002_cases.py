@@ -63,17 +63,11 @@ DESCRIPTION = "Cases: categories, numbering, parties, photos, agreement, events,
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="fengqiao", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="fengqiao", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="CasePhoto", tablename="case_photo", schema=None, columns=None
-    )
+    manager.add_table(class_name="CasePhoto", tablename="case_photo", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Party", tablename="case_party", schema=None, columns=None
-    )
+    manager.add_table(class_name="Party", tablename="case_party", schema=None, columns=None)
 
     manager.add_table(
         class_name="Category",
@@ -96,17 +90,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Case", tablename="dispute_case", schema=None, columns=None
-    )
+    manager.add_table(class_name="Case", tablename="dispute_case", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="CaseLink", tablename="case_link", schema=None, columns=None
-    )
+    manager.add_table(class_name="CaseLink", tablename="case_link", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="CaseEvent", tablename="case_event", schema=None, columns=None
-    )
+    manager.add_table(class_name="CaseEvent", tablename="case_event", schema=None, columns=None)
 
     manager.add_table(
         class_name="AuditEntry",

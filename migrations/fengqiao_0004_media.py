@@ -32,13 +32,9 @@ DESCRIPTION = "Media: stored photos (by content hash) and unfinished resumable u
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="fengqiao", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="fengqiao", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Media", tablename="media", schema=None, columns=None
-    )
+    manager.add_table(class_name="Media", tablename="media", schema=None, columns=None)
 
     manager.add_table(
         class_name="MediaUpload",

@@ -106,9 +106,7 @@ DESCRIPTION = "Visits and their policy; notifications, push subscriptions, push 
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="fengqiao", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="fengqiao", description=DESCRIPTION)
 
     manager.add_table(
         class_name="PushSubscription",
@@ -145,9 +143,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Visit", tablename="visit", schema=None, columns=None
-    )
+    manager.add_table(class_name="Visit", tablename="visit", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="PushSubscription",

@@ -36,9 +36,7 @@ DESCRIPTION = "Sync: operations, change log, deliveries; case event versions"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="fengqiao", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="fengqiao", description=DESCRIPTION)
 
     async def drop_case_event_version_index():
         # Undoing: SQLite cannot drop case_event.version while its index (case_event_version, made
@@ -65,9 +63,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="SyncOp", tablename="sync_op", schema=None, columns=None
-    )
+    manager.add_table(class_name="SyncOp", tablename="sync_op", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="SyncChange",

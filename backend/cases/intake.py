@@ -25,9 +25,8 @@ from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 from backend.db import DB, write_transaction
+from backend.grids import county
 from backend.grids import service as grids
-
-COUNTY_TOWNSHIP9 = "530524000"
 
 
 class CaseIdConflict(AppError):
@@ -53,8 +52,10 @@ def create_hash(data: schemas.CaseCreate) -> str:
     return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(data), order="sorted")).hexdigest()
 
 
-async def next_case_number(township9: str, year: int) -> str:
-    """Per township and year, e.g. 530524101-2026-000123. Must run inside the write transaction:
+async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
+    """Per township and year, e.g. 530524101-2026-000123 (after the county's case prefix, if it has
+    one; a case outside every township counts under the county's own code). Must run inside the
+    write transaction:
     the upsert takes the row lock (PostgreSQL) or runs under the write lock (SQLite), so two
     concurrent intakes never get the same serial."""
     rows = await DB.run_querystring(
@@ -65,7 +66,7 @@ async def next_case_number(township9: str, year: int) -> str:
             f"{township9}-{year}",
         )
     )
-    return f"{township9}-{year}-{rows[0]['last_serial']:06d}"
+    return f"{prefix}{township9}-{year}-{rows[0]['last_serial']:06d}"
 
 
 async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
@@ -85,6 +86,7 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
     # A point outside every grid still needs a township for its number and its supervisor.
     township_code = located.township.code if located.township else user.township_code
     team_owned = user.team_id is not None and user.role in TEAM_ROLES
+    area = await county.require()
     now = clock.now()
     year = now.astimezone(clock.LOCAL_TZ).year
 
@@ -92,7 +94,9 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
         async with write_transaction():
             if await Case.exists().where(Case.id == data.id).run():
                 raise _Raced()
-            number = await next_case_number(township_code[:9] if township_code else COUNTY_TOWNSHIP9, year)
+            number = await next_case_number(
+                township_code[:9] if township_code else area.code9, year, area.case_prefix
+            )
             await Case.insert(
                 Case(
                     id=data.id,

@@ -14,10 +14,10 @@ from typing import Any
 import msgspec
 
 from backend.cases import schemas
-from backend.cases.tables import AuditEntry
 from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
+from backend.people.tables import AuditEntry
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")

@@ -1,4 +1,4 @@
-"""Dispute cases (矛盾纠纷), their parties, photos, agreement, events, duplicates and the audit log."""
+"""Dispute cases (矛盾纠纷), their parties, photos, agreement, events and duplicates."""
 
 from piccolo.columns import (
     JSON,
@@ -139,16 +139,3 @@ class CaseLink(Table, tablename="case_link"):
     status = Varchar(length=10, default="open")  # open | merged | dismissed
     created_at = Timestamptz(default=TimestamptzNow())
     decided_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
-
-
-class AuditEntry(Table, tablename="audit_entry"):
-    """Who read personal data or changed a case, when and from where. Holds no personal data itself."""
-
-    id = Serial(primary_key=True)
-    at = Timestamptz(default=TimestamptzNow(), index=True)
-    user = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
-    device = Varchar(length=36, null=True, default=None)
-    client_addr = Varchar(length=64, null=True, default=None)
-    action = Varchar(length=32)
-    case = UUID(null=True, default=None, index=True)
-    detail = JSON(default="{}")

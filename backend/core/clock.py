@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from backend.settings import get_settings
+
+# The county's wall clock (settings.timezone, Asia/Shanghai by default): reports, deadlines, numbering.
+LOCAL_TZ = ZoneInfo(get_settings().timezone)
 
 _frozen: datetime | None = None
 

@@ -12,11 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import shapely
 from piccolo.columns import Column
 
 from backend.core.auth import hash_password
+from backend.core.errors import AppError
 from backend.db import write_transaction
 from backend.demo.grids import load_demo_grids
+from backend.grids import county
+from backend.grids.divisions import upsert as upsert_divisions
+from backend.grids.outline import read_outline
 from backend.grids.tables import Division
 from backend.people.tables import Team, TeamMember, TeamVillage, User
 from backend.settings import REPO_ROOT
@@ -103,19 +108,6 @@ def read_divisions(source: Path = SOURCE_DIR) -> list[dict[str, str | None]]:
     return rows
 
 
-async def load_divisions(rows: list[dict[str, str | None]]) -> int:
-    existing = {r["code"]: r for r in await Division.select().run()}
-    async with write_transaction():
-        for row in rows:
-            if row["code"] in existing:
-                # Piccolo takes str keys (its docs show them) but types the mapping as
-                # dict[Column | str, Any], which a dict[str, ...] is not (dict is invariant).
-                await Division.update(row).where(Division.code == row["code"]).run()  # type: ignore[arg-type]
-            else:
-                await Division.insert(Division.from_dict(row)).run()
-    return len(rows)
-
-
 def _member_names(rng: random.Random, n: int) -> list[str]:
     return [rng.choice(_SURNAMES) + rng.choice(_GIVEN) for _ in range(n)]
 
@@ -180,7 +172,7 @@ async def load_accounts(team_by_village: dict[str, int], password: str = DEMO_PA
     async with write_transaction():
         for account in DEMO_ACCOUNTS:
             division = await Division.objects().get(Division.code == account.scope_code)
-            assert division is not None, account.scope_code  # load_divisions() ran first
+            assert division is not None, account.scope_code  # upsert_divisions() ran first
             level = division.level
             team_id = team_by_village.get(account.team_village) if account.team_village else None
             values: dict[Column, Any] = {
@@ -228,9 +220,28 @@ async def load_accounts(team_by_village: dict[str, int], password: str = DEMO_PA
     return list(DEMO_ACCOUNTS)
 
 
+class RealDeployment(AppError):
+    status_code = 409
+    code = "demo.real_deployment"
+    message = "该数据库由 fengqiao init 初始化，是正式部署：演示数据不能载入正式数据库"
+    message_en = "This database was set up by `fengqiao init` (a real deployment): the demo must not touch it"
+
+
+async def load_county() -> None:
+    """The demo county with its real outline (origin "demo", so `fengqiao init` refuses this database)."""
+    existing = await county.current()
+    if existing is not None and existing.origin != "demo":
+        raise RealDeployment()
+    outline = read_outline(SOURCE_DIR / "county.geojson")
+    await county.save(
+        code=COUNTY_CODE, name=COUNTY_NAME, origin="demo", outline_wkb=shapely.to_wkb(outline, hex=True)
+    )
+
+
 async def load_demo() -> dict[str, int]:
+    await load_county()
     divisions = read_divisions()
-    await load_divisions(divisions)
+    await upsert_divisions(divisions)
     villages = [d for d in divisions if d["level"] == "village"]
     team_by_village = await load_teams(divisions)
     accounts = await load_accounts(team_by_village)

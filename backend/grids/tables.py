@@ -34,6 +34,21 @@ class Division(Table, tablename="division"):
     parent_code = Varchar(length=12, null=True, default=None, index=True)
 
 
+class County(Table, tablename="county"):
+    """The county this deployment serves: one row, written by `fengqiao init` (origin "init") or by
+    the demo (origin "demo"). Its code and name also sit in `Division` (level county) for scopes."""
+
+    id: Serial
+    code = Varchar(length=12, unique=True)
+    name = Varchar(length=100)
+    # Case numbers are "{prefix}{township9}-{year}-{serial}"; a case outside every township uses the
+    # county's own 9-digit code in place of the township's.
+    case_prefix = Varchar(length=16, default="")
+    outline_wkb = Text(null=True, default=None)  # WKB hex, WGS-84; imports are checked against it
+    origin = Varchar(length=8)  # init | demo
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 class GridNetwork(Table, tablename="grid_network"):
     """A set of polygons. Exactly one network is `primary` (locate's township/village/grid);
     the others are overlays reported alongside it."""

@@ -296,7 +296,7 @@ def _gps(exif: Image.Exif) -> tuple[float, float] | None:
 
 
 def _taken_at(exif: Image.Exif) -> datetime | None:
-    """DateTimeOriginal with its offset if the phone wrote one, else taken as 昌宁 local time."""
+    """DateTimeOriginal with its offset if the phone wrote one, else the county's local time."""
     try:
         ifd = exif.get_ifd(_IFD_EXIF)
         raw = ifd.get(_TAG_DATETIME_ORIGINAL) or ifd.get(_TAG_DATETIME_DIGITIZED)

@@ -1,6 +1,7 @@
 """People: users, red mediation teams (红色调解队) and their members, devices."""
 
 from piccolo.columns import (
+    JSON,
     UUID,
     Boolean,
     ForeignKey,
@@ -42,6 +43,11 @@ class User(Table, tablename="app_user"):
     team = ForeignKey(references=Team, null=True, default=None, on_delete=OnDelete.set_null, index=True)
     phone = Varchar(length=20, null=True, default=None)
     active = Boolean(default=True)
+    # Set by an administrator's reset (a one-time password): every route but the password change
+    # answers 403 auth.password_change_required until the user picks their own.
+    must_change_password = Boolean(default=False)
+    password_changed_at = Timestamptz(null=True, default=None)
+    disabled_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -72,3 +78,20 @@ class Device(Table, tablename="device"):
     rotations = Integer(default=0)
     revoked_at = Timestamptz(null=True, default=None)
     revoked_reason = Varchar(length=32, null=True, default=None)
+    # An administrator asked this phone to wipe itself: on its next contact it sends its outbox,
+    # then deletes its local cases, photos and session (wiped_at: when it confirmed).
+    wipe_requested_at = Timestamptz(null=True, default=None)
+    wiped_at = Timestamptz(null=True, default=None)
+
+
+class AuditEntry(Table, tablename="audit_entry"):
+    """Who read personal data or changed a case, when and from where. Holds no personal data itself."""
+
+    id = Serial(primary_key=True)
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    user = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
+    device = Varchar(length=36, null=True, default=None)
+    client_addr = Varchar(length=64, null=True, default=None)
+    action = Varchar(length=32)
+    case = UUID(null=True, default=None, index=True)
+    detail = JSON(default="{}")

@@ -15,6 +15,7 @@ from backend.cases.tables import Case, Category
 from backend.core import clock
 from backend.core.identity import CurrentUser
 from backend.db import read_transaction
+from backend.grids import county
 from backend.grids.service import region_names
 from backend.people.tables import Team
 from backend.reports import lists, periods, queries
@@ -73,6 +74,7 @@ async def build(
         generated_at=generated_at(),
         rates=rates.rates(),
         sections=sections,
+        county=(await county.require()).name,
     )
 
 

@@ -42,7 +42,7 @@ def _numeral(n: int) -> str:
 
 
 def area_name(report: Report) -> str:
-    return report.township.name if report.township else "昌宁县"
+    return report.township.name if report.township else report.county
 
 
 def html(report: Report) -> str:
@@ -59,7 +59,7 @@ def filename(report: Report, fmt: str) -> str:
 
 
 def ascii_filename(report: Report, fmt: str) -> str:
-    """The fallback for clients that ignore filename*, e.g. daily-2026-11-26-530524101000.xlsx"""
+    """The fallback for clients that ignore filename*, e.g. daily-2026-11-26-{township code}.xlsx"""
     return (
         f"{report.kind}-{report.period.start}-{report.township.code if report.township else 'county'}.{fmt}"
     )

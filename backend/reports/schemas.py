@@ -53,6 +53,7 @@ class Report(msgspec.Struct):
     generated_at: str
     rates: list[Rate]
     sections: list[Section]
+    county: str = ""  # the county's name, for the whole-county title and file name
 
 
 class Scope(msgspec.Struct):

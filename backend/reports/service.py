@@ -13,12 +13,12 @@ from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
 from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser, Role
 from backend.db import read_transaction
+from backend.grids import county
 from backend.grids.tables import Division
 from backend.people.tables import Team
 from backend.reports import periods, queries, schemas
 from backend.visits import service as visits
 
-COUNTY_NAME = "昌宁县"
 MAX_DAYS = 3650
 
 
@@ -126,7 +126,7 @@ async def _dashboard_scope(user: CurrentUser, area: Area) -> schemas.Scope:
     if area.township is not None:
         return schemas.Scope(level="township", code=area.township.code, name=area.township.name)
     if user.role == Role.county_admin:
-        return schemas.Scope(level="county", code=None, name=COUNTY_NAME)
+        return schemas.Scope(level="county", code=None, name=(await county.require()).name)
     if user.role in TEAM_ROLES and user.team_id is not None:
         team = await Team.select(Team.name).where(Team.id == user.team_id).first().run()
         return schemas.Scope(level="team", code=str(user.team_id), name=team["name"] if team else "")

@@ -191,7 +191,7 @@ def workbook(report: Report) -> bytes:
         for r in report.rates
     ]
     n = _write_table(ws, formats, rate_columns, rate_rows, None)
-    area = report.township.name if report.township else "昌宁县（全县）"
+    area = report.township.name if report.township else f"{report.county}（全县）"
     info = [
         ("报表", report.title),
         ("期间", report.period.label),

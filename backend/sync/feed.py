@@ -47,8 +47,10 @@ from backend.sync import reference
 from backend.sync.schemas import CaseChange, PullOut
 from backend.sync.tables import SyncChange, SyncDelivery
 
-# Advisory lock keys (PostgreSQL's two-int4 form): the change log's horizon lock.
-LOCK_NAMESPACE = 530524
+# Advisory lock keys (PostgreSQL's two-int4 form): the change log's horizon lock. The namespace is
+# this application's, the same in every county ("FQ" in ASCII), so other software sharing the
+# server picks other keys.
+LOCK_NAMESPACE = 0x4651
 CHANGE_LOG_LOCK = 1
 MAX_PULL = 500
 

@@ -43,7 +43,7 @@ from backend.sync.tables import SyncOp
 log = logging.getLogger("fengqiao.sync")
 
 DEFER_LIMIT = timedelta(days=7)
-ENTITY_LOCK_NAMESPACE = 530525
+ENTITY_LOCK_NAMESPACE = 0x4652  # this application's, next to sync.feed's 0x4651
 _ATTEMPTS = 3
 
 
