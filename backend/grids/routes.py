@@ -12,7 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from backend.core.http import requires_role
 from backend.core.identity import CurrentUser, Role
-from backend.grids import maps, schemas, service
+from backend.grids import county, maps, schemas, service
 from backend.grids.locate import InvalidCoordinates
 
 # Grid polygons change only when a new generation is activated; the ETag changes with it.
@@ -143,4 +143,18 @@ class GridsAdminController(Controller):
         }
 
 
-ROUTES: list[ControllerRouterHandler] = [GridsController, GridsAdminController]
+class CountyView(msgspec.Struct):
+    code: str
+    name: str
+    bbox: tuple[float, float, float, float] | None  # min_lon, min_lat, max_lon, max_lat (WGS-84)
+
+
+@get("/api/county", exclude_from_auth=True, operation_id="get_county", tags=["grids"])
+async def get_county() -> CountyView:
+    """The county this deployment serves: its name for the sign-in and home screens, and its box to
+    frame a map before any grid is loaded. Public: nothing here is personal."""
+    info = await county.require()
+    return CountyView(code=info.code, name=info.name, bbox=info.bbox())
+
+
+ROUTES: list[ControllerRouterHandler] = [GridsController, GridsAdminController, get_county]
