@@ -8,12 +8,13 @@ from litestar import Litestar, get
 from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
-from litestar.datastructures import State
+from litestar.datastructures import MutableScopeHeaders, State
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.security.jwt import JWTAuth
 from litestar.stores.memory import MemoryStore
+from litestar.types import Message, Scope
 
 from backend import db, wiring
 from backend.cases import routes as cases_routes
@@ -29,7 +30,7 @@ from backend.media import routes as media_routes
 from backend.notify import live, worker
 from backend.notify import routes as notify_routes
 from backend.people import routes as people_routes
-from backend.people.service import load_current_user
+from backend.people.service import PasswordChangeRequired, load_current_user
 from backend.reports import routes as reports_routes
 from backend.settings import Settings, get_settings
 from backend.sync import routes as sync_routes
@@ -50,9 +51,26 @@ async def health() -> dict:
     }
 
 
+# What a user signed in with a one-time password may do before choosing their own password.
+OPEN_BEFORE_PASSWORD_CHANGE = frozenset({"/api/me", "/api/me/password", "/api/auth/logout", "/api/county"})
+
+
 async def _retrieve_user(token: AccessToken, connection: ASGIConnection) -> CurrentUser:
     addr = connection.client.host if connection.client else None
-    return await load_current_user(int(token.sub), str(token.extras.get("did", "")), addr)
+    user = await load_current_user(int(token.sub), str(token.extras.get("did", "")), addr)
+    if user.must_change_password and connection.scope["path"] not in OPEN_BEFORE_PASSWORD_CHANGE:
+        raise PasswordChangeRequired()
+    return user
+
+
+async def _tell_device_to_wipe(message: Message, scope: Scope) -> None:
+    """Every answer to a device an administrator asked to wipe says so; the phone then sends its
+    outbox, deletes its local data and confirms (POST /api/me/wiped)."""
+    if message["type"] == "http.response.start":
+        user = scope.get("user")
+        if isinstance(user, CurrentUser) and user.wipe_requested:
+            headers = MutableScopeHeaders.from_message(message)
+            headers["Fengqiao-Wipe"] = "requested"
 
 
 async def _warm_locate_index() -> None:
@@ -116,6 +134,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             make_pwa_handler(settings.pwa_dist),
         ],
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
+        before_send=[_tell_device_to_wipe],
         plugins=[live.LiveChannels(settings)],
         # The real server also runs the delivery loop and the periodic reminders (cancelled on shutdown).
         on_startup=[db.prepare, _warm_locate_index, worker.start] if manage_database else [],

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import click
 
 from backend.settings import get_settings
+
+ROLE_NAMES = ("mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin")
 
 
 def _run(coro):
@@ -74,7 +77,7 @@ def demo(case_count: int, seed: int) -> None:
     """Load the Changning demo (divisions, 125 teams, demo accounts). Idempotent."""
     from backend.demo import loader as demo_data
 
-    counts = _run(demo_data.load_demo())
+    counts = _or_fail(demo_data.load_demo())
     click.echo(
         f"已载入：{counts['townships']} 个乡镇，{counts['villages']} 个村（社区），"
         f"{counts['teams']} 支红色调解队"
@@ -105,6 +108,73 @@ def _demo_history(case_count: int, seed: int) -> None:
     click.echo(f"已生成 {result['cases']} 件演示案件，覆盖近一年{removed}")
 
 
+@main.command()
+@click.option("--county-code", required=True, help="6-digit county code, e.g. 530524")
+@click.option("--county-name", required=True, help="e.g. 昌宁县")
+@click.option(
+    "--outline",
+    "outline_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The county outline: GeoJSON, Shapefile, GeoPackage (any file `grids import` reads)",
+)
+@click.option("--crs", default=None, help="The outline's CRS when the file does not say: EPSG:4490, gcj02 …")
+@click.option(
+    "--divisions",
+    "divisions_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of townships and villages: code,name,level,parent_code (12-digit 统计用区划代码)",
+)
+@click.option("--admin-username", default="admin", show_default=True)
+@click.option("--case-prefix", default="", help="Text before every case number (default none)")
+@click.option("--json", "as_json", is_flag=True, help="Print {admin_username, one_time_password} as JSON")
+def init(
+    county_code: str,
+    county_name: str,
+    outline_path: Path,
+    crs: str | None,
+    divisions_path: Path | None,
+    admin_username: str,
+    case_prefix: str,
+    as_json: bool,
+) -> None:
+    """Set up a real deployment for a county (no demo): the county and its outline, its townships and
+    villages, and the first county admin with a one-time password. Safe to run again."""
+    import json
+
+    from backend.people import deployment
+
+    result = _or_fail(
+        deployment.initialise(
+            county_code=county_code,
+            county_name=county_name,
+            outline_path=outline_path,
+            crs=crs,
+            divisions_path=divisions_path,
+            admin_username=admin_username,
+            case_prefix=case_prefix,
+        )
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"admin_username": result.admin_username, "one_time_password": result.one_time_password},
+                ensure_ascii=False,
+            )
+        )
+        return
+    click.echo(
+        f"{result.county_name}（{result.county_code[:6]}）：{result.townships} 个乡镇，"
+        f"{result.villages} 个村（社区）（新增 {result.divisions_created}，更新 {result.divisions_updated}）"
+    )
+    if result.one_time_password:
+        click.echo(f"县级管理员账号：{result.admin_username}")
+        click.echo(f"一次性密码（只显示这一次，首次登录须修改）：{result.one_time_password}")
+    else:
+        click.echo("县级管理员已存在，未新建账号（忘记密码请用 fengqiao users reset-password）")
+
+
 @main.group()
 def users() -> None:
     """Manage accounts."""
@@ -113,37 +183,99 @@ def users() -> None:
 @users.command("create")
 @click.option("--username", required=True)
 @click.option("--display-name", required=True)
-@click.option(
-    "--role",
-    required=True,
-    type=click.Choice(["mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin"]),
-)
+@click.option("--role", required=True, type=click.Choice(list(ROLE_NAMES)))
 @click.option("--scope", "scope_code", required=True, help="12-digit division code of the user's area")
 @click.option("--team-id", type=int, default=None)
-@click.password_option()
+@click.option("--phone", default=None)
+@click.option(
+    "--one-time-password",
+    is_flag=True,
+    help="Make a one-time password (printed once, changed at first sign-in) instead of asking for one",
+)
 def users_create(
-    username: str, display_name: str, role: str, scope_code: str, team_id: int | None, password: str
+    username: str,
+    display_name: str,
+    role: str,
+    scope_code: str,
+    team_id: int | None,
+    phone: str | None,
+    one_time_password: bool,
 ) -> None:
-    """Create an account (the password is asked for, never taken from history)."""
+    """Create an account (the password is asked for, never taken from history, and must pass the
+    same policy as the app's: 8+ characters, not the username, not a common password)."""
+    from backend.people import accounts, schemas
+
+    password = (
+        None if one_time_password else click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+    view = _or_fail(
+        accounts.create(
+            None,
+            schemas.CreateUserRequest(
+                username=username,
+                display_name=display_name,
+                password=password,
+                role=role,  # type: ignore[arg-type]
+                scope_code=scope_code,
+                team_id=team_id,
+                phone=phone,
+            ),
+        )
+    )
+    click.echo(f"已创建用户 {view.username}（{view.role_label}，{view.scope.name}）")
+    if view.one_time_password:
+        click.echo(f"一次性密码（只显示这一次，首次登录须修改）：{view.one_time_password}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+def users_reset_password(username: str) -> None:
+    """Give USERNAME a one-time password (printed once); their devices are signed out."""
+    from backend.people import accounts
+
+    user_id = _user_id(username)
+    one_time = _or_fail(accounts.reset_password(None, user_id))
+    click.echo(f"{username} 的一次性密码（只显示这一次，首次登录须修改）：{one_time}")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable USERNAME: every device is signed out at once, sign-in is refused."""
+    _set_active(username, False)
+    click.echo(f"已停用 {username}，其所有设备已退出登录")
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Enable USERNAME again."""
+    _set_active(username, True)
+    click.echo(f"已启用 {username}")
+
+
+def _or_fail(coro):
     from backend.core.errors import AppError
-    from backend.people import schemas, service
 
     try:
-        view = _run(
-            service.create_user(
-                schemas.CreateUserRequest(
-                    username=username,
-                    display_name=display_name,
-                    password=password,
-                    role=role,  # type: ignore[arg-type]
-                    scope_code=scope_code,
-                    team_id=team_id,
-                )
-            )
-        )
+        return _run(coro)
     except AppError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"已创建用户 {view.username}（{view.role_label}，{view.scope.name}）")
+
+
+def _user_id(username: str) -> int:
+    from backend.people.tables import User
+
+    row = _run(User.select(User.id).where(User.username == username.strip().lower()).first().run())
+    if row is None:
+        raise click.ClickException(f"用户 {username} 不存在")
+    return row["id"]
+
+
+def _set_active(username: str, active: bool) -> None:
+    from backend.people import accounts
+
+    _or_fail(accounts.set_active(None, _user_id(username), active))
 
 
 def _register_domain_commands() -> None:

@@ -14,13 +14,12 @@ from typing import Any
 import msgspec
 
 from backend.cases import schemas
-from backend.core import clock
+from backend.core import phones
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
+from backend.people.audit import record as record_audit
 from backend.people.tables import AuditEntry
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -38,12 +37,10 @@ class InvalidIdNumber(AppError):
 
 
 def normalise_phone(phone: str | None) -> str | None:
-    if phone is None or not phone.strip():
-        return None
-    value = re.sub(r"[\s()]", "", phone).removeprefix("+86")
-    if not (_MOBILE.match(value) or _LANDLINE.match(value)):
-        raise InvalidPhone()
-    return value
+    try:
+        return phones.normalise(phone)
+    except ValueError:
+        raise InvalidPhone() from None
 
 
 def normalise_id_number(id_number: str | None) -> str | None:
@@ -59,10 +56,7 @@ def normalise_id_number(id_number: str | None) -> str | None:
     return value
 
 
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+mask_phone = phones.mask
 
 
 def mask_id_number(id_number: str | None) -> str | None:
@@ -93,17 +87,7 @@ def may_see_personal_data(user: CurrentUser, case: dict[str, Any]) -> bool:
 async def audit(
     user: CurrentUser | None, action: str, case_id: uuid.UUID | str | None, **detail: Any
 ) -> None:
-    await AuditEntry.insert(
-        AuditEntry(
-            at=clock.now(),
-            user=user.id if user else None,
-            device=user.device_id if user else None,
-            client_addr=user.client_addr if user else None,
-            action=action,
-            case=uuid.UUID(str(case_id)) if case_id else None,
-            detail=detail,
-        )
-    ).run()
+    await record_audit(user, action, case_id, **detail)
 
 
 async def audit_entries(

@@ -44,6 +44,10 @@ class CurrentUser:
     team_id: int | None
     device_id: str
     client_addr: str | None = None  # "from where", for the audit log
+    # Signed in with a one-time password: only the password change is open to them.
+    must_change_password: bool = False
+    # An administrator asked this device to wipe itself (every answer tells the phone so).
+    wipe_requested: bool = False
 
     @property
     def township_code(self) -> str | None:

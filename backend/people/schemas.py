@@ -54,22 +54,83 @@ class TokenResponse(msgspec.Struct):
     user: UserView
     device_id: str
     token_type: str = "bearer"
+    # Signed in with a one-time password: every route but POST /api/me/password answers 403
+    # auth.password_change_required until a new password is set.
+    must_change_password: bool = False
+
+
+UNSET = msgspec.UNSET  # "not given" in a PATCH, as opposed to null ("clear it")
+Text64 = Annotated[str, Meta(max_length=64)]
+Password = Annotated[str, Meta(max_length=256)]
+TeamId = Annotated[int, Meta(ge=1, le=2**31 - 1)]
 
 
 class CreateUserRequest(msgspec.Struct):
-    username: Annotated[str, Meta(pattern=r"^[a-z0-9_.-]{3,32}$")]
-    display_name: Name
-    password: Annotated[str, Meta(min_length=8, max_length=256)]
+    """Checked by people.accounts (the rules the CLI and the roster import share), not by the schema,
+    so every mistake gets its own code and Chinese message."""
+
+    username: Text64
+    display_name: Text64
     role: RoleName
     scope_code: DivisionCode
-    team_id: int | None = None
-    phone: Annotated[str, Meta(pattern=r"^1\d{10}$")] | None = None
+    password: Password | None = None  # none: a one-time password is made and returned once
+    team_id: TeamId | None = None
+    phone: Annotated[str, Meta(max_length=20)] | None = None
+
+
+class UpdateUserRequest(msgspec.Struct):
+    display_name: Text64 | None = None
+    role: RoleName | None = None
+    scope_code: DivisionCode | None = None
+    team_id: TeamId | None | msgspec.UnsetType = msgspec.UNSET
+    phone: Annotated[str, Meta(max_length=20)] | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class ChangePasswordRequest(msgspec.Struct):
+    old_password: Password
+    new_password: Password
+
+
+class OneTimePassword(msgspec.Struct):
+    one_time_password: str
+
+
+class AreaRef(msgspec.Struct):
+    code: str
+    name: str
+
+
+class AdminUserView(msgspec.Struct, kw_only=True):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    role_label: str
+    scope: AreaView
+    township: AreaRef | None
+    team: TeamRef | None
+    phone_masked: str | None
+    phone: str | None = None  # only in the one-account view, and that read is audited
+    active: bool
+    must_change_password: bool
+    created_at: datetime
+    last_seen_at: datetime | None
+    devices: int  # devices signed in now
+
+
+class AdminUserCreated(AdminUserView, kw_only=True):
+    one_time_password: str | None = None  # shown once; never stored in clear
+
+
+class AdminUserPage(msgspec.Struct):
+    items: list[AdminUserView]
+    next_cursor: str | None
 
 
 class TeamMemberIn(msgspec.Struct):
     name: Name
     kind: MemberKind
-    user_id: int | None = None
+    user_id: TeamId | None = None
     is_leader: bool = False
 
 
@@ -85,6 +146,13 @@ class TeamMemberView(msgspec.Struct):
     kind: str
     is_leader: bool
     user_id: int | None
+    id: int | None = None
+
+
+class UpdateTeamRequest(msgspec.Struct):
+    name: Annotated[str, Meta(min_length=2, max_length=100)] | None = None
+    village_codes: list[DivisionCode] | None = None
+    active: bool | None = None
 
 
 class TeamView(msgspec.Struct):
@@ -94,14 +162,24 @@ class TeamView(msgspec.Struct):
     villages: list[AreaView]
     members: list[TeamMemberView]
     leader: str | None
+    active: bool = True
 
 
 class DeviceView(msgspec.Struct):
     id: str
     user_id: int
     username: str
-    name: str
+    name: str  # what the user signed in with: the phone's model or the browser
     created_at: datetime
     last_seen_at: datetime
     revoked_at: datetime | None
     revoked_reason: str | None
+    wipe_requested_at: datetime | None = None
+    wiped_at: datetime | None = None
+
+
+class DivisionView(msgspec.Struct):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None

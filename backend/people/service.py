@@ -11,20 +11,19 @@ from backend.core import clock
 from backend.core.auth import (
     AccessToken,
     RefreshToken,
-    hash_password,
     new_refresh_token,
     same_hash,
     successor_refresh_token,
     token_hash,
     verify_password,
 )
-from backend.core.errors import AppError, Conflict, InvalidRequest, NotFound
-from backend.core.identity import TEAM_ROLES, CurrentUser, Role
+from backend.core.errors import AppError, InvalidRequest, NotFound
+from backend.core.identity import CurrentUser, Role
 from backend.core.throttle import FailureThrottle
 from backend.db import write_transaction
 from backend.grids.tables import Division
 from backend.people import schemas
-from backend.people.roles import ROLE_LABELS, ROLE_SCOPE_LEVELS
+from backend.people.roles import ROLE_LABELS
 from backend.people.tables import Device, Team, TeamMember, TeamVillage, User
 from backend.settings import Settings
 
@@ -34,6 +33,20 @@ class InvalidCredentials(AppError):
     code = "auth.invalid_credentials"
     message = "用户名或密码错误"
     message_en = "Wrong username or password"
+
+
+class AccountDisabled(AppError):
+    status_code = 403
+    code = "auth.account_disabled"
+    message = "账号已被停用，请联系管理员"
+    message_en = "The account is disabled"
+
+
+class PasswordChangeRequired(AppError):
+    status_code = 403
+    code = "auth.password_change_required"
+    message = "请先设置新密码（当前是管理员给的一次性密码）"
+    message_en = "Set a new password first (you signed in with a one-time password)"
 
 
 class DeviceRevoked(AppError):
@@ -87,6 +100,7 @@ def _issue_access_token(settings: Settings, secret: str, user_id: int, device_id
 async def _token_response(
     settings: Settings, secret: str, user_id: int, device_id: str, refresh: str, expires_at: datetime
 ) -> schemas.TokenResponse:
+    must_change = await User.select(User.must_change_password).where(User.id == user_id).first().run()
     return schemas.TokenResponse(
         access_token=_issue_access_token(settings, secret, user_id, device_id),
         refresh_token=refresh,
@@ -94,6 +108,7 @@ async def _token_response(
         refresh_expires_in=max(0, int((expires_at - clock.now()).total_seconds())),
         user=await user_view(user_id),
         device_id=device_id,
+        must_change_password=bool(must_change and must_change["must_change_password"]),
     )
 
 
@@ -112,10 +127,13 @@ async def login(
     await throttle.check(*keys)
     user = await User.objects().get(User.username == username.lower())
     ok = await verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
+    if not ok or user is None:
         await throttle.record_failure(*keys)
         raise InvalidCredentials()
     await throttle.reset(keys[0])
+    if not user.active:
+        # Only after the right password: a wrong guess learns nothing about the account.
+        raise AccountDisabled()
 
     device_id = str(uuid.uuid4())
     refresh = new_refresh_token(device_id)
@@ -216,13 +234,31 @@ def on_device_revoked(listener: Callable[[uuid.UUID], Awaitable[None]]) -> None:
 
 
 async def _revoke(device: Device, reason: str) -> None:
+    await revoke_devices(device.user, reason, only=device.id)
+
+
+async def revoke_devices(
+    user_id: int, reason: str, *, keep: uuid.UUID | None = None, only: uuid.UUID | None = None
+) -> int:
+    """Sign devices of a user out at once (all of them, all but `keep`, or `only` one): their refresh
+    tokens and access tokens stop working on the next request. Returns how many were signed in."""
+    query = Device.select(Device.id).where((Device.user == user_id) & Device.revoked_at.is_null())
+    if keep is not None:
+        query = query.where(Device.id != keep)
+    if only is not None:
+        query = query.where(Device.id == only)
+    ids = [r["id"] for r in await query.run()]
+    if not ids:
+        return 0
     await (
         Device.update({Device.revoked_at: clock.now(), Device.revoked_reason: reason})
-        .where((Device.id == device.id) & Device.revoked_at.is_null())
+        .where(Device.id.is_in(ids) & Device.revoked_at.is_null())
         .run()
     )
-    for listener in _device_revoked:
-        await listener(device.id)
+    for device_id in ids:
+        for listener in _device_revoked:
+            await listener(device_id)
+    return len(ids)
 
 
 async def logout(user: CurrentUser) -> None:
@@ -235,8 +271,11 @@ async def logout(user: CurrentUser) -> None:
 _IDENTITY = ("username", "display_name", "role", "scope_level", "scope_code", "team")
 
 
-def _current_user(row: dict[str, Any], user_id: int, device_id: str, client_addr: str | None) -> CurrentUser:
+def _current_user(
+    row: dict[str, Any], user_id: int, device_id: str, client_addr: str | None, **flags: bool
+) -> CurrentUser:
     return CurrentUser(
+        **flags,
         id=user_id,
         username=row["username"],
         display_name=row["display_name"],
@@ -255,9 +294,11 @@ async def load_current_user(user_id: int, device_id: str, client_addr: str | Non
         device_uuid = uuid.UUID(device_id)
     except ValueError:
         raise RefreshInvalid() from None
-    user_columns = [getattr(Device.user, name).as_alias(name) for name in (*_IDENTITY, "active")]
+    user_columns = [
+        getattr(Device.user, name).as_alias(name) for name in (*_IDENTITY, "active", "must_change_password")
+    ]
     rows = (
-        await Device.select(Device.revoked_at, Device.revoked_reason, *user_columns)
+        await Device.select(Device.revoked_at, Device.revoked_reason, Device.wipe_requested_at, *user_columns)
         .where((Device.id == device_uuid) & (Device.user == user_id))
         .run()
     )
@@ -267,8 +308,15 @@ async def load_current_user(user_id: int, device_id: str, client_addr: str | Non
     if row["revoked_at"] is not None:
         raise SignedOut() if row["revoked_reason"] == "logout" else DeviceRevoked()
     if not row["active"]:
-        raise InvalidCredentials(message="账号已停用", message_en="The account is disabled")
-    return _current_user(row, user_id, device_id, client_addr)
+        raise AccountDisabled()
+    return _current_user(
+        row,
+        user_id,
+        device_id,
+        client_addr,
+        must_change_password=bool(row["must_change_password"]),
+        wipe_requested=row["wipe_requested_at"] is not None,
+    )
 
 
 async def still_current(user: CurrentUser) -> bool:
@@ -337,74 +385,6 @@ async def _division(code: str, levels: tuple[str, ...]) -> Division:
     return division
 
 
-async def create_user(data: schemas.CreateUserRequest) -> schemas.UserView:
-    division = await _division(data.scope_code, ROLE_SCOPE_LEVELS[data.role])
-    if data.role in TEAM_ROLES and data.team_id is None:
-        raise InvalidRequest(
-            message="调解员和调解队长必须属于一个调解队",
-            message_en="Mediators and team leaders need a team",
-            code="people.team_required",
-        )
-    if data.team_id is not None and not await Team.exists().where(Team.id == data.team_id).run():
-        raise InvalidRequest(message="调解队不存在", message_en="No such team", code="people.unknown_team")
-    username = data.username.lower()
-    password_hash = hash_password(data.password)
-    async with write_transaction():
-        if await User.exists().where(User.username == username).run():
-            raise Conflict(
-                code="people.username_taken",
-                message="用户名已被使用",
-                message_en="The username is taken",
-            )
-        rows = await User.insert(
-            User(
-                username=username,
-                display_name=data.display_name,
-                password_hash=password_hash,
-                role=data.role,
-                scope_level=division.level,
-                scope_code=division.code,
-                team=data.team_id,
-                phone=data.phone,
-            )
-        ).run()
-    return await user_view(rows[0]["id"])
-
-
-async def create_team(data: schemas.CreateTeamRequest) -> schemas.TeamView:
-    if data.township_code:
-        await _division(data.township_code, ("township",))
-    for code in data.village_codes:
-        village = await _division(code, ("village",))
-        if data.township_code and village.parent_code != data.township_code:
-            raise InvalidRequest(
-                message=f"村（社区）{village.name} 不属于该乡镇",
-                message_en=f"Village {code} is not in the team's township",
-                code="people.invalid_area",
-            )
-    async with write_transaction():
-        if await Team.exists().where(Team.name == data.name).run():
-            raise Conflict(
-                code="people.team_exists",
-                message="调解队名称已存在",
-                message_en="Team exists",
-            )
-        rows = await Team.insert(Team(name=data.name, township_code=data.township_code)).run()
-        team_id = rows[0]["id"]
-        if data.village_codes:
-            await TeamVillage.insert(
-                *[TeamVillage(team=team_id, village_code=code) for code in data.village_codes]
-            ).run()
-        if data.members:
-            await TeamMember.insert(
-                *[
-                    TeamMember(team=team_id, user=m.user_id, name=m.name, kind=m.kind, is_leader=m.is_leader)
-                    for m in data.members
-                ]
-            ).run()
-    return (await team_views([team_id]))[0]
-
-
 async def visible_teams(user: CurrentUser, township: str | None = None) -> list[schemas.TeamView]:
     """The teams a user may assign work to: the county office all (or one township's), a township
     supervisor their township's and the county-level ones (the legal-service team takes escalated
@@ -451,52 +431,28 @@ async def team_views(team_ids: list[int]) -> list[schemas.TeamView]:
                 villages=[area("village", v["village_code"]) for v in villages if v["team"] == team["id"]],
                 members=[
                     schemas.TeamMemberView(
-                        name=m["name"], kind=m["kind"], is_leader=m["is_leader"], user_id=m["user"]
+                        name=m["name"],
+                        kind=m["kind"],
+                        is_leader=m["is_leader"],
+                        user_id=m["user"],
+                        id=m["id"],
                     )
                     for m in own_members
                 ],
                 leader=leader,
+                active=team["active"],
             )
         )
     return views
 
 
-async def list_devices(user_id: int | None = None) -> list[schemas.DeviceView]:
-    query = Device.select(
-        Device.id,
-        Device.user,
-        Device.user.username,
-        Device.name,
-        Device.created_at,
-        Device.last_seen_at,
-        Device.revoked_at,
-        Device.revoked_reason,
-    ).order_by(Device.created_at, ascending=False)
-    if user_id is not None:
-        query = query.where(Device.user == user_id)
-    rows = await query.run()
-    return [
-        schemas.DeviceView(
-            id=str(r["id"]),
-            user_id=r["user"],
-            username=r["user.username"],
-            name=r["name"],
-            created_at=r["created_at"],
-            last_seen_at=r["last_seen_at"],
-            revoked_at=r["revoked_at"],
-            revoked_reason=r["revoked_reason"],
-        )
-        for r in rows
-    ]
-
-
-async def revoke_device(device_id: str) -> None:
-    """A lost phone: its refresh token and any access token it holds stop working at once."""
-    try:
-        device_uuid = uuid.UUID(device_id)
-    except ValueError:
-        raise NotFound() from None
-    device = await Device.objects().get(Device.id == device_uuid)
-    if device is None:
-        raise NotFound()
-    await _revoke(device, "admin")
+async def divisions_for(user: CurrentUser, township: str | None) -> list[schemas.DivisionView]:
+    """Townships and villages, in code order; a township supervisor gets only their township's."""
+    query = Division.select(Division.code, Division.name, Division.level, Division.parent_code).where(
+        Division.level.is_in(["township", "village"])
+    )
+    area = user.scope_code if user.role != Role.county_admin else township
+    if area:
+        query = query.where((Division.code == area) | (Division.parent_code == area))
+    rows = await query.order_by(Division.code).run()
+    return [schemas.DivisionView(**r) for r in rows]
