@@ -280,10 +280,12 @@ def _set_active(username: str, active: bool) -> None:
 
 def _register_domain_commands() -> None:
     from backend.grids.cli import grids
+    from backend.people.cli import people
     from backend.sync.cli import sync
     from backend.visits.cli import visits
 
     main.add_command(grids)
+    main.add_command(people)
     main.add_command(sync)
     main.add_command(visits)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
+from urllib.parse import quote
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -12,7 +14,7 @@ from litestar.types import ControllerRouterHandler
 
 from backend.core.http import flag, requires_role
 from backend.core.identity import CurrentUser, Role
-from backend.people import accounts, schemas, service, teams
+from backend.people import accounts, roster, schemas, service, teams
 
 
 class AuthController(Controller):
@@ -76,7 +78,29 @@ async def confirm_wiped(request: Request[CurrentUser, object, State]) -> None:
     await accounts.confirm_wiped(request.user)
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ROSTER_MAX_BYTES = 5 * 1024 * 1024  # 5,000 rows per sheet fit in well under 1 MB
 Limit = Annotated[int, Parameter(ge=1, le=200)]
+
+
+def content_disposition(name: str, ascii_name: str) -> str:
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def roster_result(report: roster.ImportReport) -> schemas.RosterImportResult:
+    new = report.new_accounts
+    return schemas.RosterImportResult(
+        teams_created=report.teams_created,
+        teams_updated=report.teams_updated,
+        users_created=report.users_created,
+        users_updated=report.users_updated,
+        errors=[schemas.RosterError(**vars(e)) for e in report.errors],
+        applied=report.applied,
+        one_time_passwords_xlsx=base64.b64encode(roster.passwords_file(new)).decode() if new else None,
+        one_time_passwords_filename=roster.filename() if new else None,
+    )
+
+
 Id = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
 
 
@@ -217,6 +241,31 @@ class AdminController(Controller):
         """Ask a phone to wipe itself: at its next contact it sends its outbox, then deletes its local
         cases, photos and session."""
         await accounts.request_wipe(request.user, device_id)
+
+    @get("/roster/template", operation_id="roster_template", media_type=XLSX)
+    async def roster_template(self) -> Response[bytes]:
+        """The roster template: sheets 队伍 and 队员 with Chinese headers, pick lists and an example row."""
+        return Response(
+            roster.template(),
+            media_type=XLSX,
+            headers={
+                "Content-Disposition": content_disposition("花名册导入模板.xlsx", "roster-template.xlsx")
+            },
+        )
+
+    @post(
+        "/roster/import",
+        status_code=HTTP_200_OK,
+        operation_id="roster_import",
+        request_max_body_size=ROSTER_MAX_BYTES,
+    )
+    async def roster_import(
+        self, request: Request[CurrentUser, object, State], dry_run: FromQuery[str | None] = None
+    ) -> schemas.RosterImportResult:
+        """Import the roster XLSX (the request body). Nothing is written while any row has an error;
+        `dry_run=1` only checks. New accounts' one-time passwords come back once, as an XLSX."""
+        report = await roster.run_import(request.user, await request.body(), dry_run=flag(dry_run))
+        return roster_result(report)
 
     @get("/divisions", operation_id="admin_list_divisions")
     async def list_divisions(

@@ -183,3 +183,23 @@ class DivisionView(msgspec.Struct):
     name: str
     level: str
     parent_code: str | None
+
+
+class RosterError(msgspec.Struct):
+    sheet: str
+    row: int
+    field: str
+    code: str
+    message: str
+
+
+class RosterImportResult(msgspec.Struct):
+    teams_created: int
+    teams_updated: int
+    users_created: int
+    users_updated: int
+    errors: list[RosterError]
+    applied: bool
+    # The new accounts' one-time passwords as an XLSX (base64), only when applied; not kept anywhere.
+    one_time_passwords_xlsx: str | None = None
+    one_time_passwords_filename: str | None = None
