@@ -191,6 +191,18 @@ class Databases:
             await db.DB.run_ddl("PRAGMA wal_checkpoint(TRUNCATE)")
         await db.close()
 
+    async def bare(self, label: str) -> Template:
+        """A template with the schema and nothing else: what a real county starts from (fengqiao init)."""
+        from backend import db
+
+        url = self.url_of(self._name(label))
+        await self.create_empty(url)
+        await self.bind(url)
+        await db.migrate()
+        key = await grid_key()
+        await self.seal(url)
+        return Template(url=url, grid_key=key)
+
     async def derive(self, base: Template, label: str, seed: Seed) -> Template:
         """A template of `base` plus what `seed(url)` writes (in this process or another)."""
         url = await self.copy(base, label)

@@ -17,7 +17,8 @@ from backend.grids.tables import Division
 
 CODE12 = re.compile(r"^\d{12}$")
 LEVELS = ("township", "village")
-LEVEL_NAMES = {"township": "乡镇", "village": "村（社区）", "乡镇": "township", "村": "village"}
+# The level as written in the file: the English names, or what a clerk types in Chinese.
+LEVEL_ALIASES = {"乡镇": "township", "乡": "township", "镇": "township", "村": "village", "社区": "village"}
 
 
 @dataclass
@@ -30,8 +31,14 @@ def _short(name: str) -> str:
     """关庙社区居民委员会 → 关庙社区; 右甸村民委员会 → 右甸村 (how people say them)."""
     for suffix, keep in (("居民委员会", ""), ("村民委员会", "村"), ("村委会", "村"), ("居委会", "")):
         if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)] + keep
+            stem = name[: -len(suffix)]
+            return stem if stem.endswith(keep) else stem + keep
     return name
+
+
+def _level(row: dict[str, str]) -> str:
+    raw = (row.get("level") or "").strip()
+    return LEVEL_ALIASES.get(raw, raw)
 
 
 def parse_csv(source: Path | str | bytes, county_code: str) -> DivisionRows:
@@ -54,7 +61,7 @@ def parse_csv(source: Path | str | bytes, county_code: str) -> DivisionRows:
     for line_no, r in enumerate(lines, start=2):
         code = (r.get("code") or "").strip()
         name = (r.get("name") or "").strip()
-        level = LEVEL_NAMES.get((r.get("level") or "").strip(), (r.get("level") or "").strip())
+        level = _level(r)
         if level == "township":
             townships.add(code)
         where = f"第 {line_no} 行"
@@ -72,7 +79,7 @@ def parse_csv(source: Path | str | bytes, county_code: str) -> DivisionRows:
     for line_no, r in enumerate(lines, start=2):
         code = (r.get("code") or "").strip()
         parent = (r.get("parent_code") or "").strip()
-        level = LEVEL_NAMES.get((r.get("level") or "").strip(), (r.get("level") or "").strip())
+        level = _level(r)
         if level == "township" and parent not in ("", county_code):
             out.errors.append(f"第 {line_no} 行：乡镇 {code} 的上级应为本县 {county_code}")
         if level == "village" and parent not in townships:
