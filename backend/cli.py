@@ -109,8 +109,10 @@ def _demo_history(case_count: int, seed: int) -> None:
 
 
 @main.command()
-@click.option("--county-code", required=True, help="6-digit county code, e.g. 530524")
-@click.option("--county-name", required=True, help="e.g. 昌宁县")
+@click.option(
+    "--county-code", required=True, help="6-digit county code (the start of its 12-digit 统计用区划代码)"
+)
+@click.option("--county-name", required=True, help="The county's name as printed on reports, e.g. XX县")
 @click.option(
     "--outline",
     "outline_path",

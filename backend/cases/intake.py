@@ -53,9 +53,9 @@ def create_hash(data: schemas.CaseCreate) -> str:
 
 
 async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
-    """Per township and year, e.g. 530524101-2026-000123 (after the county's case prefix, if it has
-    one; a case outside every township counts under the county's own code). Must run inside the
-    write transaction:
+    """Per township and year: {township's 9 digits}-{year}-{6-digit serial}, after the county's case
+    prefix if it has one; a case outside every township counts under the county's own code. Must
+    run inside the write transaction:
     the upsert takes the row lock (PostgreSQL) or runs under the write lock (SQLite), so two
     concurrent intakes never get the same serial."""
     rows = await DB.run_querystring(

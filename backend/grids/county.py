@@ -27,7 +27,7 @@ class CountyNotSet(AppError):
 
 @dataclass(frozen=True)
 class CountyInfo:
-    code: str  # 12 digits, e.g. 530524000000
+    code: str  # 12 digits: the 6-digit county code and 000000
     name: str
     case_prefix: str
     origin: Origin

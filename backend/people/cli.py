@@ -19,7 +19,7 @@ def template(out: Path) -> None:
     """Write the roster template (sheets 队伍 and 队员) to OUT."""
     from backend.people import roster
 
-    out.write_bytes(roster.template())
+    out.write_bytes(asyncio.run(roster.template()))
     click.echo(f"已写出模板：{out}")
 
 

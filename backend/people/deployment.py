@@ -54,14 +54,14 @@ class InitResult:
 
 
 def county_code12(raw: str) -> str:
-    """530524 or 530524000000 → 530524000000."""
+    """The 6-digit county code, or the 12-digit one ending in 000000 → the 12-digit form."""
     code = raw.strip()
     if re.fullmatch(r"\d{6}", code):
         code += "000000"
     if not re.fullmatch(r"\d{6}0{6}", code):
         raise InvalidRequest(
-            message=f"县级区划代码 {raw!r} 应为 6 位（如 530524）或以 000000 结尾的 12 位",
-            message_en="The county code is 6 digits (e.g. 530524) or 12 ending in 000000",
+            message=f"县级区划代码 {raw!r} 应为 6 位数字，或以 000000 结尾的 12 位数字",
+            message_en="The county code is 6 digits, or 12 ending in 000000",
             code="init.invalid_county_code",
         )
     return code

@@ -246,7 +246,7 @@ class AdminController(Controller):
     async def roster_template(self) -> Response[bytes]:
         """The roster template: sheets 队伍 and 队员 with Chinese headers, pick lists and an example row."""
         return Response(
-            roster.template(),
+            await roster.template(),
             media_type=XLSX,
             headers={
                 "Content-Disposition": content_disposition("花名册导入模板.xlsx", "roster-template.xlsx")
