@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from backend.cases import schemas
-from backend.core import phones
+from backend.core import clock, phones
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 from backend.people.audit import record as record_audit
@@ -97,6 +97,7 @@ async def audit_entries(
     since: datetime | None,
     before_id: int | None,
     limit: int,
+    until: datetime | None = None,
 ) -> list[schemas.AuditView]:
     """The audit log, newest first, by case, user and time; `before_id` pages back."""
     query = AuditEntry.select(*AuditEntry.all_columns(), AuditEntry.user.username)
@@ -106,6 +107,8 @@ async def audit_entries(
         query = query.where(AuditEntry.user == user_id)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     rows = await query.order_by(AuditEntry.id, ascending=False).limit(limit).run()
@@ -123,3 +126,41 @@ async def audit_entries(
         )
         for r in rows
     ]
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def audit_xlsx(entries: list[schemas.AuditView]) -> bytes:
+    """The audit log as a sheet: local time, account, action, case, device, address, details."""
+    import io
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    sheet = book.add_worksheet("审计日志")
+    headers = ("时间", "账号", "操作", "案件", "设备", "地址", "详情")
+    for col, header in enumerate(headers):
+        sheet.write(0, col, header, head)
+    for row, e in enumerate(entries, start=1):
+        sheet.write_row(
+            row,
+            0,
+            [
+                e.at.astimezone(clock.LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+                e.username or "（系统）",
+                e.action,
+                e.case or "",
+                e.device or "",
+                e.client_addr or "",
+                msgspec.json.encode(e.detail).decode(),
+            ],
+        )
+    sheet.set_column(0, 0, 20)
+    sheet.set_column(1, 5, 16)
+    sheet.set_column(6, 6, 60)
+    sheet.autofilter(0, 0, max(len(entries), 1), len(headers) - 1)
+    book.close()
+    return buffer.getvalue()

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -177,13 +178,47 @@ async def list_audit(
     case: FromQuery[uuid.UUID | None] = None,
     user: FromQuery[int | None] = None,
     since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
     before_id: FromQuery[int | None] = None,
     limit: FromQuery[int] = 100,
 ) -> list[schemas.AuditView]:
-    """Who read personal data or changed a case, newest first (county office)."""
+    """Who read personal data or changed a case or an account, newest first (county office)."""
     return await privacy.audit_entries(
-        case_id=case, user_id=user, since=since, before_id=before_id, limit=max(1, min(limit, 500))
+        case_id=case,
+        user_id=user,
+        since=since,
+        until=until,
+        before_id=before_id,
+        limit=max(1, min(limit, 500)),
     )
 
 
-ROUTES: list[ControllerRouterHandler] = [CategoryController, CaseController, list_audit]
+# 审计日志.xlsx, with an ASCII name for clients that ignore filename*.
+AUDIT_DISPOSITION = f"attachment; filename=\"audit.xlsx\"; filename*=UTF-8''{quote('审计日志.xlsx')}"
+
+
+@get(
+    "/api/audit/export",
+    operation_id="export_audit",
+    tags=["audit"],
+    guards=[requires_role(Role.county_admin)],
+    media_type=privacy.XLSX,
+)
+async def export_audit(
+    case: FromQuery[uuid.UUID | None] = None,
+    user: FromQuery[int | None] = None,
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+) -> Response[bytes]:
+    """The same entries as an XLSX (at most the newest 50,000), for the county's records."""
+    entries = await privacy.audit_entries(
+        case_id=case, user_id=user, since=since, until=until, before_id=None, limit=50_000
+    )
+    return Response(
+        privacy.audit_xlsx(entries),
+        media_type=privacy.XLSX,
+        headers={"Content-Disposition": AUDIT_DISPOSITION},
+    )
+
+
+ROUTES: list[ControllerRouterHandler] = [CategoryController, CaseController, list_audit, export_audit]

@@ -9,7 +9,7 @@ from tests.factories import bearer, login, make_user
 
 
 async def _audit_actions(client, admin, user_id: int | None = None) -> list[str]:
-    params = {"user_id": user_id} if user_id else {}
+    params = {"user": user_id} if user_id else {}
     r = await client.get("/api/audit", params=params, headers=bearer(admin))
     return [e["action"] for e in r.json()]
 
@@ -372,3 +372,27 @@ async def test_devices_of_another_township_are_not_found(client):
         r = await client.post(f"/api/admin/devices/{phone['device_id']}/{action}", headers=bearer(tianyuan))
         assert r.status_code == 404
         assert r.json()["code"] == "people.device_not_found"
+
+
+async def test_admin_actions_are_in_the_audit_log_and_export_as_xlsx(client):
+    import io
+
+    from openpyxl import load_workbook
+
+    admin = await login(client, "county")
+    user = await make_user(client, admin)
+    await client.post(f"/api/admin/users/{user['id']}/disable", headers=bearer(admin))
+    mine = await client.get("/api/audit", params={"user": admin["user"]["id"]}, headers=bearer(admin))
+    assert [e["action"] for e in mine.json()][:2] == ["user.disable", "user.create"]
+    assert mine.json()[0]["detail"] == {"target_user": user["id"]}
+    future = await client.get("/api/audit", params={"since": "2099-01-01T00:00:00Z"}, headers=bearer(admin))
+    assert future.json() == []
+    r = await client.get("/api/audit/export", params={"user": admin["user"]["id"]}, headers=bearer(admin))
+    assert r.status_code == 200
+    assert "filename*=UTF-8''%E5%AE%A1%E8%AE%A1%E6%97%A5%E5%BF%97.xlsx" in r.headers["content-disposition"]
+    rows = list(load_workbook(io.BytesIO(r.content))["审计日志"].iter_rows(values_only=True))
+    assert rows[0] == ("时间", "账号", "操作", "案件", "设备", "地址", "详情")
+    assert [row[2] for row in rows[1:3]] == ["user.disable", "user.create"]
+    assert {row[1] for row in rows[1:]} == {"county"}
+    tianyuan = await login(client, "tianyuan")
+    assert (await client.get("/api/audit/export", headers=bearer(tianyuan))).status_code == 403
