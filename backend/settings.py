@@ -85,6 +85,19 @@ def _password_hashing(value: str) -> str:
     return value
 
 
+def _timezone(name: str) -> str:
+    """The county's time zone (an IANA name); refused at start-up rather than at the first report."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"FENGQIAO_TIMEZONE must be an IANA time zone such as Asia/Shanghai, not {name!r}"
+        ) from None
+    return name
+
+
 def load_settings() -> Settings:
     data_dir = Path(_env("DATA_DIR", "./var")).resolve()
     database_url = _env("DATABASE_URL", "") or f"sqlite:///{data_dir / 'fengqiao.sqlite3'}"
@@ -100,6 +113,7 @@ def load_settings() -> Settings:
         push_contact=_env("PUSH_CONTACT", "admin@fengqiao.invalid"),
         push_concurrency=int(_env("PUSH_CONCURRENCY", "16")),
         visit_radius_m=float(_env("VISIT_RADIUS_M", "300")),
+        timezone=_timezone(_env("TIMEZONE", "Asia/Shanghai")),
         visit_reminder_time=_env("VISIT_REMINDER_TIME", "08:30"),
         reminder_interval_seconds=int(_env("REMINDER_INTERVAL_SECONDS", "300")),
         sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
