@@ -33,6 +33,9 @@ from tests.sync.proxy import Faults, FaultyProxy
 # Server processes of its own (server_process), and a thousand cases through a faulty link.
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
+# The accounts made here pass the password policy (the demo password is a known, common one).
+PHONE_PASSWORD = "weak-links-phone-7Q"
+
 
 def _json(value) -> dict:
     return json.loads(value) if isinstance(value, str) else value
@@ -80,7 +83,7 @@ async def _team_leaders(server_url: str, n: int) -> list[tuple[str, int]]:
                 json={
                     "username": username,
                     "display_name": "测试队长",
-                    "password": DEMO_PASSWORD,
+                    "password": PHONE_PASSWORD,
                     "role": "team_leader",
                     "scope_code": team["township_code"],
                     "team_id": team["id"],
@@ -99,7 +102,7 @@ async def _phones(server_url: str, proxy_url: str, n_phones: int, n_cases: int, 
             name=f"手机{seed}-{i:02d}",
             base_url=proxy_url,
             username=username,
-            password=DEMO_PASSWORD,
+            password=PHONE_PASSWORD,
             rng=random.Random(seed * 100 + i),
             photos_first=i % 2 == 0,  # half send photos before the case, half after it says they are missing
         )
