@@ -63,7 +63,7 @@ def live_server(database_url, chromium_path):
         [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded 2-core box can take a while to import and start
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
