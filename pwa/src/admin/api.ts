@@ -338,12 +338,14 @@ export function saveBlob(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000)
 }
 
-/** 2026-12-03 14:05 in the county's time, or '—'. */
-export function when(iso: string | null | undefined): string {
+/** 2026-12-03 14:05 in the county's time (without the year when `short` and it is this year), or '—'. */
+export function when(iso: string | null | undefined, short = false): string {
   if (!iso) return '—'
   const d = new Date(iso)
   if (Number.isNaN(d.getTime())) return iso
-  return d.toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).replace(/\//g, '-')
+  const full = d.toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).replace(/\//g, '-')
+  const year = new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).slice(0, 5)
+  return short && full.startsWith(year) ? full.slice(5) : full
 }
 
 /** Today's date as YYYY-MM-DD in the county's time (file names). */

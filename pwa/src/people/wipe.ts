@@ -80,9 +80,7 @@ export class DeviceWipe {
     }
     if ((await this.deps.unsentCount()) > 0) return 'waiting'
     const { db } = this.deps
-    await db.transaction('rw', db.tables, async () => {
-      await Promise.all(db.tables.map((t) => t.clear()))
-    })
+    await clearAll(db)
     this.deps.clearStorage?.()
     try {
       await this.deps.api.post<void>('/me/wiped')
@@ -93,6 +91,14 @@ export class DeviceWipe {
     wipePending.value = false
     wipeNotice.value = WIPE_NOTICE
     await this.deps.endSession()
+    // Once more, now that no one is signed in: a sync that was already under way may have written.
+    await clearAll(db)
     return 'wiped'
   }
+}
+
+async function clearAll(db: WipeDeps['db']): Promise<void> {
+  await db.transaction('rw', db.tables, async () => {
+    await Promise.all(db.tables.map((t) => t.clear()))
+  })
 }
