@@ -20,7 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.e2e.conftest import PHONE, screenshot_path
-from tests.factories import auth, login
+from tests.factories import TIANYUAN_POINT, auth, case_body, login
 
 # Chromium driving a server process of its own (live_server): 5 to 25 s a test.
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
@@ -150,7 +150,7 @@ def roster(template: bytes, teams: list[dict], members: list[dict]) -> bytes:
                 if key not in cols:
                     continue  # e.g. a template that derives the township from the villages
                 if key == "role":
-                    value = allowed(ws, cols[key], (value, "调解员"), value)
+                    value = allowed(ws, cols[key], (value, "mediator"), value)
                 if key == "kind":
                     value = allowed(ws, cols[key], (value,), value)
                 ws.cell(row=i, column=cols[key], value=value)
@@ -441,3 +441,76 @@ async def test_township_supervisor_sees_only_the_township_screens(desktop, brows
     width = await small.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
     await context.close()
+
+
+async def test_county_edits_categories_and_visit_policies_and_reads_the_audit_log(desktop, api):
+    page = desktop
+    county = await auth(api, "county")
+    await signed_in(page, "county")
+
+    # A new category, renamed, then deactivated: phones no longer offer it.
+    await page.goto("/admin/categories")
+    await page.get_by_test_id("category-row-neighbour").wait_for()
+    await page.get_by_test_id("category-new-code").fill("water")
+    await page.get_by_test_id("category-new-name").fill("用水纠纷")
+    await page.get_by_test_id("category-new-national").fill("生产经营")
+    await page.get_by_test_id("category-add").click()
+    row = page.get_by_test_id("category-row-water")
+    await row.wait_for()
+    await row.get_by_test_id("category-name").fill("灌溉用水纠纷")
+    await row.get_by_test_id("category-save").click()
+    await page.get_by_test_id("categories-notice").filter(has_text="灌溉用水纠纷").wait_for()
+    await row.get_by_test_id("category-toggle").click()
+    await row.get_by_test_id("category-toggle").filter(has_text="启用").wait_for()
+    await page.screenshot(path=screenshot_path("admin-14-categories"), full_page=True)
+    everything = (
+        await api.get("/api/categories", params={"include_inactive": "true"}, headers=county)
+    ).json()
+    water = next(c for c in everything if c["code"] == "water")
+    assert water == {
+        "code": "water",
+        "name": "灌溉用水纠纷",
+        "national_category": "生产经营",
+        "active": False,
+    }
+    offered = (await api.get("/api/categories", headers=county)).json()
+    assert "water" not in {c["code"] for c in offered}
+
+    # Visit days for 大事, and a rule of its own for one category; a bad entry is refused in Chinese.
+    await page.goto("/admin/visit-policies")
+    big = page.get_by_test_id("policy-row-big-all")
+    await big.wait_for()
+    await big.get_by_test_id("policy-days").fill("5，15、60")
+    await big.get_by_test_id("policy-save").click()
+    await page.get_by_test_id("policies-notice").filter(has_text="第 5、15、60 天").wait_for()
+    await page.get_by_test_id("policy-new-level").select_option("small")
+    await page.get_by_test_id("policy-new-category").select_option("labour")
+    await page.get_by_test_id("policy-new-days").fill("30, 3")
+    await page.get_by_test_id("policy-add").click()
+    await page.get_by_test_id("policy-row-small-labour").wait_for()
+    await big.get_by_test_id("policy-days").fill("0")
+    await big.get_by_test_id("policy-save").click()
+    assert (
+        await page.get_by_test_id("policies-error").inner_text() == "大事 · 全部类别：天数应在 1 到 365 之间"
+    )
+    await page.screenshot(path=screenshot_path("admin-15-visit-policies"), full_page=True)
+    policies = (await api.get("/api/visit-policies", headers=county)).json()
+    by_key = {(p["level"], p["category"]): (p["offsets_days"], p["source"]) for p in policies}
+    assert by_key[("big", None)] == ([5, 15, 60], "custom")
+    assert by_key[("small", "labour")] == ([3, 30], "custom")
+
+    # The audit log: the county office read a case's parties; filter to that case.
+    body = case_body(TIANYUAN_POINT, title="审计日志核对")
+    created = await api.post("/api/cases", json=body, headers=county)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    assert (await api.get(f"/api/cases/{case_id}", headers=county)).status_code == 200  # an audited read
+    await page.goto("/admin/audit")
+    await page.get_by_test_id("audit-case").fill(case_id)
+    await page.get_by_test_id("audit-search").click()
+    await page.get_by_test_id("audit-row").filter(has_text="查看当事人信息").wait_for()
+    rows = page.get_by_test_id("audit-row")
+    texts = await rows.all_inner_texts()
+    assert all(case_id[:8] in t for t in texts), texts
+    assert any("查看当事人信息" in t and "county" in t for t in texts), texts
+    await page.screenshot(path=screenshot_path("admin-16-audit"), full_page=True)

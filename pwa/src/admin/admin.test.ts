@@ -91,6 +91,6 @@ describe('console checks', () => {
     expect(actionLabel('case.read_personal')).toBe('查看当事人信息')
     expect(actionLabel('case.assign')).toBe('办理：assign')
     expect(actionLabel('something.new')).toBe('something.new')
-    expect(detailText({ detail: { fields: ['parties', 'title'] } })).toBe('fields: parties, title')
+    expect(detailText({ detail: { fields: ['id_number', 'name'], reason: 'x' } })).toBe('字段：身份证号、姓名；reason：x')
   })
 })

@@ -30,10 +30,30 @@ export function actionLabel(action: string): string {
   return action
 }
 
-/** The detail object in one line: "fields: 标题, 当事人". Values are whatever the server logged. */
+/** Words the server logs in `detail`, in Chinese (others are shown as they come). */
+const WORDS: Record<string, string> = {
+  fields: '字段',
+  cases: '案件数',
+  name: '姓名',
+  phone: '手机号码',
+  id_number: '身份证号',
+  title: '标题',
+  description: '描述',
+  parties: '当事人',
+  category: '类别',
+  level: '级别',
+  location: '位置',
+  role: '角色',
+  scope_code: '区域',
+  team_id: '调解队',
+  display_name: '姓名',
+}
+const word = (w: unknown) => (typeof w === 'string' ? (WORDS[w] ?? w) : String(w))
+
+/** The detail object in one line: "字段：姓名、手机号码". Values are whatever the server logged. */
 export function detailText(e: Pick<AuditEntry, 'detail'>): string {
   return Object.entries(e.detail ?? {})
-    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${word(k)}：${Array.isArray(v) ? v.map(word).join('、') : typeof v === 'object' && v !== null ? JSON.stringify(v) : word(v)}`)
     .join('；')
 }
 
