@@ -514,3 +514,92 @@ async def test_county_edits_categories_and_visit_policies_and_reads_the_audit_lo
     assert all(case_id[:8] in t for t in texts), texts
     assert any("查看当事人信息" in t and "county" in t for t in texts), texts
     await page.screenshot(path=screenshot_path("admin-16-audit"), full_page=True)
+
+
+async def test_county_creates_an_account_with_a_one_time_password_and_edits_it(desktop, api):
+    page = desktop
+    county = await auth(api, "county")
+    await signed_in(page, "county")
+    await page.goto("/admin/users")
+    await page.get_by_test_id("users-new").click()
+    dialog = page.get_by_test_id("user-dialog")
+    await dialog.get_by_test_id("user-username").fill("Grid Worker")  # refused before asking the server
+    await dialog.get_by_test_id("user-save").click()
+    await dialog.get_by_text("用户名只能用小写字母、数字和 . _ -，3–32 位").wait_for()
+    await dialog.get_by_test_id("user-username").fill("grid.li")
+    await dialog.get_by_test_id("user-name").fill("李网格")
+    await dialog.get_by_test_id("user-role").select_option("grid_worker")
+    await dialog.get_by_test_id("user-township").select_option(TIANYUAN)
+    await (
+        dialog.get_by_test_id("user-village")
+        .locator(f"option[value='{GUANMIAO}']")
+        .wait_for(state="attached")
+    )
+    await dialog.get_by_test_id("user-village").select_option(GUANMIAO)
+    await dialog.get_by_test_id("user-phone").fill("13912345678")
+    await page.screenshot(path=screenshot_path("admin-17-user-create"))
+    await dialog.get_by_test_id("user-save").click()
+
+    # No password given: a one-time password, shown once.
+    one_time = (await page.get_by_test_id("otp-value").inner_text()).strip()
+    await page.get_by_test_id("otp-close").click()
+    row = page.get_by_test_id("user-row-grid.li")
+    await row.wait_for()
+    assert "139****5678" in await row.inner_text()
+    first = await login(api, "grid.li", one_time)
+    assert first["must_change_password"] is True
+    assert first["user"]["scope"]["code"] == GUANMIAO
+
+    # Edit: the full phone number is read (audited) to fill the form; a new one is saved.
+    await row.get_by_test_id("user-edit-grid.li").click()
+    dialog = page.get_by_test_id("user-dialog")
+    assert await dialog.get_by_test_id("user-phone").input_value() == "13912345678"
+    await dialog.get_by_test_id("user-phone").fill("1391234567")
+    await dialog.get_by_test_id("user-save").click()
+    await dialog.get_by_text("手机号码应为 11 位（现在 10 位）").wait_for()
+    await dialog.get_by_test_id("user-phone").fill("13987654321")
+    await dialog.get_by_test_id("user-save").click()
+    await page.get_by_test_id("users-notice").filter(has_text="已保存 李网格").wait_for()
+    assert "139****4321" in await row.inner_text()
+    user = (await api.get(f"/api/admin/users/{first['user']['id']}", headers=county)).json()
+    assert user["phone"] == "13987654321"
+
+
+async def test_county_creates_a_team_adds_a_member_and_revokes_a_device(desktop, api):
+    page = desktop
+    county = await auth(api, "county")
+    await signed_in(page, "county")
+    await page.goto("/admin/teams")
+    await page.get_by_test_id("teams-new").click()
+    dialog = page.get_by_test_id("team-dialog")
+    await dialog.get_by_test_id("team-name").fill("右岸新村红色调解队")
+    await dialog.get_by_test_id("team-township").select_option(TIANYUAN)
+    villages = (await api.get("/api/regions", params={"parent": TIANYUAN}, headers=county)).json()
+    village = next(v for v in villages if v["level"] == "village" and v["code"] != GUANMIAO)
+    await dialog.get_by_test_id(f"team-village-{village['code']}").check()
+    await dialog.get_by_test_id("team-save").click()
+    await page.get_by_test_id("teams-notice").filter(has_text="已创建 右岸新村红色调解队").wait_for()
+    team = page.locator("[data-testid^=team-row-]", has_text="右岸新村红色调解队")
+    assert village["name"] in await team.inner_text()
+
+    team_id = (await team.get_attribute("data-testid")).removeprefix("team-row-")
+    await team.get_by_test_id(f"team-members-{team_id}").click()
+    await page.get_by_test_id("member-name").fill("杨老师")
+    await page.get_by_test_id("member-kind").select_option("律师")
+    await page.get_by_test_id("member-add").click()
+    await page.get_by_test_id(f"team-member-list-{team_id}").filter(has_text="杨老师").wait_for()
+    await page.screenshot(path=screenshot_path("admin-18-team-members"), full_page=True)
+    teams = (await api.get("/api/admin/teams", params={"q": "右岸新村"}, headers=county)).json()
+    assert [(m["name"], m["kind"]) for m in teams[0]["members"]] == [("杨老师", "律师")]
+    assert [v["code"] for v in teams[0]["villages"]] == [village["code"]]
+
+    # A lost phone: revoked from the devices screen; its token stops working at once.
+    lost = await login(api, "leader1", device_name="丢失的手机")
+    await page.goto(f"/admin/devices?user_id={lost['user']['id']}")
+    device = page.locator("[data-testid^=device-row-]", has_text="丢失的手机")
+    await device.get_by_test_id("device-revoke").click()
+    await device.get_by_test_id("device-status").filter(has_text="已停用").wait_for()
+    await page.screenshot(path=screenshot_path("admin-19-devices"), full_page=True)
+    me = await api.get("/api/me", headers={"Authorization": f"Bearer {lost['access_token']}"})
+    assert me.status_code == 401
+    assert me.json()["code"] == "auth.device_revoked"
