@@ -285,7 +285,7 @@ export class AdminApi {
     return this.client.get(`/audit${auditQuery(f)}`)
   }
   async auditXlsx(f: AuditFilter): Promise<Blob> {
-    const res = await this.client.raw('GET', `/audit${auditQuery(f, { format: 'xlsx' })}`, { headers: { Accept: XLSX } })
+    const res = await this.client.raw('GET', `/audit/export${auditQuery(f)}`, { headers: { Accept: XLSX } })
     if (!res.ok) throw await ApiError.fromResponse(res)
     return res.blob()
   }
@@ -298,22 +298,9 @@ function isMissing(e: unknown): boolean {
 
 export const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 
-/**
- * The contract names the filters case_id / user_id; the server before issue 13 reads case / user.
- * Both are sent so the screen filters either way (unknown query parameters are ignored).
- */
-export function auditQuery(f: AuditFilter, extra: Record<string, string> = {}): string {
-  return query({
-    case_id: f.case_id,
-    case: f.case_id,
-    user_id: f.user_id,
-    user: f.user_id,
-    since: f.since,
-    until: f.until,
-    before_id: f.before_id,
-    limit: f.limit,
-    ...extra,
-  })
+/** The audit log's filters as the server names them (case, user, since, until, before_id, limit). */
+export function auditQuery(f: AuditFilter): string {
+  return query({ case: f.case_id, user: f.user_id, since: f.since, until: f.until, before_id: f.before_id, limit: f.limit })
 }
 
 export const admin = new AdminApi()
