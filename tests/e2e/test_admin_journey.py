@@ -82,6 +82,9 @@ async def find_user(page, username: str):
     await page.get_by_test_id("users-q").fill(username)
     row = page.get_by_test_id(f"user-row-{username}")
     await row.wait_for()
+    # The search has answered: only that account is listed.
+    await page.wait_for_function("() => document.querySelectorAll('[data-testid^=user-row-]').length === 1")
+    await page.locator('[data-testid=users-table][aria-busy="false"]').wait_for()
     return row
 
 
@@ -197,7 +200,7 @@ async def test_county_imports_a_roster_with_one_bad_row_fixes_it_and_imports_aga
     cells = await rows.first.locator("td").all_inner_texts()
     assert cells[0] == "队员"
     assert cells[1] == f"第 {roster_data_row(template, 1)} 行"
-    assert re.search(r"[\u4e00-\u9fff]", cells[3]), cells  # a Chinese reason (its wording is the server's)
+    assert cells[2:] == ["村（社区）代码", "村（社区）代码 530524101999 不存在"]
     assert await page.get_by_test_id("roster-import").count() == 0
     assert await page.get_by_test_id("roster-result").get_attribute("data-applied") == "0"
     await page.screenshot(path=screenshot_path("admin-01-roster-errors"), full_page=True)
@@ -443,7 +446,7 @@ async def test_township_supervisor_sees_only_the_township_screens(desktop, brows
     await context.close()
 
 
-async def test_county_edits_categories_and_visit_policies_and_reads_the_audit_log(desktop, api):
+async def test_county_edits_categories_and_visit_policies_and_reads_the_audit_log(desktop, api, tmp_path):
     page = desktop
     county = await auth(api, "county")
     await signed_in(page, "county")
@@ -515,6 +518,17 @@ async def test_county_edits_categories_and_visit_policies_and_reads_the_audit_lo
     assert any("查看当事人信息" in t and "county" in t for t in texts), texts
     await page.screenshot(path=screenshot_path("admin-16-audit"), full_page=True)
 
+    # What the filter selects, as an XLSX for the county's records.
+    async with page.expect_download() as info:
+        await page.get_by_test_id("audit-export").click()
+    download = await info.value
+    assert re.fullmatch(r"审计日志-\d{4}-\d{2}-\d{2}\.xlsx", download.suggested_filename)
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+    exported = list(load_workbook(saved).active.iter_rows(min_row=2, values_only=True))
+    assert {row[3] for row in exported} == {case_id}
+    assert {row[2] for row in exported} == {"case.create", "case.read_personal"}
+
 
 async def test_county_creates_an_account_with_a_one_time_password_and_edits_it(desktop, api):
     page = desktop
@@ -563,6 +577,12 @@ async def test_county_creates_an_account_with_a_one_time_password_and_edits_it(d
     assert "139****4321" in await row.inner_text()
     user = (await api.get(f"/api/admin/users/{first['user']['id']}", headers=county)).json()
     assert user["phone"] == "13987654321"
+
+    # Opening the account for editing read its full phone number: that read is in the audit log.
+    await page.goto("/admin/audit")
+    await page.get_by_test_id("audit-user").fill("county")
+    await page.get_by_test_id("audit-search").click()
+    await page.get_by_test_id("audit-row").filter(has_text="查看账号（含手机号码）").first.wait_for()
 
 
 async def test_county_creates_a_team_adds_a_member_and_revokes_a_device(desktop, api):
