@@ -2,6 +2,8 @@ import { createRouter, createWebHistory } from 'vue-router'
 import { onSignedOut, restoreSession, session } from './core/session'
 import { isSupervisor } from './people/labels'
 import { MAP_LIMIT, prefetchAreaCases } from './map/api'
+import { adminRoutes, installAdminGuard } from './admin/routes'
+import { installPeopleHooks } from './people/hooks'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -22,6 +24,7 @@ export const router = createRouter({
     { path: '/', name: 'home', component: () => import('./home/HomeView.vue'), meta: { auth: true, title: '首页' } },
     { path: '/login', name: 'login', component: () => import('./people/LoginView.vue'), meta: { guest: true, title: '登录' } },
     { path: '/me', name: 'me', component: () => import('./people/MeView.vue'), meta: { auth: true, title: '我的' } },
+    { path: '/password', name: 'password', component: () => import('./people/PasswordView.vue'), meta: { auth: true, title: '设置新密码' } },
     { path: '/capture', name: 'capture', component: () => import('./cases/CaptureView.vue'), meta: { auth: true, title: '登记纠纷' } },
     // Leaflet is only in this route's chunk.
     { path: '/capture/map', name: 'capture-map', component: () => import('./cases/MapPickView.vue'), meta: { auth: true, title: '地图选点' } },
@@ -44,6 +47,8 @@ export const router = createRouter({
     },
     { path: '/dashboard', name: 'dashboard', component: () => import('./reports/DashboardView.vue'), meta: { auth: true, supervisor: true, title: '统计' } },
     { path: '/reports', name: 'reports', component: () => import('./reports/ReportsView.vue'), meta: { auth: true, supervisor: true, title: '报表' } },
+    // The admin console (county admins, township supervisors).
+    ...adminRoutes,
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })
@@ -57,6 +62,10 @@ router.beforeEach(async (to) => {
   if (to.meta.supervisor && !isSupervisor(session.user)) return { name: 'home' }
   return true
 })
+
+// After the guard above: a one-time password must be replaced first; county-only console screens.
+installPeopleHooks(router)
+installAdminGuard(router)
 
 router.afterEach((to) => {
   document.title = to.meta.title ? `${to.meta.title} · 枫桥网格通` : '枫桥网格通'

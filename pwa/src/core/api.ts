@@ -21,6 +21,9 @@ import type { User } from '../people/types'
 
 export type SessionEndReason = 'revoked' | 'expired'
 
+/** Sees every response the server sent (headers and status only; the body belongs to the caller). */
+export type ResponseObserver = (res: Response, method: string, path: string) => void
+
 export interface ApiClientOptions {
   /** Base path of the API; same origin. */
   baseUrl?: string
@@ -70,6 +73,7 @@ export class ApiClient {
   private readonly now: () => number
   private readonly timeoutMs: number
   private readonly opts: ApiClientOptions
+  private readonly observers = new Set<ResponseObserver>()
 
   constructor(opts: ApiClientOptions = {}) {
     this.opts = opts
@@ -91,6 +95,15 @@ export class ApiClient {
 
   get signedIn(): boolean {
     return this.tokens !== null
+  }
+
+  /**
+   * Watch every response (e.g. the people domain looks for `Fengqiao-Wipe: requested`). An observer
+   * must not read the body (clone it if it must) and must not throw; returns the unsubscribe.
+   */
+  observe(fn: ResponseObserver): () => void {
+    this.observers.add(fn)
+    return () => this.observers.delete(fn)
   }
 
   // ---- auth endpoints -------------------------------------------------------------------------
@@ -265,7 +278,7 @@ export class ApiClient {
     // Stays linked after the headers arrive, so the caller can still cancel a streamed body.
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      return await this.fetchFn(this.baseUrl + path, {
+      const res = await this.fetchFn(this.baseUrl + path, {
         method,
         headers,
         body: payload,
@@ -273,6 +286,14 @@ export class ApiClient {
         credentials: 'same-origin',
         cache: 'no-store',
       })
+      for (const fn of this.observers) {
+        try {
+          fn(res, method, path)
+        } catch (e) {
+          console.warn('api: a response observer failed', e)
+        }
+      }
+      return res
     } catch (e) {
       signal?.removeEventListener('abort', onAbort)
       if (signal?.aborted) throw e // the caller cancelled: not a network problem

@@ -10,7 +10,7 @@ import { ApiClient } from './api'
 import { db, type SessionRow } from './db'
 import { getDeviceName, setDeviceName, setLastUsername } from './device'
 import { ApiError, NetworkError } from './errors'
-import type { Tokens } from './types'
+import type { AuthResponse, Tokens } from './types'
 import type { User } from '../people/types'
 
 interface SessionState {
@@ -112,7 +112,8 @@ export async function refreshMe(): Promise<void> {
   }
 }
 
-export async function login(username: string, password: string, deviceName: string): Promise<User> {
+/** Signs in; the whole answer is returned (the people domain reads `must_change_password`). */
+export async function login(username: string, password: string, deviceName: string): Promise<AuthResponse> {
   const name = deviceName.trim() || getDeviceName()
   setDeviceName(name)
   state.deviceName = name
@@ -121,7 +122,7 @@ export async function login(username: string, password: string, deviceName: stri
   setLastUsername(username.trim())
   // Ask the browser not to evict our IndexedDB under storage pressure (unsent cases live there).
   if (typeof navigator !== 'undefined') void navigator.storage?.persist?.().catch(() => false)
-  return data.user
+  return data
 }
 
 /**

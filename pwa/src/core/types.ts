@@ -10,6 +10,8 @@ export interface AuthResponse {
   /** Seconds until the (rotated) refresh token expires. */
   refresh_expires_in: number
   user: User
+  /** Signed in with a one-time password: the user must set a new one before anything else. */
+  must_change_password?: boolean
 }
 
 /** Tokens as the client keeps them: absolute times (epoch ms, phone clock) instead of durations. */
