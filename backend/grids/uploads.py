@@ -17,6 +17,7 @@ import json
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from backend.grids.importer import (
     PARENT_FIELDS,
     ImportRefused,
     LayerOptions,
+    _json_features,
     read_layer,
 )
 from backend.grids.maps import DEFAULT_TOLERANCE_DEG, TOLERANCE_DEG
@@ -131,6 +133,19 @@ def _guess(columns: list[str], candidates: tuple[str, ...]) -> str | None:
 
 
 def _inspect_file(path: Path) -> dict:
+    try:
+        collection = _json_features(path)
+    except ImportRefused as exc:
+        return {"file": path.name, "problem": exc.message, "layers": []}
+    if collection is None:
+        return _inspect_source(path, path)
+    with tempfile.TemporaryDirectory(prefix="fengqiao-inspect-") as tmp:
+        source = Path(tmp) / f"{path.stem}.geojson"
+        source.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+        return _inspect_source(path, source)
+
+
+def _inspect_source(path: Path, source: Path) -> dict:
     import pyogrio
 
     out: dict = {"file": path.name, "layers": []}
@@ -140,9 +155,9 @@ def _inspect_file(path: Path) -> dict:
             out["problem"] = f"缺少同名的 {'、'.join(missing)} 文件，请一起上传"
             return out
     try:
-        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+        layers = [str(row[0]) for row in pyogrio.list_layers(source)]
         for layer in layers:
-            info = pyogrio.read_info(path, layer=layer if len(layers) > 1 else None)
+            info = pyogrio.read_info(source, layer=layer if len(layers) > 1 else None)
             columns = [str(c) for c in info["fields"]]
             out["layers"].append(
                 {
@@ -158,7 +173,7 @@ def _inspect_file(path: Path) -> dict:
                 }
             )
     except Exception:
-        # A DataV bare array, or something GDAL cannot open: the import step says what it is.
+        # Something GDAL cannot open: the import step says what it is, in the importer's words.
         out["layers"] = [{"name": None, "features": None, "crs": None, "fields": [], "guess": {}}]
     return out
 
