@@ -132,7 +132,7 @@ def bd09_to_gcj02_array(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, n
 def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]:
     """WGS-84 → GCJ-02 → BD-09 (for tests, and to compare with points picked on Baidu maps)."""
     g_lon, g_lat = wgs84_to_gcj02(lon, lat)
-    b_lon, b_lat = gcj02_to_bd09_array(np.float64(g_lon), np.float64(g_lat))
+    b_lon, b_lat = gcj02_to_bd09_array(np.array(g_lon), np.array(g_lat))
     return float(b_lon), float(b_lat)
 
 

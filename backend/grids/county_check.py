@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from backend.grids.outline import chinese_geometry_to_wgs84
+from backend.grids.datums import chinese_geometry_to_wgs84
 from backend.grids.topology import LEVEL_NAMES, Feature, equal_area_transformer, issue, to_metric
 
 OUTSIDE_TOLERANCE_M = 500.0

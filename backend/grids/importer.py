@@ -22,6 +22,7 @@ from pyproj import CRS
 from tqdm import tqdm
 
 from backend.core.errors import AppError
+from backend.grids.datums import chinese_crs, chinese_geometry_to_wgs84
 from backend.grids.topology import Feature, issue
 
 SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -403,12 +404,6 @@ def clean_geometry(geom) -> tuple[shapely.Geometry | None, str | None]:
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def _chinese_crs(option: str | None) -> str | None:
-    from backend.grids.outline import chinese_crs  # outline imports this module
-
-    return chinese_crs(option)
-
-
 def _choose_layer(path: Path, layer: str | None) -> str | None:
     import pyogrio
 
@@ -480,8 +475,6 @@ def _json_features(path: Path) -> dict | None:
 
 def _from_chinese_datum(gdf, crs: str, bounds, level: str):
     """GCJ-02/BD-09 lon/lat to WGS-84, before anything else looks at the geometry."""
-    from backend.grids.outline import chinese_geometry_to_wgs84  # outline imports this module
-
     name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[crs]
     if gdf.crs is not None and not gdf.crs.is_geographic:
         raise ImportRefused(
@@ -561,7 +554,7 @@ def _read_layer(
             code="grids.empty_file",
         )
     bounds = tuple(float(b) for b in gdf.total_bounds)
-    chinese = _chinese_crs(options.crs)
+    chinese = chinese_crs(options.crs)
     if chinese:
         gdf, crs_label = _from_chinese_datum(gdf, chinese, bounds, level)
     else:

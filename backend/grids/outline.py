@@ -9,48 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import shapely
 
-from backend.core.coords import bd09_to_wgs84_array, gcj02_to_wgs84_array
+from backend.grids.datums import chinese_crs, chinese_geometry_to_wgs84
 from backend.grids.importer import ImportRefused
-
-CHINESE_CRS = {"gcj02", "bd09"}
-
-
-def chinese_crs(option: str | None) -> str | None:
-    """'gcj02' or 'bd09' for the spellings people type (GCJ-02, gcj02, BD09, bd-09), else None."""
-    name = (option or "").lower().replace("-", "").replace("_", "").strip()
-    return name if name in CHINESE_CRS else None
-
-
-def gcj02_geometry_to_wgs84(geom):
-    """Every vertex through the GCJ-02 inverse (vectorised; a geometry or an array of them)."""
-
-    def convert(coords: np.ndarray) -> np.ndarray:
-        lon, lat = gcj02_to_wgs84_array(coords[:, 0], coords[:, 1])
-        return np.column_stack([lon, lat])
-
-    return shapely.transform(geom, convert)
-
-
-def bd09_geometry_to_wgs84(geom):
-    """Every vertex through the BD-09 → GCJ-02 → WGS-84 inverse (vectorised)."""
-
-    def convert(coords: np.ndarray) -> np.ndarray:
-        lon, lat = bd09_to_wgs84_array(coords[:, 0], coords[:, 1])
-        return np.column_stack([lon, lat])
-
-    return shapely.transform(geom, convert)
-
-
-def chinese_geometry_to_wgs84(geom, crs: str):
-    """The one conversion path for GCJ-02 and BD-09 geometries (outlines and imports alike)."""
-    if crs == "gcj02":
-        return gcj02_geometry_to_wgs84(geom)
-    if crs == "bd09":
-        return bd09_geometry_to_wgs84(geom)
-    raise ValueError(crs)
 
 
 def read_outline(path: Path | str, crs: str | None = None) -> shapely.Geometry:
