@@ -5,6 +5,7 @@ Phones give WGS-84 from GPS; a point picked on a Chinese web map is GCJ-02 and a
 in Changning. GCJ-02 is WGS-84 shifted by a published forward formula; there is no closed-form
 inverse, so the inverse is solved by fixed-point iteration (converges to 1e-10 degrees in a few steps;
 the round trip is exact to well under a millimetre). Outside mainland China GCJ-02 equals WGS-84.
+BD-09 (Baidu) is a second offset on top of GCJ-02 (below).
 """
 
 from __future__ import annotations
@@ -94,3 +95,53 @@ def gcj02_to_wgs84_array(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, 
         if np.all(np.abs(e_lon) < _TOL_DEG) and np.all(np.abs(e_lat) < _TOL_DEG):
             break
     return w_lon, w_lat
+
+
+# BD-09 (Baidu maps) is GCJ-02 with a second published offset on top, applied everywhere. Its usual
+# "inverse" formula is itself an approximation (metres off), so the inverse is again solved by
+# iteration from it, as for GCJ-02.
+_BD_X_PI = math.pi * 3000.0 / 180.0
+
+
+def gcj02_to_bd09_array(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The published forward formula, vectorised (scalars work too)."""
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _BD_X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _BD_X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def bd09_to_gcj02_array(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Invert the BD-09 offset: the approximate formula, then fixed-point iteration on the forward one."""
+    b_lon = np.asarray(lon, dtype=float)
+    b_lat = np.asarray(lat, dtype=float)
+    x, y = b_lon - 0.0065, b_lat - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _BD_X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_X_PI)
+    g_lon, g_lat = z * np.cos(theta), z * np.sin(theta)
+    for _ in range(_MAX_ITER):
+        f_lon, f_lat = gcj02_to_bd09_array(g_lon, g_lat)
+        e_lon, e_lat = f_lon - b_lon, f_lat - b_lat
+        g_lon, g_lat = g_lon - e_lon, g_lat - e_lat
+        if np.all(np.abs(e_lon) < _TOL_DEG) and np.all(np.abs(e_lat) < _TOL_DEG):
+            break
+    return g_lon, g_lat
+
+
+def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]:
+    """WGS-84 → GCJ-02 → BD-09 (for tests, and to compare with points picked on Baidu maps)."""
+    g_lon, g_lat = wgs84_to_gcj02(lon, lat)
+    b_lon, b_lat = gcj02_to_bd09_array(np.array(g_lon), np.array(g_lat))
+    return float(b_lon), float(b_lat)
+
+
+def bd09_to_wgs84_array(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BD-09 → GCJ-02 → WGS-84, vectorised: the one path Baidu coordinates take."""
+    g_lon, g_lat = bd09_to_gcj02_array(lon, lat)
+    return gcj02_to_wgs84_array(g_lon, g_lat)
+
+
+def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
+    w_lon, w_lat = bd09_to_wgs84_array(np.array([lon]), np.array([lat]))
+    return float(w_lon[0]), float(w_lat[0])

@@ -2,6 +2,8 @@
 
 Exit codes of `import`: 0 stored (and activated unless --no-activate), 2 refused (nothing stored),
 3 stored but not activated because the topology report has errors (fix, or --force).
+With --json, stdout holds exactly one JSON document (the result, or the refusal); progress and the
+one-line summary go to stderr.
 """
 
 from __future__ import annotations
@@ -24,8 +26,43 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+def _level_label(level: str) -> str:
+    from backend.grids.topology import LEVEL_NAMES
+
+    return LEVEL_NAMES.get(level, level)
+
+
+def carried_lines(report: dict) -> list[str]:
+    """What the generation took over from an earlier one, and what that means (CLI and admin screen)."""
+    by_number: dict[int, list[str]] = {}
+    for level, number in report.get("carried", {}).items():
+        by_number.setdefault(number, []).append(level)
+    lower = report.get("lower") or {}
+    recut = set(lower.get("levels", [])) if lower.get("mode") == "recut" else set()
+    lines = []
+    for number, levels in by_number.items():
+        plain = [lv for lv in levels if lv not in recut]
+        cut = [lv for lv in levels if lv in recut]
+        if plain:
+            lines.append(
+                f"{'、'.join(_level_label(lv) for lv in plain)}：沿用第 {number} 代"
+                f"（本次没有导入这些层级，原样使用第 {number} 代的边界）"
+            )
+        if cut:
+            lines.append(
+                f"{'、'.join(_level_label(lv) for lv in cut)}：沿用第 {number} 代，"
+                "按新导入的上级裁切（--recut-lower，临时的合成边界）"
+            )
+    if lower.get("dropped"):
+        lines.append(
+            f"{'、'.join(_level_label(lv) for lv in lower['dropped'])}：不再沿用（--drop-lower），"
+            "定位只回答到本代最细的层级"
+        )
+    return lines
+
+
 def _print_report(report: dict) -> None:
-    levels = "，".join(f"{lv} {n} 个" for lv, n in report.get("levels", {}).items())
+    levels = "，".join(f"{_level_label(lv)} {n} 个" for lv, n in report.get("levels", {}).items())
     click.echo(f"层级：{levels}")
     for src in report.get("sources", []):
         fields = src.get("fields", {})
@@ -34,8 +71,8 @@ def _print_report(report: dict) -> None:
             f"编码 {src.get('encoding')}，字段 编码={fields.get('code')} 名称={fields.get('name')} "
             f"上级={fields.get('parent')}"
         )
-    for level, number in report.get("carried", {}).items():
-        click.echo(f"  {level}: 沿用第 {number} 代")
+    for line in carried_lines(report):
+        click.echo(f"  {line}")
     status = "通过" if report.get("clean") else "有错误"
     click.echo(f"拓扑检查{status}：{report.get('errors', 0)} 个错误，{report.get('warnings', 0)} 个警告")
     for check, n in report.get("by_check", {}).items():
@@ -77,7 +114,10 @@ def grids() -> None:
 @click.option("--layer", default=None, help="Layer of a GeoPackage or KML with several layers")
 @click.option("--encoding", default=None, help="Attribute encoding, e.g. GBK (default: .cpg, or guessed)")
 @click.option(
-    "--crs", default=None, help="CRS when the file has none or a wrong one, e.g. EPSG:4490, EPSG:4521"
+    "--crs",
+    default=None,
+    help="CRS when the file has none or a wrong one, e.g. EPSG:4490, EPSG:4521; gcj02 for AMap, DataV "
+    "and Tencent data, bd09 for Baidu data (converted to WGS-84 before anything else)",
 )
 @click.option("--force", is_flag=True, help="Activate even if the topology report has errors")
 @click.option("--no-activate", is_flag=True, help="Store the generation without activating it")
@@ -87,7 +127,19 @@ def grids() -> None:
     "--overlay", is_flag=True, help="A new network is an overlay (default: the first one is primary)"
 )
 @click.option("--network-levels", default=None, help="Levels of a new overlay network, comma-separated")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
+@click.option(
+    "--drop-lower",
+    is_flag=True,
+    help="Do not carry the levels below the imported ones (locate answers from the finest imported level)",
+)
+@click.option(
+    "--recut-lower",
+    is_flag=True,
+    help="Clip the carried lower levels to the new parents (a synthetic stop-gap, marked as such)",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as one JSON document (summary on stderr)"
+)
 def import_(
     files: tuple[Path, ...],
     network: str,
@@ -104,6 +156,8 @@ def import_(
     network_name: str | None,
     overlay: bool,
     network_levels: str | None,
+    drop_lower: bool,
+    recut_lower: bool,
     as_json: bool,
 ) -> None:
     """Import boundary FILES (Shapefile, GeoPackage, GeoJSON, KML) as a new generation.
@@ -115,6 +169,9 @@ def import_(
 
     if len(levels) != len(files):
         raise click.UsageError("give one --level per FILE, in the same order")
+    if drop_lower and recut_lower:
+        raise click.UsageError("--drop-lower 与 --recut-lower 只能选一个")
+    lower = "drop" if drop_lower else "recut" if recut_lower else "carry"
 
     async def run() -> service.ImportResult:
         layers = []
@@ -139,6 +196,7 @@ def import_(
             network_name=network_name,
             network_kind="overlay" if overlay else None,
             network_levels=network_levels.split(",") if network_levels else None,
+            lower=lower,
             progress=True,
         )
 
@@ -146,14 +204,30 @@ def import_(
         result = _run(run())
     except AppError as exc:
         click.echo(f"导入被拒绝：{exc.message}", err=True)
-        if "report" in exc.details:
+        if as_json:
+            refusal = {"refused": True, "code": exc.code, "message": exc.message}
+            click.echo(json.dumps({**refusal, "report": exc.details.get("report")}, ensure_ascii=False))
+        elif "report" in exc.details:
             _print_report(exc.details["report"])
         sys.exit(EXIT_REFUSED)
     if as_json:
-        click.echo(json.dumps(result.report, ensure_ascii=False, indent=2))
+        document = {
+            "refused": False,
+            "network": result.network,
+            "generation_id": result.generation_id,
+            "number": result.number,
+            "reused": result.reused,
+            "activated": result.activated,
+            "active": result.active,
+            "clean": result.clean,
+            "summary": result.summary(),
+            "report": result.report,
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        click.echo(result.summary(), err=True)
     else:
         _print_report(result.report)
-    click.echo(result.summary())
+        click.echo(result.summary())
     if not no_activate and not result.active:
         sys.exit(EXIT_NOT_ACTIVATED)
 

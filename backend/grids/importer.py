@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from pyproj import CRS
 from tqdm import tqdm
 
 from backend.core.errors import AppError
+from backend.grids.datums import chinese_crs, chinese_geometry_to_wgs84
 from backend.grids.topology import Feature, issue
 
 SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -28,7 +30,11 @@ MAX_CODE_LENGTH = 32  # grid_region.code
 # Candidate attribute names, compared case-insensitively (Shapefile names are cut to 10 characters).
 CODE_FIELDS = (
     "code",
+    "adcode",  # AMap, DataV, AreaCity
     "dm",
+    "xzdm",  # 乡镇代码
+    "cun_dm",  # 村代码
+    "cundm",
     "bm",
     "qhdm",
     "xzqdm",
@@ -41,11 +47,24 @@ CODE_FIELDS = (
     "网格编码",
     "区划代码",
 )
-NAME_FIELDS = ("name", "mc", "qhmc", "xzqmc", "wgmc", "gridname", "名称", "网格名称", "区划名称")
+NAME_FIELDS = (
+    "name",
+    "mc",
+    "xzmc",
+    "cun_mc",
+    "cunmc",
+    "qhmc",
+    "xzqmc",
+    "wgmc",
+    "gridname",
+    "名称",
+    "网格名称",
+    "区划名称",
+)
 PARENT_FIELDS = (
     "parent_code",
     "parent_cod",
-    "parent",
+    "parent",  # DataV: {"adcode": ...}
     "sjdm",
     "sjbm",
     "fdm",
@@ -144,8 +163,10 @@ def _crs_hint(bounds: tuple[float, float, float, float]) -> tuple[str, str]:
     minx, miny, maxx, maxy = bounds
     if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
         return (
-            "坐标像是经纬度：--crs EPSG:4490（CGCS2000）或 --crs EPSG:4326（WGS-84）",
-            "The coordinates look like lon/lat: --crs EPSG:4490 (CGCS2000) or EPSG:4326",
+            "坐标像是经纬度：测绘数据用 --crs EPSG:4490（CGCS2000）或 --crs EPSG:4326（WGS-84）；"
+            "从高德、DataV、腾讯地图得到的数据是 GCJ-02，用 --crs gcj02；百度地图的数据用 --crs bd09",
+            "The coordinates look like lon/lat: --crs EPSG:4490 (CGCS2000) or EPSG:4326; AMap, DataV "
+            "and Tencent data is GCJ-02 (--crs gcj02), Baidu data BD-09 (--crs bd09)",
         )
     if 25e6 <= minx and maxx < 46e6 and int(minx // 1e6) == int(maxx // 1e6):
         zone = int(minx // 1e6)
@@ -195,8 +216,8 @@ def resolve_crs(
             crs = CRS.from_user_input(option)
         except Exception:
             raise ImportRefused(
-                message=f"无法识别坐标系 {option}（例如 EPSG:4490、EPSG:4542）",
-                message_en=f"Unknown CRS {option} (e.g. EPSG:4490, EPSG:4542)",
+                message=f"无法识别坐标系 {option}（例如 EPSG:4490、EPSG:4542、gcj02、bd09）",
+                message_en=f"Unknown CRS {option} (e.g. EPSG:4490, EPSG:4542, gcj02, bd09)",
                 code="geo.invalid_crs",
             ) from None
     elif file_crs is not None:
@@ -206,12 +227,14 @@ def resolve_crs(
         raise ImportRefused(
             message=(
                 "文件没有坐标系信息（Shapefile 缺少 .prj，或坐标系未定义），无法确定坐标的含义。"
-                f"请用 --crs 指定，例如经纬度 --crs EPSG:4490，CGCS2000 3度带带带号第33带 --crs EPSG:4521，"
-                f"不带带号中央经线99° --crs EPSG:4542。{hint}"
+                "请用 --crs 指定，例如经纬度 --crs EPSG:4490，CGCS2000 3度带带号第33带 --crs EPSG:4521，"
+                "不带带号中央经线99° --crs EPSG:4542，高德/DataV/腾讯地图的 GCJ-02 数据 --crs gcj02，"
+                f"百度地图的数据 --crs bd09。{hint}"
             ),
             message_en=(
                 "The file has no CRS (no .prj or undefined). Give one with --crs, e.g. EPSG:4490 for "
-                f"lon/lat, EPSG:4521 for GK zone 33 with prefix, EPSG:4542 for GK CM 99E without. {hint_en}"
+                "lon/lat, EPSG:4521 for GK zone 33 with prefix, EPSG:4542 for GK CM 99E without, gcj02 "
+                f"for AMap/DataV/Tencent data, bd09 for Baidu data. {hint_en}"
             ),
             code="grids.crs_missing",
         )
@@ -313,9 +336,19 @@ def _pick_field(
 
 
 def _text(value) -> str | None:
-    """An attribute as text: numbers from DBF numeric fields lose their '.0'."""
+    """An attribute as text: numbers from DBF numeric fields lose their '.0'; DataV's parent
+    object ({"adcode": 530524}, read by GDAL as JSON text) gives its code."""
     if value is None:
         return None
+    if isinstance(value, dict):
+        return _text(value.get("adcode", value.get("code")))
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return _text(parsed)
     if isinstance(value, float):
         if math.isnan(value):
             return None
@@ -377,11 +410,7 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:
-        raise ImportRefused(
-            message=f"无法读取文件 {path.name}：{exc}",
-            message_en=f"Cannot read {path.name}: {exc}",
-            code="grids.unreadable",
-        ) from None
+        raise _unreadable(path, exc) from None
     names = [str(row[0]) for row in layers]
     if layer is not None:
         if layer not in names:
@@ -403,23 +432,104 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     return polygonal[0] if len(names) > 1 else None
 
 
+def _unreadable(path: Path, exc: Exception) -> ImportRefused:
+    """GDAL's own words go to the English message only: the clerk gets what to do."""
+    return ImportRefused(
+        message=f"无法读取文件 {path.name}：不是能识别的 Shapefile（需同名的 .shp、.shx、.dbf）、"
+        "GeoPackage、GeoJSON（FeatureCollection）或 KML 文件，或文件已损坏。请在 GIS 软件中另存为 "
+        "GeoPackage 或 Shapefile 后重试",
+        message_en=f"Cannot read {path.name}: {exc}",
+        code="grids.unreadable",
+    )
+
+
+def _json_features(path: Path) -> dict | None:
+    """A .json/.geojson file whose top level is an array (DataV and some scrapers write the features
+    as a bare array, which GDAL does not read) as a FeatureCollection; None for any other file."""
+    if path.suffix.lower() not in (".json", ".geojson"):
+        return None
+    with open(path, "rb") as f:
+        head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"["):
+        return None
+    refuse = ImportRefused(
+        message=f"文件 {path.name} 是 JSON 数组，但其中不是 GeoJSON 要素（Feature）：请导出为 GeoJSON "
+        "FeatureCollection、GeoPackage 或 Shapefile",
+        message_en=f"{path.name} is a JSON array of something other than GeoJSON Features",
+        code="grids.unreadable",
+    )
+    try:
+        items = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError):
+        raise refuse from None
+    features: list = []
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "Feature":
+            features.append(item)
+        elif isinstance(item, dict) and item.get("type") == "FeatureCollection":
+            features += item.get("features") or []
+        else:
+            raise refuse
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _from_chinese_datum(gdf, crs: str, bounds, level: str):
+    """GCJ-02/BD-09 lon/lat to WGS-84, before anything else looks at the geometry."""
+    name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[crs]
+    if gdf.crs is not None and not gdf.crs.is_geographic:
+        raise ImportRefused(
+            message=f"文件的坐标系是投影坐标（{gdf.crs.name}），而 {name} 只用于经纬度：去掉 --crs {crs}，"
+            "或确认数据来源",
+            message_en=f"The file is in a projected CRS ({gdf.crs.name}); {name} is lon/lat only",
+            code="grids.crs_mismatch",
+        )
+    minx, miny, maxx, maxy = bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise ImportRefused(
+            message=f"坐标不是经纬度，不可能是 {name}：请去掉 --crs {crs}，按文件实际的坐标系导入",
+            message_en=f"The coordinates are not lon/lat, so not {name}",
+            code="grids.crs_mismatch",
+        )
+    converted = chinese_geometry_to_wgs84(np.asarray(gdf.geometry.values, dtype=object), crs)
+    gdf = gdf.set_geometry(list(converted), crs="EPSG:4326")
+    return gdf, f"{name}（已转换为 WGS-84）"
+
+
 def read_layer(path: Path | str, options: LayerOptions, *, progress: bool = False) -> LayerRead:
     """Read one file (one layer) of one level into WGS-84 features, with what was fixed on the way."""
-    import pyogrio  # imports pandas and geopandas: only when a file is read
-
     path = Path(path)
     if not path.exists():
         raise ImportRefused(
             message=f"文件不存在：{path}", message_en=f"No such file: {path}", code="grids.no_file"
         )
+    collection = _json_features(path)
+    if collection is None:
+        return _read_layer(path, path, options, [], progress)
+    note = issue(
+        "warning",
+        "json_array",
+        options.level,
+        f"{path.name} 的顶层是要素数组（DataV 等网站的格式），已按 GeoJSON FeatureCollection 读取",
+        f"{path.name} is a bare array of features (as DataV writes them); read as a FeatureCollection",
+    )
+    with tempfile.TemporaryDirectory(prefix="fengqiao-import-") as tmp:
+        source = Path(tmp) / f"{path.stem}.geojson"
+        source.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+        return _read_layer(path, source, options, [note], progress)
+
+
+def _read_layer(
+    path: Path, source: Path, options: LayerOptions, issues: list[dict], progress: bool
+) -> LayerRead:
+    import pyogrio  # imports pandas and geopandas: only when a file is read
+
     level = options.level
-    issues: list[dict] = []
-    layer = _choose_layer(path, options.layer)
-    info = pyogrio.read_info(path, layer=layer)
+    layer = _choose_layer(source, options.layer)
+    info = pyogrio.read_info(source, layer=layer)
     encoding = options.encoding
     encoding_note = encoding or info.get("encoding")
     if encoding is None and info.get("driver") == "ESRI Shapefile":
-        guessed = _guess_shapefile_encoding(path)
+        guessed = _guess_shapefile_encoding(source)
         if guessed:
             encoding = guessed
             encoding_note = f"{guessed}（推断）"
@@ -434,13 +544,9 @@ def read_layer(path: Path | str, options: LayerOptions, *, progress: bool = Fals
                 )
             )
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        gdf = pyogrio.read_dataframe(source, layer=layer, encoding=encoding)
     except Exception as exc:
-        raise ImportRefused(
-            message=f"无法读取文件 {path.name}：{exc}",
-            message_en=f"Cannot read {path.name}: {exc}",
-            code="grids.unreadable",
-        ) from None
+        raise _unreadable(path, exc) from None
     if gdf.empty:
         raise ImportRefused(
             message=f"文件 {path.name} 没有要素",
@@ -448,8 +554,12 @@ def read_layer(path: Path | str, options: LayerOptions, *, progress: bool = Fals
             code="grids.empty_file",
         )
     bounds = tuple(float(b) for b in gdf.total_bounds)
-    crs, crs_label = resolve_crs(gdf.crs, options.crs, bounds, issues, level)
-    gdf = _to_wgs84(gdf, crs, level, crs_label, issues)
+    chinese = chinese_crs(options.crs)
+    if chinese:
+        gdf, crs_label = _from_chinese_datum(gdf, chinese, bounds, level)
+    else:
+        crs, crs_label = resolve_crs(gdf.crs, options.crs, bounds, issues, level)
+        gdf = _to_wgs84(gdf, crs, level, crs_label, issues)
     lon_min, lat_min, lon_max, lat_max = (float(b) for b in gdf.total_bounds)
     if not (-180 <= lon_min <= lon_max <= 180 and -90 <= lat_min <= lat_max <= 90):
         raise ImportRefused(

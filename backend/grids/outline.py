@@ -1,30 +1,18 @@
 """The county outline: read from any file the grid importer reads, in WGS-84.
 
 `fengqiao init` stores it on the county row; imports are checked against it. Chinese public boundary
-data is usually GCJ-02 (AMap, DataV): `crs="gcj02"` converts it before anything else.
+data is usually GCJ-02 (AMap, DataV) or BD-09 (Baidu): `crs="gcj02"`/`"bd09"` converts it before
+anything else, here and in the importer (one conversion path).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import shapely
 
-from backend.core.coords import gcj02_to_wgs84_array
+from backend.grids.datums import chinese_crs, chinese_geometry_to_wgs84
 from backend.grids.importer import ImportRefused
-
-CHINESE_CRS = {"gcj02"}
-
-
-def gcj02_geometry_to_wgs84(geom: shapely.Geometry) -> shapely.Geometry:
-    """Every vertex through the GCJ-02 inverse (vectorised)."""
-
-    def convert(coords: np.ndarray) -> np.ndarray:
-        lon, lat = gcj02_to_wgs84_array(coords[:, 0], coords[:, 1])
-        return np.column_stack([lon, lat])
-
-    return shapely.transform(geom, convert)
 
 
 def read_outline(path: Path | str, crs: str | None = None) -> shapely.Geometry:
@@ -44,7 +32,7 @@ def read_outline(path: Path | str, crs: str | None = None) -> shapely.Geometry:
             message_en=f"Cannot read the outline file {path.name}: give GeoJSON, Shapefile or GeoPackage",
             code="grids.unreadable",
         ) from None
-    chinese = (crs or "").lower() in CHINESE_CRS
+    chinese = chinese_crs(crs)
     if crs and not chinese:
         gdf = gdf.set_crs(crs, allow_override=True)
     if gdf.crs is not None and not chinese and not gdf.crs.is_geographic:
@@ -60,14 +48,15 @@ def read_outline(path: Path | str, crs: str | None = None) -> shapely.Geometry:
         )
     outline: shapely.Geometry = shapely.union_all([shapely.make_valid(g) for g in polygons])
     if chinese:
-        outline = gcj02_geometry_to_wgs84(outline)
+        outline = chinese_geometry_to_wgs84(outline, chinese)
     min_lon, min_lat, max_lon, max_lat = (float(v) for v in shapely.bounds(outline))
     if not (73 <= min_lon and max_lon <= 136 and 3 <= min_lat and max_lat <= 54):
         raise ImportRefused(
             message=(
                 f"县界坐标范围（经度 {min_lon:.3f}–{max_lon:.3f}，纬度 {min_lat:.3f}–{max_lat:.3f}）"
                 "不在中国境内："
-                "请检查坐标系，投影坐标请用 --crs 指定（例如 EPSG:4542），高德/DataV 数据用 --crs gcj02"
+                "请检查坐标系，投影坐标请用 --crs 指定（例如 EPSG:4542），"
+                "高德/DataV 数据用 --crs gcj02，百度数据用 --crs bd09"
             ),
             message_en="The outline is not in China: check its CRS (--crs EPSG:…; gcj02 for AMap/DataV)",
             code="county.outline_outside_china",

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.types import ControllerRouterHandler
 
 from backend.core.http import requires_role
 from backend.core.identity import CurrentUser, Role
-from backend.grids import county, maps, schemas, service
+from backend.grids import county, maps, schemas, service, uploads
+from backend.grids.cli import carried_lines
 from backend.grids.locate import InvalidCoordinates
 
 # Grid polygons change only when a new generation is activated; the ETag changes with it.
@@ -141,6 +143,57 @@ class GridsAdminController(Controller):
             "active": gen["active"],
             "network": gen["network_code"],
         }
+
+    @delete("/generations/{generation_id:int}", status_code=204, operation_id="discard_grid_generation")
+    async def discard(self, generation_id: FromPath[int]) -> None:
+        """Delete a generation that was never active (a test import, a wrong file)."""
+        await uploads.discard_generation(generation_id)
+
+    @get("/generations/{generation_id:int}/geojson", operation_id="grid_generation_geojson")
+    async def generation_geojson(
+        self, generation_id: FromPath[int], level: FromQuery[str] = "township"
+    ) -> dict:
+        """A generation's polygons at a level (simplified), active or not, to preview an import."""
+        return await uploads.generation_geojson(generation_id, level)
+
+    @post("/uploads", status_code=201, operation_id="new_grid_upload")
+    async def new_upload(self) -> dict:
+        """Start an upload of boundary files: the id to send them to."""
+        return {"id": uploads.new_upload()}
+
+    @put("/uploads/{upload_id:str}/files/{name:str}", operation_id="put_grid_upload_chunk")
+    async def put_chunk(
+        self, request: Request, upload_id: FromPath[str], name: FromPath[str], offset: FromQuery[int] = 0
+    ) -> dict:
+        """Append raw bytes to a file of the upload at `offset` (409 grids.upload_offset with the
+        server's offset when they disagree: continue from there)."""
+        body = await request.body()
+        size = await anyio.to_thread.run_sync(uploads.put_chunk, upload_id, name, offset, body)
+        return {"file": name, "size": size}
+
+    @get("/uploads/{upload_id:str}", operation_id="inspect_grid_upload")
+    async def inspect_upload(self, upload_id: FromPath[str]) -> list[dict]:
+        """The uploaded files with their layers, fields and the importer's guesses."""
+        return await uploads.inspect(upload_id)
+
+    @post("/imports", status_code=201, operation_id="import_grid_generation")
+    async def import_generation(self, data: JSONBody[schemas.ImportRequest]) -> schemas.ImportView:
+        """Read the chosen files (same options and messages as `fengqiao grids import`) and store a new
+        generation without activating it: look at the report and the map, then activate or discard."""
+        result = await uploads.run_import(
+            data.upload, data.network, [msgspec.to_builtins(layer) for layer in data.layers], data.lower
+        )
+        return schemas.ImportView(
+            generation_id=result.generation_id,
+            number=result.number,
+            network=result.network,
+            reused=result.reused,
+            active=result.active,
+            clean=result.clean,
+            summary=result.summary(),
+            carried=carried_lines(result.report),
+            report=result.report,
+        )
 
 
 class CountyView(msgspec.Struct):

@@ -62,3 +62,33 @@ class NetworkView(msgspec.Struct):
 
 class ActivateRequest(msgspec.Struct):
     force: bool = False
+
+
+class ImportLayerSpec(msgspec.Struct, forbid_unknown_fields=True):
+    file: str
+    level: str
+    code_field: str | None = None
+    name_field: str | None = None
+    parent_field: str | None = None
+    layer: str | None = None
+    encoding: str | None = None
+    crs: str | None = None  # EPSG:…, gcj02, bd09; empty: the file's own
+
+
+class ImportRequest(msgspec.Struct, forbid_unknown_fields=True):
+    upload: str
+    layers: list[ImportLayerSpec]
+    network: str = "primary"
+    lower: str = "carry"  # carry | drop | recut (see backend.grids.partial)
+
+
+class ImportView(msgspec.Struct):
+    generation_id: int
+    number: int
+    network: str
+    reused: bool
+    active: bool
+    clean: bool
+    summary: str
+    carried: list[str]  # what was carried forward and what that means, as the CLI prints it
+    report: dict

@@ -26,6 +26,8 @@ from backend.core import clock
 from backend.core.coords import gcj02_to_wgs84, gcj02_to_wgs84_array
 from backend.core.errors import AppError, InvalidRequest, NotFound
 from backend.db import write_transaction
+from backend.grids import county
+from backend.grids.county_check import check_against_county
 from backend.grids.importer import ImportRefused, LayerRead, derive_parents
 from backend.grids.locate import (
     PRIMARY_LEVELS,
@@ -36,6 +38,14 @@ from backend.grids.locate import (
     Place,
     RegionData,
     check_coordinates,
+)
+from backend.grids.partial import (
+    LOWER_MODES,
+    NESTING_CHECKS,
+    mismatch_issue,
+    recut,
+    recut_issue,
+    split_carried,
 )
 from backend.grids.tables import Division, GridGeneration, GridNetwork, GridRegion
 from backend.grids.topology import Feature, cap_issues, check_generation, issue, summarise
@@ -59,7 +69,10 @@ _INSERT_BATCH = 200
 class GenerationNotClean(AppError):
     status_code = 409
     code = "grids.report_not_clean"
-    message = "该代网格的拓扑检查有错误，不能启用（确认无误可强制启用）"
+    message = (
+        "该代网格的拓扑检查有错误，不能启用：请修正后重新导入；"
+        "确认无误要强制启用，命令行加 --force，管理页面勾选“强制启用”"
+    )
     message_en = "The generation's topology report has errors; activation needs force"
 
 
@@ -252,14 +265,18 @@ class ImportResult:
         return head + "，未启用"
 
 
-def generation_checksum(layer_checksums: dict[str, str], base_checksum: str | None = None) -> str:
+def generation_checksum(
+    layer_checksums: dict[str, str], base_checksum: str | None = None, lower: str = "carry"
+) -> str:
     """What identifies a generation's content: each level's source checksum, plus the base
-    generation's when levels are carried forward from it."""
+    generation's when levels are carried forward from it, plus what was done to the lower levels."""
     h = hashlib.sha256()
     for level, checksum in sorted(layer_checksums.items()):
         h.update(f"{level}:{checksum};".encode())
     if base_checksum is not None:
         h.update(f"base:{base_checksum}".encode())
+    if lower != "carry":
+        h.update(f"lower:{lower}".encode())
     return h.hexdigest()
 
 
@@ -332,12 +349,21 @@ async def import_layers(
     network_name: str | None = None,
     network_kind: str | None = None,
     network_levels: Sequence[str] | None = None,
+    lower: str = "carry",
     progress: bool = False,
 ) -> ImportResult:
     """Store layers as a new generation of a network and activate it if the report is clean (or
-    forced). Levels not imported are carried forward from the base (default: the active generation).
+    forced). Levels not imported are carried forward from the base (default: the active generation);
+    `lower` says what happens to the levels below the imported ones (backend.grids.partial).
+    Every import is checked against the county's outline (backend.grids.county_check).
     Importing the same files with the same options again makes no new generation.
     `activate`: True, False, or "if_none" (only when the network has no active generation)."""
+    if lower not in LOWER_MODES:
+        raise InvalidRequest(
+            message=f"lower 只能是 {'、'.join(LOWER_MODES)}",
+            message_en=f"lower must be one of {', '.join(LOWER_MODES)}",
+            code="grids.invalid",
+        )
     net = await ensure_network(network, name=network_name, kind=network_kind, levels=network_levels)
     net_levels = tuple(net["levels"].split(","))
     imported = [layer.options.level for layer in layers]
@@ -359,10 +385,13 @@ async def import_layers(
             message_en="The base generation is of another network",
             code="grids.invalid",
         )
-    carried = [lv for lv in (base_gen["levels"].split(",") if base_gen else []) if lv not in imported]
+    carried, below = split_carried(
+        net_levels, base_gen["levels"].split(",") if base_gen else [], imported, lower
+    )
     checksum = generation_checksum(
         {layer.options.level: layer.checksum for layer in layers},
         base_gen["checksum"] if carried and base_gen else None,
+        lower if below else "carry",
     )
     wants = activate is True or (activate == "if_none" and await active_generation(net["id"]) is None)
 
@@ -393,6 +422,14 @@ async def import_layers(
     for layer in layers:
         features[layer.options.level] = list(layer.features)
         issues += layer.issues
+    if lower == "recut":
+        for lv in below:
+            parent_level = net_levels[net_levels.index(lv) - 1]
+            pieces, split, moved = await anyio.to_thread.run_sync(
+                recut, features.get(lv, []), features.get(parent_level, [])
+            )
+            features[lv] = pieces
+            issues.append(recut_issue(lv, parent_level, len(pieces), split, moved))
     levels_here = tuple(lv for lv in net_levels if features.get(lv))
     for layer in layers:
         pos = net_levels.index(layer.options.level)
@@ -411,16 +448,33 @@ async def import_layers(
     known = (
         {r["code"] for r in await Division.select(Division.code).run()} if net["kind"] == "primary" else None
     )
-    issues += await anyio.to_thread.run_sync(
+    checked = await anyio.to_thread.run_sync(
         lambda: check_generation(
             features, net_levels, primary=net["kind"] == "primary", known_divisions=known
         )
     )
+    if lower == "carry" and base_gen is not None:
+        lowest = max(imported, key=net_levels.index)
+        for lv in below:
+            count = sum(
+                1
+                for i in checked
+                if i["level"] == lv and i["check"] in NESTING_CHECKS and i["severity"] == "error"
+            )
+            if count:
+                issues.append(mismatch_issue(lv, lowest, base_gen["number"], count))
+    issues += await _county_issues(features, net_levels, imported, primary=net["kind"] == "primary")
+    issues += checked
     report = {
         **summarise(issues),
         "levels": {lv: len(features[lv]) for lv in levels_here},
         "sources": [layer.info for layer in layers],
         "carried": {lv: base_gen["number"] for lv in carried} if base_gen else {},
+        "lower": {
+            "mode": lower,
+            "levels": below if lower != "drop" else [],
+            "dropped": below if lower == "drop" else [],
+        },
         "issues": cap_issues(issues),
     }
     if report["blocking"]:
@@ -478,6 +532,26 @@ async def import_layers(
         active=do_activate,
         clean=report["clean"],
         report=report,
+    )
+
+
+async def _county_issues(
+    features: dict[str, list[Feature]], levels: tuple[str, ...], imported: list[str], *, primary: bool
+) -> list[dict]:
+    info = await county.current()
+    outline = info.outline() if info else None
+    if info is None or outline is None:
+        return [
+            issue(
+                "warning",
+                "no_county_outline",
+                imported[0],
+                "尚未设置县界（fengqiao init --outline …），未检查数据是否在本县范围内",
+                "No county outline yet (fengqiao init --outline ...): not checked against the county",
+            )
+        ]
+    return await anyio.to_thread.run_sync(
+        lambda: check_against_county(features, levels, imported, outline, info.name, primary=primary)
     )
 
 

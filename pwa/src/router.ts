@@ -49,6 +49,8 @@ export const router = createRouter({
     { path: '/reports', name: 'reports', component: () => import('./reports/ReportsView.vue'), meta: { auth: true, supervisor: true, title: '报表' } },
     // The admin console (county admins, township supervisors).
     ...adminRoutes,
+    // County admins (the server checks; the view says so to anyone else). Linked from the admin console.
+    { path: '/admin/grids', name: 'admin-grids', component: () => import('./admin/GridsView.vue'), meta: { auth: true, supervisor: true, title: '网格管理' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })

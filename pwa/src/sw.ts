@@ -1,11 +1,16 @@
 /// <reference lib="webworker" />
 /**
  * Our service worker (vite-plugin-pwa injectManifest). It precaches the built app so it starts
- * offline, serves index.html for SPA routes, and never caches /api: local data lives in IndexedDB.
+ * offline, serves index.html for SPA routes, keeps a bounded cache of the base map tiles it has seen,
+ * and never caches /api: local data lives in IndexedDB.
  */
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching'
 import { NavigationRoute, registerRoute } from 'workbox-routing'
+import { CacheFirst } from 'workbox-strategies'
+import { CacheableResponsePlugin } from 'workbox-cacheable-response'
+import { ExpirationPlugin } from 'workbox-expiration'
 import { clientsClaim } from 'workbox-core'
+import { isTileUrl, TILE_CACHE_NAME, TILE_EXPIRATION } from './map/tiles'
 
 declare let self: ServiceWorkerGlobalScope
 
@@ -18,6 +23,18 @@ cleanupOutdatedCaches()
 registerRoute(
   new NavigationRoute(createHandlerBoundToURL('index.html'), {
     denylist: [/^\/api(\/|$)/, /^\/schema(\/|$)/, /^\/media(\/|$)/, /\/[^/?]+\.[^/]+$/],
+  }),
+)
+
+// Base map tiles (Tianditu, OSM) as they are seen, so a map picker works offline where it was used
+// before: cache first, at most TILE_EXPIRATION.maxEntries tiles, the least recently used dropped first.
+// Nothing is fetched ahead (Tianditu's terms forbid bulk downloads). Only real 200s are kept: the
+// map asks with CORS, so no opaque response (which browsers count as megabytes) fills the quota.
+registerRoute(
+  ({ url }) => isTileUrl(url),
+  new CacheFirst({
+    cacheName: TILE_CACHE_NAME,
+    plugins: [new CacheableResponsePlugin({ statuses: [200] }), new ExpirationPlugin({ ...TILE_EXPIRATION })],
   }),
 )
 

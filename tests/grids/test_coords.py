@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from pyproj import Geod
 
 from backend.core.coords import gcj02_to_wgs84, gcj02_to_wgs84_array, wgs84_to_gcj02
@@ -56,3 +57,17 @@ def test_round_trip_and_vectorised_agree():
 def test_outside_china_is_unchanged():
     assert gcj02_to_wgs84(2.35, 48.85) == (2.35, 48.85)
     assert wgs84_to_gcj02(-74.0, 40.7) == (-74.0, 40.7)
+
+
+def test_bd09_round_trip_and_offset():
+    from backend.core.coords import bd09_to_wgs84, bd09_to_wgs84_array, wgs84_to_bd09
+
+    lon = np.linspace(99.3, 100.0, 15)
+    lat = np.linspace(24.3, 25.2, 15)
+    bd = np.array([wgs84_to_bd09(x, y) for x, y in zip(lon, lat, strict=True)])
+    # Baidu's offset is GCJ-02's plus about half a kilometre more: hundreds of metres, never zero.
+    shift = _GEOD.inv(lon, lat, bd[:, 0], bd[:, 1])[2]
+    assert shift.min() > 500
+    back_lon, back_lat = bd09_to_wgs84_array(bd[:, 0], bd[:, 1])
+    assert np.abs(back_lon - lon).max() < 1e-9 and np.abs(back_lat - lat).max() < 1e-9
+    assert bd09_to_wgs84(*bd[0]) == pytest.approx((lon[0], lat[0]), abs=1e-9)

@@ -6,8 +6,10 @@
 import L from 'leaflet'
 import type { CellLevel, GridCollection, GridFeature } from './api'
 import { CLASS_COLORS, classBreaks, colorFor, ZERO_COLOR } from './scale'
+import { labelPoint, shortName } from './labelpoint'
 
 export { levelForZoom } from './scale'
+export { shortName } from './labelpoint'
 
 export class Choropleth {
   private readonly outline: L.GeoJSON
@@ -100,7 +102,9 @@ export class Choropleth {
     this.cells.eachLayer((layer) => {
       const poly = layer as L.Polygon & { feature?: GridFeature }
       const bounds = poly.getBounds()
-      const center = bounds.getCenter()
+      // Inside the polygon (a crescent's box centre is not), else the box centre.
+      const at = poly.feature ? labelPoint(poly.feature.geometry) : null
+      const center = at ? L.latLng(at[1], at[0]) : bounds.getCenter()
       if (onlyInView && !view.contains(center)) return
       const name = shortName(poly.feature?.properties.name ?? '')
       // No label where it would not fit inside its cell (it would cover the neighbours').
@@ -132,11 +136,6 @@ export class Choropleth {
       fillOpacity: 0.75,
     }
   }
-}
-
-/** 关庙社区居民委员会 → 关庙社区: the committee suffix adds nothing on a map. */
-export function shortName(name: string): string {
-  return name.replace(/(村民委员会|居民委员会|村委会|居委会)$/, '') || name
 }
 
 function escapeHtml(s: string): string {
