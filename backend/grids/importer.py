@@ -180,9 +180,10 @@ def _crs_hint(bounds: tuple[float, float, float, float]) -> tuple[str, str]:
     if 0 < minx and maxx < 1e6 and 0 < miny and maxy < 1e7:
         return (
             "横坐标不带带号，像是 CGCS2000 3度带高斯-克吕格（不带带号），须按中央经线选择："
-            "EPSG:4534（75°E）至 EPSG:4554（135°E），昌宁县为 99°E：--crs EPSG:4542",
+            "EPSG:4534（75°E）至 EPSG:4554（135°E），取离本县最近的 3 的倍数经度，如 99°E 为 --crs EPSG:4542",
             "Eastings without zone prefix: CGCS2000 3-degree Gauss-Kruger by central meridian, "
-            "EPSG:4534 (75E) to EPSG:4554 (135E); Changning is 99E: --crs EPSG:4542",
+            "EPSG:4534 (75E) to EPSG:4554 (135E), the multiple of 3 nearest the county; "
+            "99E is --crs EPSG:4542",
         )
     return ("无法从坐标推断坐标系", "The coordinate range does not suggest a CRS")
 

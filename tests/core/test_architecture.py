@@ -151,3 +151,27 @@ def test_nothing_below_the_composition_root_imports_it():
 def test_the_readme_states_the_same_order():
     readme = (BACKEND.parent / "README.md").read_text(encoding="utf-8")
     assert " ← ".join(LAYERS) in readme
+
+
+def test_no_county_is_named_in_the_code_outside_the_demo():
+    """A deployment's county comes from `fengqiao init` (the database) and settings: no string in
+    backend/ names 昌宁 or its code, except the demo's loader and history (docstrings may, as examples)."""
+    named = []
+    for path in sorted(BACKEND.rglob("*.py")):
+        if path.parent.name == "demo":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and id(node) not in docstrings:
+                text = str(node.value)
+                if "昌宁" in text or "530524" in text:
+                    named.append(f"{path.relative_to(BACKEND.parent)}:{node.lineno}: {text[:60]}")
+    assert named == []
