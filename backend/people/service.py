@@ -389,6 +389,7 @@ async def create_team(data: schemas.CreateTeamRequest) -> schemas.TeamView:
                 message="调解队名称已存在",
                 message_en="Team exists",
             )
+        await _check_members_exist(data.members)
         rows = await Team.insert(Team(name=data.name, township_code=data.township_code)).run()
         team_id = rows[0]["id"]
         if data.village_codes:
@@ -403,6 +404,21 @@ async def create_team(data: schemas.CreateTeamRequest) -> schemas.TeamView:
                 ]
             ).run()
     return (await team_views([team_id]))[0]
+
+
+async def _check_members_exist(members: list[schemas.TeamMemberIn]) -> None:
+    """A member named by user id must be an account (not a foreign-key failure at insert)."""
+    wanted = {m.user_id for m in members if m.user_id is not None}
+    if not wanted:
+        return
+    found = {r["id"] for r in await User.select(User.id).where(User.id.is_in(list(wanted))).run()}
+    if wanted - found:
+        raise InvalidRequest(
+            message="调解队成员中有不存在的用户",
+            message_en="A team member names a user that does not exist",
+            code="people.unknown_member",
+            details={"user_ids": sorted(wanted - found)},
+        )
 
 
 async def visible_teams(user: CurrentUser, township: str | None = None) -> list[schemas.TeamView]:
