@@ -23,10 +23,16 @@ class Server:
 
 
 @pytest.fixture
-def api_server(database_url):
+def server_env() -> dict[str, str]:
+    """More environment for api_server (a test parametrizes it to change a setting)."""
+    return {}
+
+
+@pytest.fixture
+def api_server(database_url, server_env):
     """`fengqiao serve` in its own process on the test's database (no PWA needed)."""
     port = _free_port()
-    env = {**os.environ, "FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_PORT": str(port)}
+    env = {**os.environ, **server_env, "FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_PORT": str(port)}
     log_path = Path(os.environ["FENGQIAO_DATA_DIR"]) / f"api-server-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -36,7 +42,7 @@ def api_server(database_url):
             stderr=log,
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a loaded CI machine
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:

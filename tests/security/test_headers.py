@@ -128,3 +128,18 @@ def test_the_server_believes_forwarded_headers_only_from_trusted_proxies(monkeyp
         "proxy_headers": True,
         "forwarded_allow_ips": "127.0.0.1,10.0.0.2",
     }
+
+
+@pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("server_env", "hsts"),
+    [({"FENGQIAO_TRUSTED_PROXIES": "127.0.0.1"}, True), ({}, False)],
+    ids=["proxy-trusted", "no-proxy-trusted"],
+)
+def test_a_trusted_proxy_saying_https_turns_on_hsts(api_server, server_env, hsts):
+    """The real server (uvicorn): X-Forwarded-Proto counts only from a trusted proxy, so a client
+    talking to the server directly cannot make it claim HTTPS."""
+    response = httpx.get(f"{api_server.base}/api/health", headers={"X-Forwarded-Proto": "https"}, timeout=30)
+    assert response.status_code == 200
+    assert ("strict-transport-security" in response.headers) is hsts

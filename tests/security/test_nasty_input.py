@@ -110,6 +110,17 @@ async def test_depth_is_counted_outside_strings(client):
     assert response.status_code == 201
 
 
+async def test_a_long_run_of_escaped_quotes_is_only_a_long_string(client):
+    """400 KB of \\" inside one string: decoded once, not scanned again per quote (a first version of
+    the depth check used a regular expression that took minutes on this)."""
+    body = b'{"name": "' + b'\\"' * 200_000 + b'"}'
+    response = await client.post(
+        "/api/admin/teams", content=body, headers={**await auth(client, "county"), **JSON}
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "request.invalid")
+    assert response.json()["errors"][0]["key"] == "name"  # too long for a team's name
+
+
 async def test_a_body_33_levels_deep_is_refused_and_32_accepted_as_json(client):
     headers = {**await auth(client, "county"), **JSON}
     deep = b'{"name": "x", "members": ' + b"[" * 32 + b"]" * 32 + b"}"
