@@ -10,6 +10,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from tests.factories import auth, case_body
@@ -261,3 +262,34 @@ async def test_a_sync_edit_to_before_2000_is_rejected(client):
         ("applied", "case.created"),
         ("rejected", "case.occurred_at_out_of_range"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), "request.number_out_of_range"),
+        (
+            asyncpg.exceptions.DataError("invalid input for query argument $1 (value out of int64 range)"),
+            "request.number_out_of_range",
+        ),
+        (
+            asyncpg.exceptions.CharacterNotInRepertoireError(
+                'invalid byte sequence for encoding "UTF8": 0x00'
+            ),
+            "text.control_characters",
+        ),
+    ],
+)
+def test_input_a_database_driver_refuses_is_still_a_client_error(error, code, caplog):
+    """The last line of defence, for a check the layers above missed: 400 and a warning, not a 500."""
+    from types import SimpleNamespace
+
+    from backend.core.http import internal_error_handler
+
+    request = SimpleNamespace(method="POST", url=SimpleNamespace(path="/api/x\n"))
+    with caplog.at_level(logging.WARNING):
+        response = internal_error_handler(request, error)  # type: ignore[arg-type]
+    assert response.status_code == 400
+    assert response.content["code"] == code
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "\n" not in caplog.records[0].getMessage()
