@@ -32,7 +32,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import BodyKwarg, ParameterKwarg
 
 from backend.core.errors import AppError, NotFound
-from backend.core.text import ControlCharacters, check_no_control_characters, has_line_controls
+from backend.core.text import (
+    ControlCharacters,
+    check_no_control_characters,
+    has_control_characters,
+    has_line_controls,
+)
 
 KB = 1024
 MB = 1024 * KB
@@ -172,14 +177,38 @@ async def check_request(request: Request) -> None:
         raise InvalidEncoding() from None
     except msgspec.DecodeError:
         return  # not JSON: Litestar's own decoding answers 400 request.invalid
-    if json_depth_exceeds(value):
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and json_depth_exceeds(value):
         raise TooDeep()
     if not handler.opt.get(CHECKED_PER_ITEM):
         check_item(value)
 
 
+def _suspect(value: Any) -> bool:
+    """Whether any integer is outside 64 bits or any string or key holds a control character: one
+    iterative pass that builds no paths (those are found afterwards, only for a body that fails)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if has_control_characters(item):
+                return True
+        elif kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                return True
+        elif kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            if any(has_control_characters(key) for key in item):
+                return True
+            stack.extend(item.values())
+    return False
+
+
 def check_item(value: Any, where: str = "") -> None:
     """Decoded JSON: integers within 64 bits and strings without control characters (else AppError)."""
+    if not _suspect(value):
+        return
     out_of_range = _first_out_of_range(value, where)
     if out_of_range is not None:
         raise NumberOutOfRange(details={"field": out_of_range[:200]})

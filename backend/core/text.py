@@ -60,6 +60,11 @@ def check_no_control_characters(value: Any, where: str = "") -> None:
         raise ControlCharacters(details={"field": _CONTROL.sub("?", found)[:200]})
 
 
+def has_control_characters(value: str) -> bool:
+    """True when text holds a control character other than tab and line breaks."""
+    return _CONTROL.search(value) is not None
+
+
 def has_line_controls(value: str) -> bool:
     """True when a one-line value (a name, a filter) holds a control character, tab or line break."""
     return _LINE_CONTROL.search(value) is not None
