@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import _free_port, browser, chromium_path, live_server, phone  # noqa: F401
+from tests.e2e.conftest import _free_port, browser, chromium_path, phone  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,10 @@ def api_server(database_url, server_env):
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def live_server(api_server, request) -> str:
+    """tests/e2e's server for the browser fixtures, with api_server's longer wait for a busy machine."""
+    request.getfixturevalue("chromium_path")  # skips without Chromium, fails without a PWA build
+    return api_server.base

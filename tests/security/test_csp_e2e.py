@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import screenshot_path
+from tests.media.images import jpeg
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
@@ -40,7 +41,7 @@ async def _sign_in(page, username: str) -> None:
     await page.get_by_test_id("me-name").wait_for()
 
 
-async def test_a_mediator_signs_in_without_csp_violations(phone):
+async def test_a_mediator_signs_in_and_captures_without_csp_violations(phone, tmp_path):
     console = await _watched(phone)
     response = await phone.goto("/")
     policy = response.headers["content-security-policy"]
@@ -49,6 +50,17 @@ async def test_a_mediator_signs_in_without_csp_violations(phone):
     await phone.reload()  # again, now from the service worker's cache
     await phone.get_by_test_id("me-name").wait_for()
     await phone.screenshot(path=screenshot_path("csp-01-mediator-home"))
+    # The capture screen: GPS, and a photo shrunk on the phone and previewed from a blob: URL.
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg((800, 600)))
+    await phone.get_by_test_id("go-capture").click()
+    await phone.get_by_test_id("cap-title").wait_for()
+    await phone.get_by_test_id("cap-gallery").set_input_files([str(photo)])
+    await phone.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=cap-photo] img').length === 1", timeout=60_000
+    )
+    await phone.get_by_test_id("cap-accuracy").wait_for()
+    await phone.screenshot(path=screenshot_path("csp-02-mediator-capture"))
     assert await phone.evaluate("() => window.__cspViolations") == []
     assert console == []
 
@@ -64,7 +76,7 @@ async def test_a_supervisor_opens_the_tiled_map_without_csp_violations(browser, 
     await _sign_in(page, "tianyuan")
     await page.get_by_test_id("home-map").click()
     await page.locator('[data-testid=supervisor-map][data-ready="1"]').wait_for(timeout=30_000)
-    await page.screenshot(path=screenshot_path("csp-02-supervisor-map"))
+    await page.screenshot(path=screenshot_path("csp-03-supervisor-map"))
     violations = await page.evaluate("() => window.__cspViolations")
     await context.close()
     assert violations == []
