@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import warnings
 
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders, State
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.security.jwt import JWTAuth
 from litestar.stores.memory import MemoryStore
 from litestar.types import Message, Scope
 
 from backend import db, wiring
 from backend.cases import routes as cases_routes
-from backend.core import secrets
+from backend.core import inbound, secrets
 from backend.core.auth import AccessToken
+from backend.core.headers import TILE_HOSTS, SecurityHeaders
 from backend.core.http import EXCEPTION_HANDLERS, RequestLogMiddleware, configure_logging
 from backend.core.identity import CurrentUser
 from backend.core.pwa import make_pwa_handler
@@ -27,6 +28,7 @@ from backend.core.throttle import FailureThrottle
 from backend.grids import routes as grids_routes
 from backend.map import routes as map_routes
 from backend.media import routes as media_routes
+from backend.media.uploads import MAX_BYTES as MEDIA_MAX_BYTES
 from backend.notify import live, worker
 from backend.notify import routes as notify_routes
 from backend.people import routes as people_routes
@@ -90,6 +92,13 @@ def _log_requests_outermost(app_config: AppConfig) -> AppConfig:
 COMPRESS_ONLY = r"^(?!/api/map/(cases|cells)$)"
 
 
+def server_options(settings: Settings) -> dict:
+    """uvicorn's options for the client address: X-Forwarded-* only from the trusted proxies."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
+
+
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Litestar:
     """Build the app. `manage_database=False` leaves the engine's pool to the caller (tests)."""
     settings = settings or get_settings()
@@ -124,7 +133,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             health,
             *people_routes.ROUTES,
             *grids_routes.ROUTES,
-            *media_routes.ROUTES,
+            # Photos are the only large bodies; the media service answers media.too_large itself.
+            Router(
+                "/", route_handlers=media_routes.ROUTES, request_max_body_size=MEDIA_MAX_BYTES + inbound.MB
+            ),
             *cases_routes.ROUTES,
             *map_routes.ROUTES,
             *sync_routes.ROUTES,
@@ -134,7 +146,6 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             make_pwa_handler(settings.pwa_dist),
         ],
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
-        before_send=[_tell_device_to_wipe],
         plugins=[live.LiveChannels(settings)],
         # The real server also runs the delivery loop and the periodic reminders (cancelled on shutdown).
         on_startup=[db.prepare, _warm_locate_index, worker.start] if manage_database else [],
@@ -145,9 +156,17 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             title="枫桥网格通 API",
             version=VERSION,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # Swagger UI comes from a CDN (and fails offline): only when settings.api_docs asks.
+            render_plugins=[SwaggerRenderPlugin()] if settings.api_docs else [JsonRenderPlugin()],
         ),
-        request_max_body_size=20 * 1024 * 1024,
+        before_send=[
+            SecurityHeaders((*TILE_HOSTS.get(settings.map_tiles, ()), *settings.csp_img_hosts)),
+            _tell_device_to_wipe,
+        ],
+        # Every body is bounded before it is read (sign-in and the sync push set their own) and
+        # checked before it is decoded: core/inbound.py.
+        request_max_body_size=inbound.BODY_LIMIT,
+        before_request=inbound.check_request,
         # The map's bulk JSON (50,000 markers are ~7 MB, ~1 MB gzipped) is compressed on the fly.
         # Only there: the PWA's assets are served precompressed, photos are JPEG, and a gzip stream
         # would hold back server-sent events.

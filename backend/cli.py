@@ -34,6 +34,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     from backend import db
+    from backend.app import server_options
 
     settings = get_settings()
     state = _run(db.migration_state())
@@ -48,6 +49,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers,
         log_level=settings.log_level.lower(),
         access_log=False,  # our request log leaves out query values and tokens
+        **server_options(settings),
     )
 
 

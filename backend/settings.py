@@ -58,6 +58,15 @@ class Settings:
     # tianditu (needs tianditu_key) or osm.
     map_tiles: str = "none"
     tianditu_key: str = ""
+    # More image hosts the Content-Security-Policy allows (the map_tiles host is allowed already),
+    # e.g. a county tile server: https://tiles.example.gov.cn
+    csp_img_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (the client address used
+    # by sign-in throttling and the audit log; HTTPS for HSTS). Empty: no proxy, headers ignored.
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    # The interactive API docs at /schema/swagger load Swagger UI from a CDN: off unless asked for
+    # (development). /schema/openapi.json is always served.
+    api_docs: bool = False
 
     @property
     def engine(self) -> str:
@@ -123,6 +132,9 @@ def load_settings() -> Settings:
         password_hashing=_password_hashing(_env("PASSWORD_HASHING", "standard")),
         map_tiles=_env("MAP_TILES", "none"),
         tianditu_key=_env("TIANDITU_KEY", ""),
+        csp_img_hosts=_env_list("CSP_IMG_HOSTS"),
+        trusted_proxies=_env_list("TRUSTED_PROXIES"),
+        api_docs=_env("API_DOCS", "off").lower() in ("1", "on", "true", "yes"),
     )
 
 

@@ -28,6 +28,22 @@ function precompress(): Plugin {
   }
 }
 
+/**
+ * Vant's icon font is inlined (woff2, a data: URL) with a fallback on at.alicdn.com: the fallback is
+ * never needed, would leak each visit to a third party, and the server's Content-Security-Policy
+ * (font-src 'self' data:) blocks it. Dropped from the built CSS.
+ */
+function noRemoteFonts(): Plugin {
+  return {
+    name: 'fengqiao-no-remote-fonts',
+    enforce: 'pre', // on the source, so the asset's hashed name reflects the change
+    transform(code, id) {
+      if (!/\.css($|\?)/.test(id) || !code.includes('at.alicdn.com')) return null
+      return { code: code.replace(/,\s*url\(["']?(https?:)?\/\/at\.alicdn\.com\/[^)]*\)\s*format\(["']woff["']\)/g, ''), map: null }
+    },
+  }
+}
+
 // Brand colour: deep red (#B71C1C, 6.6:1 against white) reads well in direct sunlight.
 const THEME = '#B71C1C'
 
@@ -39,6 +55,7 @@ export default defineConfig({
   plugins: [
     vue(),
     precompress(),
+    noRemoteFonts(),
     // Vant components are imported on demand (with their own CSS) as they appear in templates.
     Components({ resolvers: [VantResolver()], dts: 'src/components.d.ts' }),
     VitePWA({

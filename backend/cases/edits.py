@@ -72,6 +72,8 @@ def _parse(changes: dict[str, Any]) -> dict[str, Any]:
         values["title"] = fields.title(values["title"])
     if "description" in values:
         values["description"] = fields.description(values["description"])
+    if values.get("occurred_at") is not None:
+        values["occurred_at"] = fields.occurred_at(values["occurred_at"])
     if "photos" in values:
         values["photos"] = fields.photos(values["photos"])
     return values

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from backend.cases import privacy, schemas
+from backend.core import clock, text
 from backend.core.errors import AppError, InvalidRequest
 from backend.media.service import check_sha256
 
@@ -13,6 +15,10 @@ MAX_DESCRIPTION = 5000
 MAX_PHOTOS = 9
 MAX_PARTIES = 20
 MAX_PARTY_NAME = 64
+# A dispute is recorded when it happens or later: a date before the service (and the county's paper
+# records) or beyond tomorrow is a typo or a phone with a wrong clock.
+EARLIEST_OCCURRED = datetime(2000, 1, 1, tzinfo=clock.LOCAL_TZ)
+OCCURRED_SLACK = timedelta(days=1)
 
 
 class TextTooLong(AppError):
@@ -28,8 +34,8 @@ class TooManyPhotos(AppError):
 
 
 def title(raw: str) -> str:
-    value = raw.strip()
-    if not value:
+    value = text.single_line(raw, "title")
+    if text.is_blank(value):
         raise InvalidRequest(
             message="请填写纠纷标题", message_en="A title is required", code="case.title_required"
         )
@@ -43,6 +49,21 @@ def description(raw: str) -> str:
         raise TextTooLong(
             message=f"情况描述最多 {MAX_DESCRIPTION} 字",
             details={"field": "description", "max": MAX_DESCRIPTION},
+        )
+    return raw
+
+
+def occurred_at(raw: datetime | None) -> datetime | None:
+    """When it happened: from 2000 to a day ahead of now (a time without a zone is local time)."""
+    if raw is None:
+        return None
+    moment = raw if raw.tzinfo is not None else raw.replace(tzinfo=clock.LOCAL_TZ)
+    if not EARLIEST_OCCURRED <= moment <= clock.now() + OCCURRED_SLACK:
+        raise InvalidRequest(
+            message="发生时间须在2000年之后、且不晚于明天",
+            message_en="The time it happened must be after 2000 and no later than tomorrow",
+            code="case.occurred_at_out_of_range",
+            details={"field": "occurred_at"},
         )
     return raw
 
@@ -63,8 +84,8 @@ def parties(raw: list[schemas.PartyIn]) -> list[dict[str, Any]]:
         raise TextTooLong(message=f"当事人最多 {MAX_PARTIES} 人", details={"field": "parties"})
     rows = []
     for index, party in enumerate(raw):
-        name = party.name.strip()
-        if not name:
+        name = text.single_line(party.name, f"parties[{index}].name")
+        if text.is_blank(name):
             raise InvalidRequest(
                 message="请填写当事人姓名", message_en="Party name required", code="case.party_name_required"
             )

@@ -79,6 +79,7 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
     await require_active(data.category)
     title = fields.title(data.title)
     description = fields.description(data.description)
+    occurred_at = fields.occurred_at(data.occurred_at)
     photos = fields.photos(data.photos)
     parties = fields.parties(data.parties)
     located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
@@ -120,7 +121,7 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
                     mediator=user.id if user.role == Role.mediator else None,
                     created_by=user.id,
                     created_device=user.device_id,
-                    occurred_at=data.occurred_at,
+                    occurred_at=occurred_at,
                     reported_at=now,
                     create_hash=fingerprint,
                     updated_at=now,

@@ -8,6 +8,7 @@ import logging
 import time
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
@@ -16,6 +17,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
 
 from backend.core.errors import AppError, Forbidden
+from backend.core.inbound import NumberOutOfRange
+from backend.core.text import ControlCharacters
 
 log = logging.getLogger("fengqiao.http")
 request_log = logging.getLogger("fengqiao.request")
@@ -51,8 +54,30 @@ def http_exception_handler(_: Request, exc: HTTPException) -> Response:
     return Response(body, status_code=status, headers=exc.headers or None)
 
 
+def _input_the_database_refused(exc: Exception) -> AppError | None:
+    """Client input that core/inbound.py and the domains' checks should have stopped and a database
+    driver refused: still the client's error (400), never a 500. Logged, because a check is missing."""
+    if isinstance(exc, OverflowError) or (
+        isinstance(exc, asyncpg.exceptions.DataError) and "out of int" in str(exc)
+    ):
+        return NumberOutOfRange()
+    if isinstance(
+        exc,
+        asyncpg.exceptions.CharacterNotInRepertoireError | asyncpg.exceptions.UntranslatableCharacterError,
+    ):
+        return ControlCharacters()
+    return None
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    refused = _input_the_database_refused(exc)
+    if refused is not None:
+        log.warning(
+            "input refused by the database on %s %r: %s", request.method, request.url.path, type(exc).__name__
+        )
+        return app_error_handler(request, refused)
+    # %r: a path may hold control characters (a decoded %00 or %0a) that must not break the log line.
+    log.exception("unhandled error on %s %r", request.method, request.url.path)
     return Response(
         {"code": "server.error", "message": "服务器出错，请稍后再试", "message_en": "Server error"},
         status_code=500,

@@ -14,11 +14,13 @@ from litestar.types import ControllerRouterHandler
 
 from backend.core.http import flag, requires_role
 from backend.core.identity import CurrentUser, Role
+from backend.core.inbound import AUTH_BODY_LIMIT
 from backend.people import accounts, roster, schemas, service, teams
 
 
 class AuthController(Controller):
     path = "/api/auth"
+    request_max_body_size = AUTH_BODY_LIMIT  # read before anyone is signed in: a few short strings
     tags = ["auth"]
 
     @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, operation_id="login")

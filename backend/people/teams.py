@@ -72,7 +72,8 @@ async def _check_member_users(actor: CurrentUser, user_ids: list[int]) -> None:
             raise InvalidRequest(
                 message=f"队员账号 {user_id} 不存在或不在您的管理范围",
                 message_en=f"Member account {user_id} does not exist or is outside your reach",
-                code="people.unknown_user",
+                code="people.unknown_member",
+                details={"user_ids": [user_id]},
             )
 
 

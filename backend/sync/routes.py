@@ -41,6 +41,7 @@ from litestar.types import ControllerRouterHandler
 
 from backend.core.errors import TooManyRequests
 from backend.core.identity import CurrentUser
+from backend.core.inbound import CHECKED_PER_ITEM, SYNC_BODY_LIMIT
 from backend.sync import feed, schemas, service
 
 DEFAULT_PUSH_PER_MINUTE = 120
@@ -89,7 +90,15 @@ class SyncController(Controller):
     path = "/api/sync"
     tags = ["sync"]
 
-    @post("/push", operation_id="sync_push", status_code=200, guards=[push_rate_limit])
+    @post(
+        "/push",
+        operation_id="sync_push",
+        status_code=200,
+        guards=[push_rate_limit],
+        request_max_body_size=SYNC_BODY_LIMIT,
+        # An operation with a control character or a huge number is rejected on its own (service.push).
+        opt={CHECKED_PER_ITEM: True},
+    )
     async def push(
         self, data: JSONBody[schemas.PushIn], request: Request[CurrentUser, Any, State]
     ) -> schemas.PushOut:

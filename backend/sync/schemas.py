@@ -32,7 +32,7 @@ class OpIn(msgspec.Struct):
 
 
 class PushIn(msgspec.Struct):
-    ops: Annotated[list[OpIn], Meta(max_length=MAX_OPS_PER_PUSH)]
+    ops: Annotated[list[OpIn], Meta(min_length=1, max_length=MAX_OPS_PER_PUSH)]
 
 
 class OpResult(msgspec.Struct):

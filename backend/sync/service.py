@@ -34,6 +34,7 @@ from piccolo.querystring import QueryString
 from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import CurrentUser
+from backend.core.inbound import check_item
 from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.people.service import user_as_now
 from backend.sync.ops import OP_TYPES, OpType, Outcome, missing_case_photos, missing_photos_of_cases
@@ -244,6 +245,12 @@ async def push(user: CurrentUser, ops: list[OpIn]) -> list[OpResult]:
                 # A resend after a crash between an op's commit and the drain it triggers: drain now.
                 waiting.discard(op.entity_id)
                 await drain(op.entity_id)
+            continue
+        try:
+            # Checked here, not for the whole push (core/inbound.py): this op can never apply.
+            check_item(msgspec.to_builtins(op))
+        except AppError as exc:
+            results.append(_result(op.op_id, Outcome("rejected", exc.code, None), exc))
             continue
         try:
             result, unblocks = await _with_retries(lambda op=op: _process_once(user, op))

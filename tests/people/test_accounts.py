@@ -282,7 +282,7 @@ async def test_a_team_member_must_be_an_account_one_manages(client):
         headers=bearer(admin),
     )
     assert r.status_code == 400
-    assert r.json()["code"] == "people.unknown_user"
+    assert r.json()["code"] == "people.unknown_member"
     tianyuan = await login(client, "tianyuan")
     mediator2 = (await login(client, "mediator2"))["user"]["id"]
     r = await client.post(
@@ -295,7 +295,7 @@ async def test_a_team_member_must_be_an_account_one_manages(client):
         headers=bearer(tianyuan),
     )
     assert r.status_code == 400
-    assert r.json()["code"] == "people.unknown_user"
+    assert r.json()["code"] == "people.unknown_member"
 
 
 async def test_teams_are_renamed_given_villages_members_and_deactivated(client):

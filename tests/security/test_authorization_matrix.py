@@ -1,0 +1,331 @@
+"""Every operation of the OpenAPI × every role × in and out of scope: no token is 401, a role that may
+not call it 403, an object the caller may not see 404 (its existence is not leaked), and otherwise the
+operation's own answer. The table below must name every operation in the schema, so a new route
+cannot be added without saying who may call it and on what.
+
+The objects are in 田园镇 关庙社区, made by mediator1 (of 关庙社区's team, led by leader1): tianyuan
+(田园镇's supervisor), the county office and a grid worker of 关庙社区 see them too; kasi (卡斯镇's
+supervisor) and mediator2 (卡斯社区's team) do not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.factories import act, auth, bearer, case_body, login, make_case, make_user, tokens_for
+from tests.media.images import jpeg, sha
+from tests.notify.support import close_case_at
+from tests.sync.helpers import note_op
+
+ROLES = ("county", "tianyuan", "kasi", "mediator1", "mediator2", "leader1", "grid")
+ALL = frozenset(ROLES)
+COUNTY = frozenset({"county"})
+SEES = frozenset({"county", "tianyuan", "mediator1", "leader1", "grid"})  # the case, its photo
+SEES_VISIT = SEES  # a visit is seen with its case
+GUANMIAO = "530524101001"
+GUANMIAO_CELL = "530524101001001"  # a grid cell of 关庙社区 (the first of its village)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class World:
+    """What the requests name: ids of objects in 关庙社区, made once per test."""
+
+    case_id: str = ""  # closed, with its agreement, a photo and a return visit
+    open_case_id: str = ""  # assigned to mediator1 by the township, in mediation
+    visit_id: str = ""
+    photo: str = ""
+    photo_bytes: bytes = b""
+    notification_id: int = 0  # one of notification_owner's own
+    notification_owner: str = ""
+    generation_id: int = 0
+    device_id: str = ""  # a spare session of mediator2, for the county to revoke
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Request = tuple[str, str, dict[str, Any]]  # method, URL, httpx keyword arguments
+
+
+@dataclass(frozen=True)
+class Op:
+    request: Callable[[World, str], Request]
+    ok: int  # the answer to a caller who may do it, on what they see
+    roles: frozenset[str] = ALL  # the others get 403 auth.forbidden
+    sees: frozenset[str] | None = None  # for an operation on one object: the others get 404
+    not_found: str = "not_found"
+    forbidden: str = "auth.forbidden"
+    public: bool = False  # no token needed
+    stream: bool = False  # never ends (server-sent events): only its refusals are checked
+    owner_only: bool = False  # the object is the notification owner's alone: the others get 404
+    ok_for: dict[str, tuple[int, str | None]] = field(default_factory=dict)  # a role's own answer
+
+
+def _get(url: str, **params: Any) -> Callable[[World, str], Request]:
+    return lambda w, role: ("GET", url.format(w=w), {"params": params})
+
+
+def _call(
+    method: str, url: str, body: Callable[[World, str], Any] | Any = None
+) -> Callable[[World, str], Request]:
+    def build(w: World, role: str) -> Request:
+        value = body(w, role) if callable(body) else body
+        return method, url.format(w=w), ({"json": value} if value is not None else {})
+
+    return build
+
+
+def _unique(prefix: str, role: str) -> str:
+    return f"{prefix}{role}{uuid.uuid4().hex[:6]}"
+
+
+SUBSCRIPTION_KEYS = {
+    "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+    "auth": "tBHItJI5svbpez7KI4CCXg",
+}
+
+
+def _endpoint(role: str) -> str:
+    return f"https://fcm.googleapis.com/fcm/send/matrix-{role}"
+
+
+MATRIX: dict[str, Op] = {
+    # --- people ---
+    "health": Op(_get("/api/health"), 200, public=True),
+    "login": Op(
+        _call("POST", "/api/auth/login", {"username": "mediator1", "password": "demo-2026"}), 200, public=True
+    ),
+    "refresh": Op(_call("POST", "/api/auth/refresh", {"refresh_token": "not-a-token"}), 401, public=True),
+    "logout": Op(_call("POST", "/api/auth/logout"), 204),
+    "me": Op(_get("/api/me"), 200),
+    "list_teams": Op(_get("/api/teams"), 200),
+    "create_team": Op(
+        _call("POST", "/api/admin/teams", lambda w, r: {"name": _unique("矩阵队", r)}), 201, COUNTY
+    ),
+    "create_user": Op(
+        _call(
+            "POST",
+            "/api/admin/users",
+            lambda w, r: {
+                "username": _unique("m", r),
+                "display_name": "矩阵用户",
+                "password": "correct-horse-9",
+                "role": "grid_worker",
+                "scope_code": GUANMIAO,
+            },
+        ),
+        201,
+        COUNTY,
+    ),
+    "list_devices": Op(_get("/api/admin/devices"), 200, COUNTY),
+    "revoke_device": Op(_call("POST", "/api/admin/devices/{w.device_id}/revoke"), 204, COUNTY),
+    # --- grids ---
+    "list_grids": Op(_get("/api/grids", level="village", township="530524101000"), 200),
+    "list_regions": Op(_get("/api/regions"), 200),
+    "locate": Op(_get("/api/locate", lon="99.614962", lat="24.825632"), 200),
+    "activate_grid_generation": Op(
+        _call("POST", "/api/admin/grids/generations/{w.generation_id}/activate", {}), 200, COUNTY
+    ),
+    "list_grid_networks": Op(_get("/api/admin/grids/networks"), 200, COUNTY),
+    "grid_generation_report": Op(_get("/api/admin/grids/generations/{w.generation_id}/report"), 200, COUNTY),
+    # --- media ---
+    "get_media": Op(_get("/api/media/{w.photo}", size="thumb"), 200, sees=SEES),
+    # Today anyone signed in learns that a stored photo exists (200, already stored). Issue 18 item 2
+    # (photo by reference) makes these per user: this table then says who gets what.
+    "upload_media": Op(lambda w, r: ("PUT", f"/api/media/{w.photo}", {"content": w.photo_bytes}), 200),
+    "media_upload_state": Op(lambda w, r: ("HEAD", f"/api/media/{w.photo}", {}), 200),
+    # --- cases ---
+    "list_categories": Op(_get("/api/categories"), 200),
+    "create_category": Op(
+        _call(
+            "POST",
+            "/api/categories",
+            lambda w, r: {"code": _unique("m", r), "name": "矩阵类别", "national_category": "其他纠纷"},
+        ),
+        201,
+        COUNTY,
+    ),
+    "update_category": Op(_call("PATCH", "/api/categories/other", {"name": "其他"}), 200, COUNTY),
+    "delete_category": Op(_call("DELETE", "/api/categories/{w.extra[category]}"), 204, COUNTY),
+    "list_cases": Op(_get("/api/cases"), 200),
+    "create_case": Op(_call("POST", "/api/cases", lambda w, r: case_body()), 201),
+    "get_case": Op(_get("/api/cases/{w.case_id}"), 200, sees=SEES),
+    "act_on_case": Op(
+        _call("POST", "/api/cases/{w.open_case_id}/actions", {"action": "note", "text": "矩阵测试备注"}),
+        200,
+        sees=SEES,
+    ),
+    "get_agreement": Op(
+        _get("/api/cases/{w.case_id}/agreement"),
+        200,
+        sees=SEES,
+        # It names the parties in full: not for grid workers.
+        ok_for={"grid": (403, "auth.forbidden")},
+    ),
+    "list_audit": Op(_get("/api/audit"), 200, COUNTY),
+    # --- map ---
+    "map_config": Op(_get("/api/map/config"), 200),
+    "map_cases": Op(_get("/api/map/cases"), 200),
+    "map_cells": Op(_get("/api/map/cells"), 200),
+    "map_cell": Op(_get(f"/api/map/cells/{GUANMIAO_CELL}"), 200, sees=SEES, not_found="map.cell_not_found"),
+    "map_events": Op(_get("/api/map/events"), 200, stream=True),
+    # --- sync ---
+    "sync_pull": Op(_get("/api/sync/pull"), 200),
+    # Per-operation answers inside a 200 (a note on a case out of scope is `rejected`, see tests/sync).
+    "sync_push": Op(_call("POST", "/api/sync/push", lambda w, r: {"ops": [note_op(w.case_id, "矩阵")]}), 200),
+    # --- visits ---
+    "list_visits": Op(_get("/api/visits"), 200),
+    "get_visit": Op(_get("/api/visits/{w.visit_id}"), 200, sees=SEES_VISIT),
+    "record_visit": Op(
+        _call(
+            "POST",
+            "/api/visits/{w.visit_id}/record",
+            {"method": "phone", "satisfaction": "satisfied", "notes": "电话回访"},
+        ),
+        200,
+        sees=SEES_VISIT,
+        ok_for={"grid": (403, "auth.forbidden")},  # sees the village's cases, but is not on the visit
+    ),
+    "list_visit_policies": Op(_get("/api/visit-policies"), 200),
+    "set_visit_policy": Op(
+        _call("PUT", "/api/visit-policies", {"level": "small", "offsets_days": [7]}), 200, COUNTY
+    ),
+    "delete_visit_policy": Op(_call("DELETE", "/api/visit-policies", {"level": "small"}), 200, COUNTY),
+    # --- notify ---
+    "list_inbox": Op(_get("/api/inbox"), 200),
+    "read_all_notifications": Op(_call("POST", "/api/inbox/read-all"), 200),
+    "read_notification": Op(_call("POST", "/api/inbox/{w.notification_id}/read"), 200, owner_only=True),
+    "events": Op(_get("/api/events"), 200, stream=True),
+    "push_key": Op(_get("/api/push/key"), 200),
+    "list_push_subscriptions": Op(_get("/api/push/subscriptions"), 200),
+    "create_push_subscription": Op(
+        _call(
+            "POST",
+            "/api/push/subscriptions",
+            lambda w, r: {"endpoint": _endpoint(r), "keys": SUBSCRIPTION_KEYS},
+        ),
+        201,
+    ),
+    "delete_push_subscription": Op(
+        _call("DELETE", "/api/push/subscriptions", lambda w, r: {"endpoint": _endpoint(r)}), 204
+    ),
+    # --- reports ---
+    "get_dashboard": Op(_get("/api/reports/dashboard"), 200),  # each role's own figures
+    "get_report": Op(
+        _get("/api/reports/daily"),
+        200,
+        frozenset({"county", "tianyuan", "kasi"}),
+        forbidden="report.forbidden",
+    ),
+}
+
+# Operations a role calls on objects made for it (each run needs a fresh one): record_visit.
+FRESH_PER_ROLE = {"record_visit"}
+
+
+def _operation_ids(app) -> set[str]:
+    schema = app.openapi_schema.to_schema()
+    return {
+        op["operationId"] for ops in schema["paths"].values() for op in ops.values() if "operationId" in op
+    }
+
+
+def test_every_operation_of_the_api_is_in_the_matrix(app):
+    """A new route fails here until the table says who may call it and what it is scoped by."""
+    assert _operation_ids(app) == set(MATRIX)
+
+
+async def _world(client) -> World:
+    """A closed case of 关庙社区 with a photo, its return visit and agreement; a notification for
+    mediator1; the active grid generation; a spare session of mediator2."""
+    from backend.grids.tables import GridGeneration
+
+    world = World()
+    world.photo_bytes = jpeg()
+    world.photo = sha(world.photo_bytes)
+    upload = await client.put(
+        f"/api/media/{world.photo}", content=world.photo_bytes, headers=await auth(client, "mediator1")
+    )
+    assert upload.status_code == 201, upload.text
+    case = await close_case_at(client, datetime.now(SHANGHAI), photos=[world.photo])
+    world.case_id, world.visit_id = case["id"], case["visits"][0]["id"]
+    # A case the township assigns to mediator1: a notification in mediator1's inbox.
+    mediator = await tokens_for(client, "mediator1")
+    assigned = await make_case(client, "tianyuan")
+    mine = {"team_id": mediator["user"]["team"]["id"], "mediator_id": mediator["user"]["id"]}
+    assert (await act(client, "tianyuan", assigned["id"], "assign", **mine)).status_code == 200
+    inbox = (await client.get("/api/inbox", headers=bearer(mediator))).json()["items"]
+    world.notification_id, world.notification_owner = inbox[0]["id"], "mediator1"
+    world.open_case_id = assigned["id"]
+    assert (await act(client, "leader1", assigned["id"], "accept")).status_code == 200  # in mediation
+    active = await GridGeneration.select(GridGeneration.id).where(GridGeneration.active == True).first().run()  # noqa: E712
+    world.generation_id = active["id"]
+    world.device_id = (await login(client, "mediator2"))["device_id"]
+    return world
+
+
+async def _headers(client, role: str, grid_worker: dict) -> dict[str, str]:
+    if role == "grid":
+        return bearer(grid_worker)
+    return await auth(client, role)
+
+
+def _expected(op: Op, role: str, world: World) -> tuple[int, str | None]:
+    if role not in op.roles:
+        return 403, op.forbidden
+    sees = frozenset({world.notification_owner}) if op.owner_only else op.sees
+    if sees is not None and role not in sees:
+        return 404, op.not_found
+    return op.ok_for.get(role, (op.ok, None))
+
+
+async def _answer(client, method: str, url: str, kwargs: dict[str, Any], headers: dict[str, str]):
+    response = await client.request(method, url, headers={**headers, **kwargs.pop("headers", {})}, **kwargs)
+    is_json = response.content and response.headers.get("content-type", "").startswith("application/json")
+    body = response.json() if is_json else None
+    return response.status_code, (body.get("code") if isinstance(body, dict) else None)
+
+
+@pytest.mark.parametrize("operation_id", sorted(MATRIX))
+async def test_operation_answers_each_role_by_role_and_scope(client, operation_id):
+    op = MATRIX[operation_id]
+    world = await _world(client)
+    if operation_id == "delete_category":
+        world.extra["category"] = (
+            await client.post(
+                "/api/categories",
+                json={"code": "matrixdel", "name": "待删类别", "national_category": "其他纠纷"},
+                headers=await auth(client, "county"),
+            )
+        ).json()["code"]
+
+    method, url, kwargs = op.request(world, "anonymous")
+    if op.public:
+        assert (await _answer(client, method, url, kwargs, {}))[0] == op.ok
+        return
+    assert await _answer(client, method, url, dict(kwargs), {}) == (
+        401,
+        "auth.required" if method != "HEAD" else None,
+    )
+
+    county = await tokens_for(client, "county")
+    worker = await make_user(client, county, scope_code=GUANMIAO)
+    grid_worker = await login(client, worker["username"], password=worker["password"])
+    expected, actual = {}, {}
+    for role in ROLES:
+        want = _expected(op, role, world)
+        if op.stream and want[0] < 400:
+            continue
+        if operation_id in FRESH_PER_ROLE:
+            world = await _world(client)
+        method, url, kwargs = op.request(world, role)
+        got = await _answer(client, method, url, kwargs, await _headers(client, role, grid_worker))
+        expected[role] = want
+        actual[role] = got if want[1] is not None else (got[0], None)
+    assert actual == expected
