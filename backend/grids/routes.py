@@ -161,7 +161,12 @@ class GridsAdminController(Controller):
         """Start an upload of boundary files: the id to send them to."""
         return {"id": uploads.new_upload()}
 
-    @put("/uploads/{upload_id:str}/files/{name:str}", operation_id="put_grid_upload_chunk")
+    # The screen sends 4 MB chunks; the app's 1 MB JSON limit is for JSON, not boundary files.
+    @put(
+        "/uploads/{upload_id:str}/files/{name:str}",
+        operation_id="put_grid_upload_chunk",
+        request_max_body_size=5 * 1024 * 1024,
+    )
     async def put_chunk(
         self, request: Request, upload_id: FromPath[str], name: FromPath[str], offset: FromQuery[int] = 0
     ) -> dict:

@@ -484,6 +484,12 @@ async def request_wipe(actor: CurrentUser, device_id: str) -> None:
 async def confirm_wiped(user: CurrentUser) -> None:
     """The phone reports its local data gone: the device is signed out for good."""
     device_uuid = uuid.UUID(user.device_id)
+    if not user.wipe_requested:
+        raise Conflict(
+            code="people.no_wipe_requested",
+            message="管理员没有要求清除此设备",
+            message_en="No wipe was asked for this device",
+        )
     await Device.update({Device.wiped_at: clock.now()}).where(Device.id == device_uuid).run()
     await service.revoke_devices(user.id, "wiped", only=device_uuid)
     await audit.record(user, "device.wiped", device_id=user.device_id)

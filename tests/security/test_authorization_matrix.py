@@ -22,11 +22,14 @@ import pytest
 from tests.factories import act, auth, bearer, case_body, login, make_case, make_user, tokens_for
 from tests.media.images import jpeg, sha
 from tests.notify.support import close_case_at
+from tests.people.test_roster import roster
 from tests.sync.helpers import note_op
 
 ROLES = ("county", "tianyuan", "kasi", "mediator1", "mediator2", "leader1", "grid")
 ALL = frozenset(ROLES)
 COUNTY = frozenset({"county"})
+ADMINS = frozenset({"county", "tianyuan", "kasi"})  # people administration: the county and townships
+GUANMIAO_ADMINS = frozenset({"county", "tianyuan"})  # who manage an account or team of 关庙社区
 SEES = frozenset({"county", "tianyuan", "mediator1", "leader1", "grid"})  # the case, its photo
 SEES_VISIT = SEES  # a visit is seen with its case
 GUANMIAO = "530524101001"
@@ -105,8 +108,17 @@ MATRIX: dict[str, Op] = {
     "logout": Op(_call("POST", "/api/auth/logout"), 204),
     "me": Op(_get("/api/me"), 200),
     "list_teams": Op(_get("/api/teams"), 200),
+    "change_password": Op(
+        _call("POST", "/api/me/password", {"old_password": "not-mine-1", "new_password": "Matrix-pass-77"}),
+        400,  # the wrong old password: open to everyone signed in, about themselves only
+    ),
+    "confirm_wiped": Op(_call("POST", "/api/me/wiped"), 409),  # only after a wipe was asked for
     "create_team": Op(
-        _call("POST", "/api/admin/teams", lambda w, r: {"name": _unique("矩阵队", r)}), 201, COUNTY
+        _call("POST", "/api/admin/teams", lambda w, r: {"name": _unique("矩阵队", r)}),
+        201,
+        ADMINS,
+        # A team without a township is the county's.
+        ok_for={r: (403, "people.role_not_allowed") for r in ("tianyuan", "kasi")},
     ),
     "create_user": Op(
         _call(
@@ -121,10 +133,89 @@ MATRIX: dict[str, Op] = {
             },
         ),
         201,
-        COUNTY,
+        ADMINS,
+        ok_for={"kasi": (403, "people.role_not_allowed")},
     ),
-    "list_devices": Op(_get("/api/admin/devices"), 200, COUNTY),
-    "revoke_device": Op(_call("POST", "/api/admin/devices/{w.device_id}/revoke"), 204, COUNTY),
+    "list_users": Op(_get("/api/admin/users"), 200, ADMINS),
+    "get_user": Op(
+        _get("/api/admin/users/{w.extra[user_id]}"), 200, ADMINS, GUANMIAO_ADMINS, "people.user_not_found"
+    ),
+    "update_user": Op(
+        _call("PATCH", "/api/admin/users/{w.extra[user_id]}", {"display_name": "矩阵改名"}),
+        200,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.user_not_found",
+    ),
+    "disable_user": Op(
+        _call("POST", "/api/admin/users/{w.extra[user_id]}/disable"),
+        200,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.user_not_found",
+    ),
+    "enable_user": Op(
+        _call("POST", "/api/admin/users/{w.extra[user_id]}/enable"),
+        200,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.user_not_found",
+    ),
+    "reset_password": Op(
+        _call("POST", "/api/admin/users/{w.extra[user_id]}/reset-password"),
+        200,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.user_not_found",
+    ),
+    "admin_list_teams": Op(_get("/api/admin/teams"), 200, ADMINS),
+    "update_team": Op(
+        _call("PATCH", "/api/admin/teams/{w.extra[team_id]}", {"active": True}),
+        200,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.team_not_found",
+    ),
+    "add_team_member": Op(
+        _call("POST", "/api/admin/teams/{w.extra[team_id]}/members", {"name": "矩阵队员", "kind": "老党员"}),
+        201,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.team_not_found",
+    ),
+    "remove_team_member": Op(
+        _call("DELETE", "/api/admin/teams/{w.extra[team_id]}/members/{w.extra[member_id]}"),
+        204,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.team_not_found",
+    ),
+    "admin_list_divisions": Op(_get("/api/admin/divisions"), 200, ADMINS),
+    "roster_template": Op(_get("/api/admin/roster/template"), 200, ADMINS),
+    "roster_import": Op(
+        lambda w, r: (
+            "POST",
+            "/api/admin/roster/import",
+            {"content": w.extra["roster"], "params": {"dry_run": "1"}},
+        ),
+        200,
+        ADMINS,
+    ),
+    "list_devices": Op(_get("/api/admin/devices"), 200, ADMINS),
+    "revoke_device": Op(
+        _call("POST", "/api/admin/devices/{w.extra[target_device]}/revoke"),
+        204,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.device_not_found",
+    ),
+    "wipe_device": Op(
+        _call("POST", "/api/admin/devices/{w.extra[target_device]}/wipe"),
+        204,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.device_not_found",
+    ),
     # --- grids ---
     "list_grids": Op(_get("/api/grids", level="village", township="530524101000"), 200),
     "list_regions": Op(_get("/api/regions"), 200),
@@ -134,6 +225,26 @@ MATRIX: dict[str, Op] = {
     ),
     "list_grid_networks": Op(_get("/api/admin/grids/networks"), 200, COUNTY),
     "grid_generation_report": Op(_get("/api/admin/grids/generations/{w.generation_id}/report"), 200, COUNTY),
+    "grid_generation_geojson": Op(
+        _get("/api/admin/grids/generations/{w.generation_id}/geojson"), 200, COUNTY
+    ),
+    # The active generation is not discarded (409); the screen discards imports never activated.
+    "discard_grid_generation": Op(
+        _call("DELETE", "/api/admin/grids/generations/{w.generation_id}"), 409, COUNTY
+    ),
+    "new_grid_upload": Op(_call("POST", "/api/admin/grids/uploads"), 201, COUNTY),
+    "put_grid_upload_chunk": Op(
+        lambda w, r: ("PUT", "/api/admin/grids/uploads/0000/files/a.geojson", {"content": b"{}"}),
+        404,  # an upload that does not exist (the import screen's own tests upload for real)
+        COUNTY,
+    ),
+    "inspect_grid_upload": Op(_get("/api/admin/grids/uploads/0000"), 404, COUNTY),
+    "import_grid_generation": Op(
+        _call("POST", "/api/admin/grids/imports", {"upload": "0000", "network": "primary", "layers": []}),
+        404,  # that upload does not exist
+        COUNTY,
+    ),
+    "get_county": Op(_get("/api/county"), 200, public=True),
     # --- media ---
     "get_media": Op(_get("/api/media/{w.photo}", size="thumb"), 200, sees=SEES),
     # Today anyone signed in learns that a stored photo exists (200, already stored). Issue 18 item 2
@@ -169,6 +280,7 @@ MATRIX: dict[str, Op] = {
         ok_for={"grid": (403, "auth.forbidden")},
     ),
     "list_audit": Op(_get("/api/audit"), 200, COUNTY),
+    "export_audit": Op(_get("/api/audit/export"), 200, COUNTY),
     # --- map ---
     "map_config": Op(_get("/api/map/config"), 200),
     "map_cases": Op(_get("/api/map/cases"), 200),
@@ -225,8 +337,8 @@ MATRIX: dict[str, Op] = {
     ),
 }
 
-# Operations a role calls on objects made for it (each run needs a fresh one): record_visit.
-FRESH_PER_ROLE = {"record_visit"}
+# Operations a role calls on objects made for it (each run needs a fresh one).
+FRESH_PER_ROLE = {"record_visit", "remove_team_member"}
 
 
 def _operation_ids(app) -> set[str]:
@@ -267,6 +379,19 @@ async def _world(client) -> World:
     active = await GridGeneration.select(GridGeneration.id).where(GridGeneration.active == True).first().run()  # noqa: E712
     world.generation_id = active["id"]
     world.device_id = (await login(client, "mediator2"))["device_id"]
+    # An account of 关庙社区 to administer (not one the matrix signs in as), signed in on a phone.
+    county = await tokens_for(client, "county")
+    target = await make_user(client, county, scope_code=GUANMIAO)
+    world.extra["user_id"] = target["id"]
+    world.extra["target_device"] = (await login(client, target["username"], target["password"]))["device_id"]
+    world.extra["team_id"] = mediator["user"]["team"]["id"]
+    added = await client.post(
+        f"/api/admin/teams/{world.extra['team_id']}/members",
+        json={"name": "矩阵待删", "kind": "老干部"},
+        headers=bearer(county),
+    )
+    world.extra["member_id"] = next(m["id"] for m in added.json()["members"] if m["name"] == "矩阵待删")
+    world.extra["roster"] = roster([], [])
     return world
 
 
