@@ -14,10 +14,12 @@ from typing import Any
 import msgspec
 
 from backend.cases import schemas
+from backend.cases.scope import photo_case
 from backend.cases.tables import AuditEntry
 from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
+from backend.db import write_transaction
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
@@ -104,6 +106,14 @@ async def audit(
             detail=detail,
         )
     ).run()
+
+
+async def audit_photo_read(user: CurrentUser, sha256: str, size: str) -> None:
+    """A photo was served: audited like a full read (a photo may show a party's face, home or papers),
+    against a case the reader may see that uses it (none when only the reader's own upload)."""
+    case_id = await photo_case(user, sha256)
+    async with write_transaction():
+        await audit(user, "photo.read", case_id, sha256=sha256, size=size)
 
 
 async def audit_entries(

@@ -78,3 +78,13 @@ class TooManyPixels(AppError):
     code = "media.too_many_pixels"
     message = "照片像素过多"
     message_en = "The photo has too many pixels"
+
+
+class PhotoNotUsable(AppError):
+    """A hash the server holds, named by someone who never sent those bytes and sees nothing that
+    uses them: knowing a hash is not holding the photo."""
+
+    status_code = 400
+    code = "media.photo_not_usable"
+    message = "不能使用这张照片：它不是您上传的，也不属于您可查看的案件。请从本机重新选择并上传"
+    message_en = "This photo was not uploaded by you and is not used by a case you may see"

@@ -4,8 +4,10 @@ Protocol for the phone (all requests carry the bearer token; `<sha256>` is the S
 photo's bytes in 64 lowercase hex digits, computed on the phone before sending):
 
 1. Ask first: `HEAD /api/media/<sha256>`.
-   - 200 with `Upload-Complete: ?1` (and `X-Media-Status: complete`): the server has the photo
-     (perhaps sent by a colleague). Mark it sent; do not upload.
+   - 200 with `Upload-Complete: ?1` (and `X-Media-Status: complete`): this user sent the photo
+     before, or may already see a case that uses it. Mark it sent; do not upload. (The answer is per
+     user: a photo only a colleague sent is 404 here, and this phone sends its own bytes, which is
+     what lets it name the photo in a case: see media.service.check_usable.)
    - 200 with `Upload-Complete: ?0` (`X-Media-Status: partial`): this user's upload was begun;
      `Upload-Offset: N` is how many bytes the server holds (also `Range: bytes=0-<N-1>` when N > 0)
      and `Upload-Length` the total if known. Continue from byte N.
@@ -32,7 +34,9 @@ photo's bytes in 64 lowercase hex digits, computed on the phone before sending):
    415 and 422 are final: the same bytes will always be refused, so drop the photo from the outbox
    and tell the user. 401: refresh the token and retry; never drop the item.
 5. View: `GET /api/media/<sha256>?size=thumb|medium|full` (320 / 1280 / 2560 px long edge, JPEG,
-   upright, without any metadata) for users who may see a case using the photo; 404 otherwise.
+   upright, without any metadata) for users who sent the photo or may see a case using it; 404
+   otherwise. Each view answered (200 or 304) is written to the audit log (`photo.read`), like a
+   full read of personal data: a photo may show a party's face, house or papers.
    Cached for a year (`immutable`) with an ETag; `If-None-Match` answers 304.
 """
 
@@ -53,6 +57,7 @@ from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
 )
 
+from backend.cases import privacy
 from backend.cases.scope import photo_visible_to
 from backend.core.identity import CurrentUser
 from backend.media import schemas, service
@@ -107,7 +112,9 @@ class MediaController(Controller):
         self, sha256: FromPath[str], request: Request[CurrentUser, object, State]
     ) -> Response[None]:
         """How much of this photo the server holds: complete, the offset of an unfinished upload, or 404."""
-        upload = await service.upload_state(user_id=request.user.id, sha256=sha256)
+        upload = await service.upload_state(
+            user=request.user, sha256=sha256, used_where_visible=photo_visible_to
+        )
         if upload is None:
             return Response(None, status_code=HTTP_404_NOT_FOUND, headers={"Cache-Control": "no-store"})
         headers = {
@@ -138,6 +145,7 @@ class MediaController(Controller):
             media_dir=state.settings.media_dir,
             used_where_visible=photo_visible_to,
         )
+        await privacy.audit_photo_read(request.user, sha256, size)
         headers = {"Cache-Control": _CACHE_FOREVER}
         if _etag_matches(request.headers.get("if-none-match"), served.etag):
             return Response(
