@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
@@ -28,6 +28,7 @@ from backend.map import routes as map_routes
 from backend.media import routes as media_routes
 from backend.notify import live, worker
 from backend.notify import routes as notify_routes
+from backend.ops import health as ops_health
 from backend.people import routes as people_routes
 from backend.people.service import load_current_user
 from backend.reports import routes as reports_routes
@@ -39,15 +40,20 @@ VERSION = "0.1.0"
 
 
 @get("/api/health", exclude_from_auth=True, operation_id="health", tags=["system"])
-async def health() -> dict:
-    """Liveness, the database engine and whether every migration is applied."""
-    state = await db.migration_state()
-    return {
-        "status": "ok" if not state["pending"] else "migrations_pending",
+async def health(state: State) -> Response[dict]:
+    """Whether this server can serve: the database answers (and every migration is applied) and
+    the media directory takes writes. 503 when either fails (backend/ops/health.py)."""
+    checks = await ops_health.check(state.settings.media_dir)
+    pending = checks.migrations["pending"] if checks.migrations else []
+    status = "unavailable" if not checks.ok else "migrations_pending" if pending else "ok"
+    body = {
+        "status": status,
         "database": db.engine_name(),
-        "migrations": {"applied": state["applied"], "pending": state["pending"]},
+        "checks": {"database": checks.database, "media": checks.media},
+        "migrations": checks.migrations,
         "version": VERSION,
     }
+    return Response(body, status_code=200 if checks.ok else 503, headers={"Cache-Control": "no-store"})
 
 
 async def _retrieve_user(token: AccessToken, connection: ASGIConnection) -> CurrentUser:
@@ -120,7 +126,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         # The real server also runs the delivery loop and the periodic reminders (cancelled on shutdown).
         on_startup=[db.prepare, _warm_locate_index, worker.start] if manage_database else [],
         on_shutdown=[worker.stop, db.close] if manage_database else [],
-        exception_handlers=EXCEPTION_HANDLERS,
+        # A database or disk out of service is 503 with a stable code, not a 500 (ops/health.py).
+        exception_handlers={**EXCEPTION_HANDLERS, **ops_health.EXCEPTION_HANDLERS},
         state=state,
         openapi_config=OpenAPIConfig(
             title="枫桥网格通 API",
