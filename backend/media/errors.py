@@ -88,3 +88,16 @@ class PhotoNotUsable(AppError):
     code = "media.photo_not_usable"
     message = "不能使用这张照片：它不是您上传的，也不属于您可查看的案件。请从本机重新选择并上传"
     message_en = "This photo was not uploaded by you and is not used by a case you may see"
+
+
+class StorageUnavailable(AppError):
+    """The media directory refused a write (read-only, full, missing): the server's fault, so the
+    phone keeps the photo and sends it again later."""
+
+    status_code = 503
+    code = "media.storage_unavailable"
+    message = "服务器暂时无法保存照片，照片仍保存在手机上，稍后会自动重传"
+    message_en = "The server cannot store photos right now; the phone keeps it and retries later"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "60"})

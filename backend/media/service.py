@@ -21,7 +21,14 @@ from backend.core.errors import NotFound
 from backend.core.identity import CurrentUser
 from backend.db import write_transaction
 from backend.media import imaging, storage, uploads
-from backend.media.errors import BadRange, InvalidHash, PhotoNotUsable, TooLarge, UnknownSize
+from backend.media.errors import (
+    BadRange,
+    InvalidHash,
+    PhotoNotUsable,
+    StorageUnavailable,
+    TooLarge,
+    UnknownSize,
+)
 from backend.media.tables import Media, MediaUpload
 from backend.media.uploads import MAX_BYTES, UploadResult
 
@@ -84,6 +91,23 @@ async def upload(
 ) -> UploadResult:
     """Store a photo sent whole, or one chunk of a resumable upload (with `content_range`)."""
     check_sha256(sha256)
+    try:
+        return await _upload(media_dir, user_id, sha256, body, content_length, content_range)
+    except OSError as exc:
+        if isinstance(exc, ConnectionError):
+            raise  # the database, not the disk (a 503 of its own: ops/health.py)
+        log.error("media directory refused a write: %s", exc.strerror or type(exc).__name__)
+        raise StorageUnavailable() from exc
+
+
+async def _upload(
+    media_dir: Path,
+    user_id: int,
+    sha256: str,
+    body: AsyncIterable[bytes],
+    content_length: int | None,
+    content_range: str | None,
+) -> UploadResult:
     if content_range is None:
         if content_length is not None and content_length > MAX_BYTES:
             raise TooLarge()
