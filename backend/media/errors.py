@@ -101,3 +101,16 @@ class StorageUnavailable(AppError):
 
     def __init__(self) -> None:
         super().__init__(headers={"Retry-After": "60"})
+
+
+class TooManyPartialUploads(AppError):
+    """A user's unfinished resumable uploads are capped (settings.media_max_partial_uploads): each
+    holds up to 15 MB on the server's disk until it is finished or expires."""
+
+    status_code = 429
+    code = "media.too_many_partial_uploads"
+    message = "未完成的照片上传过多，请先让已开始的照片传完，稍后会自动重试"
+    message_en = "Too many unfinished photo uploads; finish those first, this one is retried later"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(details={"max": limit}, headers={"Retry-After": "300"})

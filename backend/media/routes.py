@@ -24,8 +24,10 @@ photo's bytes in 64 lowercase hex digits, computed on the phone before sending):
    - The last chunk is answered like a whole upload (201/200, or the errors below) once the whole
      file has been checked against the hash. If the hash does not match, the partial upload is
      thrown away and the answer is 400 `media.hash_mismatch`: start again from 0.
-   A chunk that was cut off mid-way is not kept; resend it. An unfinished upload is kept at least
-   31 days (service.purge_stale_uploads forgets older ones).
+   A chunk that was cut off mid-way is not kept; resend it. An unfinished upload is kept 31 days
+   after its last chunk (the server's hourly job, service.purge_stale_uploads, forgets older ones).
+   A user has at most FENGQIAO_MEDIA_MAX_PARTIAL_UPLOADS (30) unfinished uploads: the first chunk
+   of one more is 429 `media.too_many_partial_uploads` (Retry-After); finish the others first.
 4. Errors (JSON with `code`, `message`, `message_en`); nothing is stored on any of them:
    400 `media.invalid_sha256` | `media.hash_mismatch` | `media.bad_range` | `media.incomplete_body`
    (the connection dropped mid-body); 413 `media.too_large`
@@ -100,6 +102,7 @@ class MediaController(Controller):
             body=_body(request),
             content_length=request.content_length,
             content_range=request.headers.get("content-range"),
+            max_partial=state.settings.media_max_partial_uploads,
         )
         return Response(
             result.body,

@@ -88,11 +88,13 @@ async def upload(
     body: AsyncIterable[bytes],
     content_length: int | None,
     content_range: str | None,
+    max_partial: int,
 ) -> UploadResult:
-    """Store a photo sent whole, or one chunk of a resumable upload (with `content_range`)."""
+    """Store a photo sent whole, or one chunk of a resumable upload (with `content_range`); a user
+    keeps at most `max_partial` unfinished resumable uploads."""
     check_sha256(sha256)
     try:
-        return await _upload(media_dir, user_id, sha256, body, content_length, content_range)
+        return await _upload(media_dir, user_id, sha256, body, content_length, content_range, max_partial)
     except OSError as exc:
         if isinstance(exc, ConnectionError):
             raise  # the database, not the disk (a 503 of its own: ops/health.py)
@@ -107,6 +109,7 @@ async def _upload(
     body: AsyncIterable[bytes],
     content_length: int | None,
     content_range: str | None,
+    max_partial: int,
 ) -> UploadResult:
     if content_range is None:
         if content_length is not None and content_length > MAX_BYTES:
@@ -121,7 +124,7 @@ async def _upload(
         return await uploads.upload_whole(
             media_dir, user_id, sha256, body, chunk.length, BadRange, exact=True
         )
-    return await uploads.upload_chunk(media_dir, user_id, sha256, body, chunk)
+    return await uploads.upload_chunk(media_dir, user_id, sha256, body, chunk, max_partial)
 
 
 # --- reading ------------------------------------------------------------------------------------

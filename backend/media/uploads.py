@@ -25,7 +25,7 @@ from backend.core import clock
 from backend.core.errors import AppError
 from backend.db import engine_name, write_transaction
 from backend.media import imaging, schemas, storage
-from backend.media.errors import BadRange, HashMismatch, OffsetMismatch, TooLarge
+from backend.media.errors import BadRange, HashMismatch, OffsetMismatch, TooLarge, TooManyPartialUploads
 from backend.media.tables import Media, MediaHolder, MediaUpload
 
 log = logging.getLogger("fengqiao.media")
@@ -158,7 +158,12 @@ async def upload_whole(
 
 
 async def upload_chunk(
-    media_dir: Path, user_id: int, sha256: str, body: AsyncIterable[bytes], chunk: ContentRange
+    media_dir: Path,
+    user_id: int,
+    sha256: str,
+    body: AsyncIterable[bytes],
+    chunk: ContentRange,
+    max_partial: int,
 ) -> UploadResult:
     with storage.spool(media_dir) as f:
         received, _ = await _receive(body, f, chunk.length, BadRange)
@@ -167,7 +172,7 @@ async def upload_chunk(
         if (view := await media_view(sha256)) is not None and await held_by(user_id, [sha256]):
             return UploadResult("exists", view)  # finished already (perhaps the answer was lost)
         # Stored by someone else: this user's own bytes must still arrive and match the hash.
-        offset, total = await _append(media_dir, user_id, sha256, chunk, f)
+        offset, total = await _append(media_dir, user_id, sha256, chunk, f, max_partial)
     if total is not None and offset == total:
         return await _finish(media_dir, user_id, sha256, total)
     return UploadResult(
@@ -188,13 +193,17 @@ async def upload_row(key: str, *, for_update: bool = False) -> dict[str, Any] | 
 
 
 async def _append(
-    media_dir: Path, user_id: int, sha256: str, chunk: ContentRange, data: IO[bytes]
+    media_dir: Path, user_id: int, sha256: str, chunk: ContentRange, data: IO[bytes], max_partial: int
 ) -> tuple[int, int | None]:
     """Append a chunk if it starts where the committed offset is; returns (offset, total) after it.
     The row's update is the commit point: the file is cut back to the row's offset before writing."""
     key = upload_key(sha256, user_id)
     path = storage.partial_path(media_dir, sha256, user_id)
     async with write_transaction():
+        if chunk.start == 0 and await upload_row(key) is None:
+            unfinished = await MediaUpload.count().where(MediaUpload.uploaded_by == user_id).run()
+            if unfinished >= max_partial:
+                raise TooManyPartialUploads(max_partial)
         if chunk.start == 0:
             await (
                 MediaUpload.insert(

@@ -443,6 +443,9 @@ def restore(settings: Settings, src: Path, *, force: bool, known_migrations: lis
             [*args, f"--dbname={pg_env(settings.database_url)['PGDATABASE']}", str(src / PGDUMP_FILE)],
             settings.database_url,
         )
+        # pg_restore carries no planner statistics: without them the report and map queries run on
+        # guesses until autovacuum's next pass.
+        _run_pg([_pg_tool("psql"), "--no-psqlrc", "-q", "-c", "ANALYZE"], settings.database_url)
 
     files: dict[str, dict[str, Any]] = manifest["files"]
     total = sum(int(f["bytes"]) for rel, f in files.items() if rel.startswith(("media/", "secrets/")))
