@@ -192,3 +192,32 @@ async def test_a_backup_from_another_engine_is_refused(client, tmp_path):
             known_migrations=db.migration_ids(),
         )
     assert "不能恢复到" in caught.value.message
+
+
+async def test_a_forced_restore_returns_the_deployment_to_the_backup(
+    client, databases, database_url, tmp_path
+):
+    from backend import db
+    from backend.app import VERSION
+    from backend.ops import backup as backups
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    headers = await auth(client, "mediator1")
+    kept = await make_case(client, "mediator1")
+    backup_dir = tmp_path / "backup"
+    backups.backup(settings, backup_dir, (await db.migration_state())["applied_ids"], VERSION)
+    later = await make_case(client, "mediator1")
+    photo = jpeg()
+    assert (await client.put(f"/api/media/{sha(photo)}", content=photo, headers=headers)).status_code == 201
+
+    await db.close()  # the server is stopped while restoring
+    backups.restore(settings, backup_dir, force=True, known_migrations=db.migration_ids())
+    await databases.bind(database_url)
+
+    assert (await client.get(f"/api/cases/{kept['id']}", headers=headers)).status_code == 200
+    assert (await client.get(f"/api/cases/{later['id']}", headers=headers)).status_code == 404
+    assert (await client.get(f"/api/media/{sha(photo)}?size=thumb", headers=headers)).status_code == 404
+    again = await make_case(client, "mediator1")
+    assert serial(again["number"]) == serial(kept["number"]) + 1  # the number `later` had, given again
+    assert sorted(p.name for p in settings.data_dir.iterdir() if p.name.startswith(".")) == []
