@@ -41,8 +41,8 @@ VERSION = "0.1.0"
 
 @get("/api/health", exclude_from_auth=True, operation_id="health", tags=["system"])
 async def health(state: State) -> Response[dict]:
-    """Whether this server can serve: the database answers (and every migration is applied) and
-    the media directory takes writes. 503 when either fails (backend/ops/health.py)."""
+    """Whether this server can serve: the database answers with every migration applied and the
+    media directory takes writes. 503 otherwise (backend/ops/health.py)."""
     checks = await ops_health.check(state.settings.media_dir)
     pending = checks.migrations["pending"] if checks.migrations else []
     status = "unavailable" if not checks.ok else "migrations_pending" if pending else "ok"
@@ -53,7 +53,9 @@ async def health(state: State) -> Response[dict]:
         "migrations": checks.migrations,
         "version": VERSION,
     }
-    return Response(body, status_code=200 if checks.ok else 503, headers={"Cache-Control": "no-store"})
+    # Pending migrations at run time mean the database was replaced or lost (an SQLite file deleted
+    # comes back empty): requests would fail, so the server is not ready either.
+    return Response(body, status_code=200 if status == "ok" else 503, headers={"Cache-Control": "no-store"})
 
 
 async def _retrieve_user(token: AccessToken, connection: ASGIConnection) -> CurrentUser:

@@ -33,6 +33,19 @@ async def test_health_is_ok_with_a_database_and_a_writable_media_directory(clien
     assert body["migrations"]["pending"] == []
 
 
+async def test_a_database_missing_migrations_is_not_ready(client):
+    from piccolo.apps.migrations.tables import Migration
+
+    newest = (await Migration.select(Migration.name).order_by(Migration.name, ascending=False).first().run())[
+        "name"
+    ]
+    await Migration.delete().where(Migration.name == newest).run()
+    r = await client.get("/api/health")
+    assert r.status_code == 503
+    assert r.json()["status"] == "migrations_pending" and r.json()["migrations"]["pending"] == [newest]
+    assert r.json()["checks"] == {"database": "ok", "media": "ok"}
+
+
 async def test_a_media_directory_that_takes_no_writes_is_503_on_health_and_on_upload(client, media_dir):
     # The photos' directory is missing and a file sits in its place (a mount that did not come up).
     shutil.rmtree(media_dir, ignore_errors=True)
