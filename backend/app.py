@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Response, Router, get
 from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.connection import ASGIConnection
@@ -31,6 +31,7 @@ from backend.media import routes as media_routes
 from backend.media.uploads import MAX_BYTES as MEDIA_MAX_BYTES
 from backend.notify import live, worker
 from backend.notify import routes as notify_routes
+from backend.ops import health as ops_health
 from backend.people import routes as people_routes
 from backend.people.service import PasswordChangeRequired, load_current_user
 from backend.reports import routes as reports_routes
@@ -42,15 +43,22 @@ VERSION = "0.1.0"
 
 
 @get("/api/health", exclude_from_auth=True, operation_id="health", tags=["system"])
-async def health() -> dict:
-    """Liveness, the database engine and whether every migration is applied."""
-    state = await db.migration_state()
-    return {
-        "status": "ok" if not state["pending"] else "migrations_pending",
+async def health(state: State) -> Response[dict]:
+    """Whether this server can serve: the database answers with every migration applied and the
+    media directory takes writes. 503 otherwise (backend/ops/health.py)."""
+    checks = await ops_health.check(state.settings.media_dir)
+    pending = checks.migrations["pending"] if checks.migrations else []
+    status = "unavailable" if not checks.ok else "migrations_pending" if pending else "ok"
+    body = {
+        "status": status,
         "database": db.engine_name(),
-        "migrations": {"applied": state["applied"], "pending": state["pending"]},
+        "checks": {"database": checks.database, "media": checks.media},
+        "migrations": checks.migrations,
         "version": VERSION,
     }
+    # Pending migrations at run time mean the database was replaced or lost (an SQLite file deleted
+    # comes back empty): requests would fail, so the server is not ready either.
+    return Response(body, status_code=200 if status == "ok" else 503, headers={"Cache-Control": "no-store"})
 
 
 # What a user signed in with a one-time password may do before choosing their own password.
@@ -150,7 +158,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         # The real server also runs the delivery loop and the periodic reminders (cancelled on shutdown).
         on_startup=[db.prepare, _warm_locate_index, worker.start] if manage_database else [],
         on_shutdown=[worker.stop, db.close] if manage_database else [],
-        exception_handlers=EXCEPTION_HANDLERS,
+        # A database or disk out of service is 503 with a stable code, not a 500 (ops/health.py).
+        exception_handlers={**EXCEPTION_HANDLERS, **ops_health.EXCEPTION_HANDLERS},
         state=state,
         openapi_config=OpenAPIConfig(
             title="枫桥网格通 API",

@@ -20,9 +20,28 @@ def _run(coro):
 @click.group()
 def main() -> None:
     """枫桥网格通 server and tools."""
+    import os
+
     from backend import wiring
 
+    # Everything this process creates (database, photos, secrets, backups) is for its account only.
+    os.umask(0o077)
     wiring.connect()
+
+
+def _database_state_or_exit() -> dict:
+    """The migration state, or a clear message (not a traceback) when the database is down."""
+    from backend import db
+    from backend.ops.health import database_down_message
+
+    try:
+        return _run(db.migration_state())
+    except Exception as exc:
+        message = database_down_message(exc)
+        if message is None:
+            raise
+        click.echo(message, err=True)
+        sys.exit(2)
 
 
 @main.command()
@@ -37,7 +56,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     from backend.app import server_options
 
     settings = get_settings()
-    state = _run(db.migration_state())
+    db.private_data_dir(settings)
+    state = _database_state_or_exit()
     if state["pending"]:
         click.echo(f"数据库有 {len(state['pending'])} 个未执行的迁移，请先运行 fengqiao migrate", err=True)
         sys.exit(2)
@@ -58,6 +78,7 @@ def migrate() -> None:
     """Apply the migrations in migrations/ (SQLite or PostgreSQL)."""
     from backend import db
 
+    _database_state_or_exit()
     applied = _run(db.migrate())
     state = _run(db.migration_state())
     click.echo(
@@ -284,10 +305,13 @@ def _set_active(username: str, active: bool) -> None:
 
 def _register_domain_commands() -> None:
     from backend.grids.cli import grids
+    from backend.ops.cli import backup, restore
     from backend.people.cli import people
     from backend.sync.cli import sync
     from backend.visits.cli import visits
 
+    main.add_command(backup)
+    main.add_command(restore)
     main.add_command(grids)
     main.add_command(people)
     main.add_command(sync)

@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
@@ -24,8 +25,33 @@ def make_engine(settings: Settings) -> SQLiteEngine | PostgresEngine:
     if settings.engine == "postgresql":
         return PostgresEngine(config={"dsn": settings.database_url})
     path = settings.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)
     return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT)
+
+
+def private_file(path: Path) -> None:
+    """Make the SQLite file (and its directory, when new) readable by this account only: it holds
+    every party's name, phone and ID number. SQLite gives its -wal and -shm files the file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)  # made by an older version (0644)
+
+
+def private_data_dir(settings: Settings) -> None:
+    """Close the data directory and the photos to other accounts (older versions made them 0755);
+    new files are private anyway (the CLI's umask, storage's modes)."""
+    for path in (settings.data_dir, settings.media_dir, settings.secrets_dir):
+        if path.is_dir() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700)
+    if settings.engine == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            file = Path(f"{settings.sqlite_path}{suffix}")
+            if file.is_file() and file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
 
 
 DB = make_engine(get_settings())

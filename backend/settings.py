@@ -67,6 +67,14 @@ class Settings:
     # The interactive API docs at /schema/swagger load Swagger UI from a CDN: off unless asked for
     # (development). /schema/openapi.json is always served.
     api_docs: bool = False
+    # Quotas, so one phone (or a stolen token) cannot fill the disk with what waits to be applied.
+    # A pushed operation's payload, JSON-encoded (a case with 20 parties and a 5,000-character
+    # description is about 25 KB).
+    sync_max_op_bytes: int = 64 * 1024
+    # Operations of one device stored `deferred` at once; more are answered `retry` (kept on the phone).
+    sync_max_deferred_per_device: int = 500
+    # Unfinished resumable photo uploads of one user at once (each up to 15 MB).
+    media_max_partial_uploads: int = 30
 
     @property
     def engine(self) -> str:
@@ -135,6 +143,9 @@ def load_settings() -> Settings:
         csp_img_hosts=_env_list("CSP_IMG_HOSTS"),
         trusted_proxies=_env_list("TRUSTED_PROXIES"),
         api_docs=_env("API_DOCS", "off").lower() in ("1", "on", "true", "yes"),
+        sync_max_op_bytes=int(_env("SYNC_MAX_OP_BYTES", str(64 * 1024))),
+        sync_max_deferred_per_device=int(_env("SYNC_MAX_DEFERRED_PER_DEVICE", "500")),
+        media_max_partial_uploads=int(_env("MEDIA_MAX_PARTIAL_UPLOADS", "30")),
     )
 
 

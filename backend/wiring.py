@@ -11,6 +11,7 @@ def connect() -> None:
         return
     # Importing a listeners module subscribes its functions (backend.cases.hooks.subscribe).
     import backend.notify.listeners  # noqa: F401
+    import backend.ops.jobs  # noqa: F401  (periodic upkeep: stale partial uploads)
     import backend.sync.listeners  # noqa: F401
     import backend.visits.listeners  # noqa: F401
 

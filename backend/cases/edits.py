@@ -25,7 +25,7 @@ from piccolo.columns import Column
 
 from backend.cases import fields, hooks, privacy
 from backend.cases.categories import require_active
-from backend.cases.scope import CaseNotFound, get_case_row
+from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Case, CaseEvent, CasePhoto
 from backend.cases.workflow import RULES, InvalidTransition, may_act
 from backend.core import clock
@@ -142,6 +142,7 @@ async def apply_edit(
         current = {f: case[f] for f in EDITABLE if f != "photos"}
         if "photos" in values:
             current["photos"] = await _scene_photos(case["id"])
+            await check_photos(user, [p for p in values["photos"] if p not in current["photos"]])
         changed = [f for f in EDITABLE if f in values and not _same(values[f], current[f])]
         if not changed:
             return EditResult(row=case, changed=[], conflicts=[])

@@ -20,6 +20,7 @@ from piccolo.querystring import QueryString
 
 from backend.cases import duplicates, fields, hooks, privacy, schemas
 from backend.cases.categories import require_active
+from backend.cases.scope import check_photos
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
 from backend.core.errors import AppError
@@ -82,6 +83,7 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
     occurred_at = fields.occurred_at(data.occurred_at)
     photos = fields.photos(data.photos)
     parties = fields.parties(data.parties)
+    await check_photos(user, photos)
     located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
     source = "gcj02-converted" if data.location.crs == "gcj02" else data.location.source
     # A point outside every grid still needs a township for its number and its supervisor.

@@ -14,9 +14,11 @@ from typing import Any
 import msgspec
 
 from backend.cases import schemas
+from backend.cases.scope import photo_case
 from backend.core import clock, phones
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
+from backend.db import write_transaction
 from backend.people.audit import record as record_audit
 from backend.people.tables import AuditEntry
 
@@ -88,6 +90,14 @@ async def audit(
     user: CurrentUser | None, action: str, case_id: uuid.UUID | str | None, **detail: Any
 ) -> None:
     await record_audit(user, action, case_id, **detail)
+
+
+async def audit_photo_read(user: CurrentUser, sha256: str, size: str) -> None:
+    """A photo was served: audited like a full read (a photo may show a party's face, home or papers),
+    against a case the reader may see that uses it (none when only the reader's own upload)."""
+    case_id = await photo_case(user, sha256)
+    async with write_transaction():
+        await audit(user, "photo.read", case_id, sha256=sha256, size=size)
 
 
 async def audit_entries(

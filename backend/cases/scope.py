@@ -14,6 +14,7 @@ from piccolo.columns.combination import Combinable
 from backend.cases.tables import Case, CasePhoto
 from backend.core.errors import NotFound
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
+from backend.media import service as media
 
 
 class CaseNotFound(NotFound):
@@ -72,12 +73,25 @@ async def visible_case_ids(user: CurrentUser, ids: list[uuid.UUID]) -> set[uuid.
     return {r["id"] for r in await scoped(Case.select(Case.id).where(Case.id.is_in(ids)), user).run()}
 
 
-async def photo_visible_to(user: CurrentUser, sha256: str) -> bool:
-    """Whether the user may see a case that uses this photo (as a scene photo, the signed agreement or
-    a visit photo). Whoever uploaded a photo may see it too: the media domain knows that part."""
-    query = CasePhoto.select(CasePhoto.id).where(CasePhoto.sha256 == sha256)
+async def photo_case(user: CurrentUser, sha256: str) -> uuid.UUID | None:
+    """A case this user may see that uses this photo (as a scene photo, the signed agreement or a
+    visit photo), or None."""
+    query = CasePhoto.select(CasePhoto.case).where(CasePhoto.sha256 == sha256)
     condition = visible_to(user)
     if condition is not None:
         # visible_to speaks of Case columns; here they are reached through the photo's case.
         query = query.where(CasePhoto.case.is_in(Case.select(Case.id).where(condition)))
-    return bool(await query.first().run())
+    row = await query.order_by(CasePhoto.id).first().run()
+    return row["case"] if row else None
+
+
+async def photo_visible_to(user: CurrentUser, sha256: str) -> bool:
+    """Whether the user may see a case that uses this photo. Whoever sent the photo's bytes may see
+    it too: the media domain knows that part."""
+    return await photo_case(user, sha256) is not None
+
+
+async def check_photos(user: CurrentUser, hashes: list[str]) -> None:
+    """Every photo a case, an agreement or a visit names must be one this user sent or may already
+    see (else 400 media.photo_not_usable): a hash copied from elsewhere does not open a photo."""
+    await media.check_usable(user, hashes, photo_visible_to)

@@ -16,7 +16,7 @@ import msgspec
 
 from backend.cases import hooks, privacy, schemas
 from backend.cases.categories import require_active
-from backend.cases.scope import CaseNotFound, get_case_row
+from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
@@ -293,6 +293,8 @@ async def _note(user, case, action: schemas.Note, now):
 
 async def _resolve(user, case, action: schemas.Resolve, now):
     a = action.agreement
+    if a.signed_photo:
+        await check_photos(user, [a.signed_photo])
     await Agreement.delete().where(Agreement.case == case["id"]).run()
     await Agreement.insert(
         Agreement(

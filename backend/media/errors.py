@@ -78,3 +78,39 @@ class TooManyPixels(AppError):
     code = "media.too_many_pixels"
     message = "照片像素过多"
     message_en = "The photo has too many pixels"
+
+
+class PhotoNotUsable(AppError):
+    """A hash the server holds, named by someone who never sent those bytes and sees nothing that
+    uses them: knowing a hash is not holding the photo."""
+
+    status_code = 400
+    code = "media.photo_not_usable"
+    message = "不能使用这张照片：它不是您上传的，也不属于您可查看的案件。请从本机重新选择并上传"
+    message_en = "This photo was not uploaded by you and is not used by a case you may see"
+
+
+class StorageUnavailable(AppError):
+    """The media directory refused a write (read-only, full, missing): the server's fault, so the
+    phone keeps the photo and sends it again later."""
+
+    status_code = 503
+    code = "media.storage_unavailable"
+    message = "服务器暂时无法保存照片，照片仍保存在手机上，稍后会自动重传"
+    message_en = "The server cannot store photos right now; the phone keeps it and retries later"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "60"})
+
+
+class TooManyPartialUploads(AppError):
+    """A user's unfinished resumable uploads are capped (settings.media_max_partial_uploads): each
+    holds up to 15 MB on the server's disk until it is finished or expires."""
+
+    status_code = 429
+    code = "media.too_many_partial_uploads"
+    message = "未完成的照片上传过多，请先让已开始的照片传完，稍后会自动重试"
+    message_en = "Too many unfinished photo uploads; finish those first, this one is retried later"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(details={"max": limit}, headers={"Retry-After": "300"})

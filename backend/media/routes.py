@@ -4,8 +4,10 @@ Protocol for the phone (all requests carry the bearer token; `<sha256>` is the S
 photo's bytes in 64 lowercase hex digits, computed on the phone before sending):
 
 1. Ask first: `HEAD /api/media/<sha256>`.
-   - 200 with `Upload-Complete: ?1` (and `X-Media-Status: complete`): the server has the photo
-     (perhaps sent by a colleague). Mark it sent; do not upload.
+   - 200 with `Upload-Complete: ?1` (and `X-Media-Status: complete`): this user sent the photo
+     before, or may already see a case that uses it. Mark it sent; do not upload. (The answer is per
+     user: a photo only a colleague sent is 404 here, and this phone sends its own bytes, which is
+     what lets it name the photo in a case: see media.service.check_usable.)
    - 200 with `Upload-Complete: ?0` (`X-Media-Status: partial`): this user's upload was begun;
      `Upload-Offset: N` is how many bytes the server holds (also `Range: bytes=0-<N-1>` when N > 0)
      and `Upload-Length` the total if known. Continue from byte N.
@@ -22,8 +24,10 @@ photo's bytes in 64 lowercase hex digits, computed on the phone before sending):
    - The last chunk is answered like a whole upload (201/200, or the errors below) once the whole
      file has been checked against the hash. If the hash does not match, the partial upload is
      thrown away and the answer is 400 `media.hash_mismatch`: start again from 0.
-   A chunk that was cut off mid-way is not kept; resend it. An unfinished upload is kept at least
-   31 days (service.purge_stale_uploads forgets older ones).
+   A chunk that was cut off mid-way is not kept; resend it. An unfinished upload is kept 31 days
+   after its last chunk (the server's hourly job, service.purge_stale_uploads, forgets older ones).
+   A user has at most FENGQIAO_MEDIA_MAX_PARTIAL_UPLOADS (30) unfinished uploads: the first chunk
+   of one more is 429 `media.too_many_partial_uploads` (Retry-After); finish the others first.
 4. Errors (JSON with `code`, `message`, `message_en`); nothing is stored on any of them:
    400 `media.invalid_sha256` | `media.hash_mismatch` | `media.bad_range` | `media.incomplete_body`
    (the connection dropped mid-body); 413 `media.too_large`
@@ -32,7 +36,9 @@ photo's bytes in 64 lowercase hex digits, computed on the phone before sending):
    415 and 422 are final: the same bytes will always be refused, so drop the photo from the outbox
    and tell the user. 401: refresh the token and retry; never drop the item.
 5. View: `GET /api/media/<sha256>?size=thumb|medium|full` (320 / 1280 / 2560 px long edge, JPEG,
-   upright, without any metadata) for users who may see a case using the photo; 404 otherwise.
+   upright, without any metadata) for users who sent the photo or may see a case using it; 404
+   otherwise. Each view answered (200 or 304) is written to the audit log (`photo.read`), like a
+   full read of personal data: a photo may show a party's face, house or papers.
    Cached for a year (`immutable`) with an ETag; `If-None-Match` answers 304.
 """
 
@@ -53,6 +59,7 @@ from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
 )
 
+from backend.cases import privacy
 from backend.cases.scope import photo_visible_to
 from backend.core.identity import CurrentUser
 from backend.media import schemas, service
@@ -95,6 +102,7 @@ class MediaController(Controller):
             body=_body(request),
             content_length=request.content_length,
             content_range=request.headers.get("content-range"),
+            max_partial=state.settings.media_max_partial_uploads,
         )
         return Response(
             result.body,
@@ -107,7 +115,9 @@ class MediaController(Controller):
         self, sha256: FromPath[str], request: Request[CurrentUser, object, State]
     ) -> Response[None]:
         """How much of this photo the server holds: complete, the offset of an unfinished upload, or 404."""
-        upload = await service.upload_state(user_id=request.user.id, sha256=sha256)
+        upload = await service.upload_state(
+            user=request.user, sha256=sha256, used_where_visible=photo_visible_to
+        )
         if upload is None:
             return Response(None, status_code=HTTP_404_NOT_FOUND, headers={"Cache-Control": "no-store"})
         headers = {
@@ -138,6 +148,7 @@ class MediaController(Controller):
             media_dir=state.settings.media_dir,
             used_where_visible=photo_visible_to,
         )
+        await privacy.audit_photo_read(request.user, sha256, size)
         headers = {"Cache-Control": _CACHE_FOREVER}
         if _etag_matches(request.headers.get("if-none-match"), served.etag):
             return Response(

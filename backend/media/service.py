@@ -21,13 +21,21 @@ from backend.core.errors import NotFound
 from backend.core.identity import CurrentUser
 from backend.db import write_transaction
 from backend.media import imaging, storage, uploads
-from backend.media.errors import BadRange, InvalidHash, TooLarge, UnknownSize
+from backend.media.errors import (
+    BadRange,
+    InvalidHash,
+    PhotoNotUsable,
+    StorageUnavailable,
+    TooLarge,
+    UnknownSize,
+)
 from backend.media.tables import Media, MediaUpload
 from backend.media.uploads import MAX_BYTES, UploadResult
 
 __all__ = [
     "MAX_BYTES",
     "UploadResult",
+    "check_usable",
     "derivative_file",
     "exif_gps",
     "media_status",
@@ -80,9 +88,29 @@ async def upload(
     body: AsyncIterable[bytes],
     content_length: int | None,
     content_range: str | None,
+    max_partial: int,
 ) -> UploadResult:
-    """Store a photo sent whole, or one chunk of a resumable upload (with `content_range`)."""
+    """Store a photo sent whole, or one chunk of a resumable upload (with `content_range`); a user
+    keeps at most `max_partial` unfinished resumable uploads."""
     check_sha256(sha256)
+    try:
+        return await _upload(media_dir, user_id, sha256, body, content_length, content_range, max_partial)
+    except OSError as exc:
+        if isinstance(exc, ConnectionError):
+            raise  # the database, not the disk (a 503 of its own: ops/health.py)
+        log.error("media directory refused a write: %s", exc.strerror or type(exc).__name__)
+        raise StorageUnavailable() from exc
+
+
+async def _upload(
+    media_dir: Path,
+    user_id: int,
+    sha256: str,
+    body: AsyncIterable[bytes],
+    content_length: int | None,
+    content_range: str | None,
+    max_partial: int,
+) -> UploadResult:
     if content_range is None:
         if content_length is not None and content_length > MAX_BYTES:
             raise TooLarge()
@@ -96,30 +124,33 @@ async def upload(
         return await uploads.upload_whole(
             media_dir, user_id, sha256, body, chunk.length, BadRange, exact=True
         )
-    return await uploads.upload_chunk(media_dir, user_id, sha256, body, chunk)
+    return await uploads.upload_chunk(media_dir, user_id, sha256, body, chunk, max_partial)
 
 
 # --- reading ------------------------------------------------------------------------------------
 
-
-async def upload_state(*, user_id: int, sha256: str) -> UploadState | None:
-    """What the server holds of this photo: all of it, part of this user's upload, or nothing.
-
-    A complete photo is reported to any signed-in user: knowing the hash means holding the photo,
-    and a phone must be able to skip uploading what a colleague already sent."""
-    check_sha256(sha256)
-    rows = await Media.select(Media.size_bytes).where(Media.sha256 == sha256).run()
-    if rows:
-        return UploadState("complete", rows[0]["size_bytes"], rows[0]["size_bytes"])
-    row = await uploads.upload_row(uploads.upload_key(sha256, user_id))
-    if row is not None:
-        return UploadState("partial", row["bytes_received"], row["total"])
-    return None
-
-
 # Whether a user may see a record that uses the photo (a case, its agreement, a visit): the media domain
 # stores photos but does not know what uses them, so the caller says (cases.scope.photo_visible_to).
 PhotoScope = Callable[[CurrentUser, str], Awaitable[bool]]
+
+
+async def upload_state(
+    *, user: CurrentUser, sha256: str, used_where_visible: PhotoScope
+) -> UploadState | None:
+    """What this user may count as held of this photo: all of it (they sent it, or may see something
+    that uses it), part of their own upload, or nothing.
+
+    Per user, not a global existence oracle: knowing a hash is not holding the photo (hashes are shown
+    wherever a photo is used), so a photo someone else sent is "nothing" until this user's own bytes
+    have arrived and matched the hash. A colleague's copy costs one upload more; it never leaks."""
+    check_sha256(sha256)
+    rows = await Media.select(Media.size_bytes).where(Media.sha256 == sha256).run()
+    if rows and (await uploads.held_by(user.id, [sha256]) or await used_where_visible(user, sha256)):
+        return UploadState("complete", rows[0]["size_bytes"], rows[0]["size_bytes"])
+    row = await uploads.upload_row(uploads.upload_key(sha256, user.id))
+    if row is not None:
+        return UploadState("partial", row["bytes_received"], row["total"])
+    return None
 
 
 async def derivative_file(
@@ -130,8 +161,9 @@ async def derivative_file(
     does not exist)."""
     check_sha256(sha256)
     check_size(size)
-    rows = await Media.select(Media.uploaded_by).where(Media.sha256 == sha256).run()
-    if not rows or not (rows[0]["uploaded_by"] == user.id or await used_where_visible(user, sha256)):
+    if not await Media.exists().where(Media.sha256 == sha256).run() or not (
+        await uploads.held_by(user.id, [sha256]) or await used_where_visible(user, sha256)
+    ):
         raise NotFound()
     path = storage.media_path(media_dir, sha256, size, imaging.DERIVATIVE_EXT)
     if not await anyio.Path(path).is_file():
@@ -141,6 +173,22 @@ async def derivative_file(
 
 
 # --- for other domains (cases, sync) ------------------------------------------------------------
+
+
+async def check_usable(user: CurrentUser, hashes: list[str], used_where_visible: PhotoScope) -> None:
+    """Refuse (PhotoNotUsable) a hash of a stored photo this user neither sent nor may see through
+    something that uses it. A hash not stored yet passes: a case may arrive before its photos, and
+    only the bytes, when this user sends them, make the photo theirs."""
+    wanted = list(dict.fromkeys(hashes))
+    if not wanted:
+        return
+    stored = {r["sha256"] for r in await Media.select(Media.sha256).where(Media.sha256.is_in(wanted)).run()}
+    if not stored:
+        return
+    held = await uploads.held_by(user.id, sorted(stored))
+    for sha in wanted:
+        if sha in stored and sha not in held and not await used_where_visible(user, sha):
+            raise PhotoNotUsable(details={"sha256": sha})
 
 
 def _chunks(items: list[str], n: int = 500) -> list[list[str]]:

@@ -40,10 +40,21 @@ def tmp_dir(media_dir: Path) -> Path:
     return media_dir / "tmp"
 
 
+# Photos show parties, homes and papers: readable by the server's account only.
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def _open_private(path: Path, flags: int) -> IO[bytes]:
+    return os.fdopen(os.open(path, flags, FILE_MODE), "r+b" if flags & os.O_RDWR else "wb")
+
+
 def spool(media_dir: Path) -> tempfile.SpooledTemporaryFile[bytes]:
-    """A file for an incoming body: memory for small chunks, an unnamed temp file for big ones."""
+    """A file for an incoming body: memory for small chunks, an unnamed temp file for big ones
+    (tempfile makes it 0600)."""
     directory = tmp_dir(media_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    if not directory.exists():
+        _makedirs_durable(directory)
     return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=str(directory))
 
 
@@ -62,7 +73,8 @@ def _makedirs_durable(path: Path) -> None:
     while not p.exists():
         missing.append(p)
         p = p.parent
-    path.mkdir(parents=True, exist_ok=True)
+    for created in reversed(missing):  # one by one: mkdir(parents=True) gives parents the umask's mode
+        created.mkdir(exist_ok=True, mode=DIR_MODE)
     for created in reversed(missing):
         _fsync_dir(created.parent)
 
@@ -76,7 +88,7 @@ def write_files_atomically(files: Iterable[tuple[Path, bytes]]) -> None:
         _makedirs_durable(path.parent)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:
-            with open(tmp, "xb") as f:
+            with _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL) as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -96,10 +108,10 @@ def append_partial(path: Path, offset: int, chunk: IO[bytes]) -> bool:
     _makedirs_durable(path.parent)
     f: IO[bytes]
     if offset == 0:
-        f = open(path, "wb")
+        f = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     else:
         try:
-            f = open(path, "r+b")
+            f = _open_private(path, os.O_RDWR)
         except FileNotFoundError:
             return False
     with f:
@@ -143,3 +155,8 @@ def sha256_of(path: Path, length: int) -> str:
             digest.update(block)
             remaining -= len(block)
     return digest.hexdigest()
+
+
+def ensure_dir(path: Path) -> None:
+    """A directory for media (mode 0700, like every one the server makes), made durably if missing."""
+    _makedirs_durable(path)

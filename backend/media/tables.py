@@ -48,3 +48,15 @@ class MediaUpload(Table, tablename="media_upload"):
     bytes_received = Integer(default=0)
     started_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class MediaHolder(Table, tablename="media_holder"):
+    """A user who has sent the server this photo's bytes, so holds the photo and may name it in a
+    case, an agreement or a visit. The hash alone proves nothing (it is shown wherever the photo is
+    used); the bytes do. Rows from before this table: `Media.uploaded_by` counts as a holder too."""
+
+    id: Serial
+    key = Varchar(length=80, unique=True)  # "<sha256>:<user id>"
+    sha256 = Varchar(length=64, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz(default=TimestamptzNow())

@@ -25,8 +25,8 @@ from backend.core import clock
 from backend.core.errors import AppError
 from backend.db import engine_name, write_transaction
 from backend.media import imaging, schemas, storage
-from backend.media.errors import BadRange, HashMismatch, OffsetMismatch, TooLarge
-from backend.media.tables import Media, MediaUpload
+from backend.media.errors import BadRange, HashMismatch, OffsetMismatch, TooLarge, TooManyPartialUploads
+from backend.media.tables import Media, MediaHolder, MediaUpload
 
 log = logging.getLogger("fengqiao.media")
 
@@ -151,20 +151,28 @@ async def upload_whole(
             raise HashMismatch()
         async with _photo_lock(sha256):
             if (view := await media_view(sha256)) is not None:
+                # The bytes were checked against the hash: this user holds the photo now too.
+                await record_holder(sha256, user_id)
                 return UploadResult("exists", view)
             return await _store(media_dir, user_id, sha256, f, received)
 
 
 async def upload_chunk(
-    media_dir: Path, user_id: int, sha256: str, body: AsyncIterable[bytes], chunk: ContentRange
+    media_dir: Path,
+    user_id: int,
+    sha256: str,
+    body: AsyncIterable[bytes],
+    chunk: ContentRange,
+    max_partial: int,
 ) -> UploadResult:
     with storage.spool(media_dir) as f:
         received, _ = await _receive(body, f, chunk.length, BadRange)
         if received != chunk.length:
             raise BadRange(details={"reason": "the body is shorter than the Content-Range"})
-        if (view := await media_view(sha256)) is not None:
+        if (view := await media_view(sha256)) is not None and await held_by(user_id, [sha256]):
             return UploadResult("exists", view)  # finished already (perhaps the answer was lost)
-        offset, total = await _append(media_dir, user_id, sha256, chunk, f)
+        # Stored by someone else: this user's own bytes must still arrive and match the hash.
+        offset, total = await _append(media_dir, user_id, sha256, chunk, f, max_partial)
     if total is not None and offset == total:
         return await _finish(media_dir, user_id, sha256, total)
     return UploadResult(
@@ -185,13 +193,17 @@ async def upload_row(key: str, *, for_update: bool = False) -> dict[str, Any] | 
 
 
 async def _append(
-    media_dir: Path, user_id: int, sha256: str, chunk: ContentRange, data: IO[bytes]
+    media_dir: Path, user_id: int, sha256: str, chunk: ContentRange, data: IO[bytes], max_partial: int
 ) -> tuple[int, int | None]:
     """Append a chunk if it starts where the committed offset is; returns (offset, total) after it.
     The row's update is the commit point: the file is cut back to the row's offset before writing."""
     key = upload_key(sha256, user_id)
     path = storage.partial_path(media_dir, sha256, user_id)
     async with write_transaction():
+        if chunk.start == 0 and await upload_row(key) is None:
+            unfinished = await MediaUpload.count().where(MediaUpload.uploaded_by == user_id).run()
+            if unfinished >= max_partial:
+                raise TooManyPartialUploads(max_partial)
         if chunk.start == 0:
             await (
                 MediaUpload.insert(
@@ -240,8 +252,6 @@ async def _finish(media_dir: Path, user_id: int, sha256: str, total: int) -> Upl
     key = upload_key(sha256, user_id)
     path = storage.partial_path(media_dir, sha256, user_id)
     async with _photo_lock(sha256):
-        if (view := await media_view(sha256)) is not None:
-            return UploadResult("exists", view)
         try:
             digest = await in_thread(storage.sha256_of, path, total)
         except FileNotFoundError:
@@ -250,6 +260,10 @@ async def _finish(media_dir: Path, user_id: int, sha256: str, total: int) -> Upl
         if digest != sha256:
             await discard_upload(key, path)
             raise HashMismatch()
+        if (view := await media_view(sha256)) is not None:
+            await record_holder(sha256, user_id)
+            await discard_upload(key, path)
+            return UploadResult("exists", view)
         try:
             with open(path, "rb") as f:  # noqa: ASYNC230 - opening is instant; reading happens in the thread
                 return await _store(media_dir, user_id, sha256, f, total)
@@ -300,15 +314,45 @@ async def _store(media_dir: Path, user_id: int, sha256: str, original: IO[bytes]
             .returning(Media.sha256)
             .run()
         )
-        partials = await MediaUpload.select(MediaUpload.uploaded_by).where(MediaUpload.sha256 == sha256).run()
-        if partials:
-            await MediaUpload.delete().where(MediaUpload.sha256 == sha256).run()
-    for p in partials:
-        if p["uploaded_by"] is not None:
-            await in_thread(storage.remove_partial, storage.partial_path(media_dir, sha256, p["uploaded_by"]))
+        await record_holder(sha256, user_id)
+        # Only this user's partial upload ends here: others holding the photo finish theirs, which
+        # is how they show they hold it (their finish checks the bytes and records them).
+        await MediaUpload.delete().where(MediaUpload.key == upload_key(sha256, user_id)).run()
+    await in_thread(storage.remove_partial, storage.partial_path(media_dir, sha256, user_id))
     view = await media_view(sha256)
     assert view is not None
     return UploadResult("created" if inserted else "exists", view)
+
+
+# --- who holds a photo ----------------------------------------------------------------------------
+
+
+async def record_holder(sha256: str, user_id: int) -> None:
+    """This user sent bytes matching the hash. Joins the caller's transaction if there is one."""
+    async with write_transaction():
+        await (
+            MediaHolder.insert(MediaHolder(key=upload_key(sha256, user_id), sha256=sha256, user=user_id))
+            .on_conflict(target=MediaHolder.key, action="DO NOTHING")
+            .run()
+        )
+
+
+async def held_by(user_id: int, hashes: list[str]) -> set[str]:
+    """Those of `hashes` this user has sent the bytes of (their first uploader counts too)."""
+    if not hashes:
+        return set()
+    keys = [upload_key(h, user_id) for h in hashes]
+    rows = await MediaHolder.select(MediaHolder.sha256).where(MediaHolder.key.is_in(keys)).run()
+    held = {r["sha256"] for r in rows}
+    rest = [h for h in hashes if h not in held]
+    if rest:
+        rows = (
+            await Media.select(Media.sha256)
+            .where(Media.sha256.is_in(rest) & (Media.uploaded_by == user_id))
+            .run()
+        )
+        held.update(r["sha256"] for r in rows)
+    return held
 
 
 # --- reading back ---------------------------------------------------------------------------------

@@ -11,9 +11,12 @@ Protocol for the phone:
    participants}`), `case.action` (`{action, ...}` as POST /api/cases/{id}/actions).
    Each result: `applied`, `conflict` (applied, the case flagged for a supervisor), `duplicate` (seen
    before: `original_status`), `deferred` (kept by the server, applied when what it waits for arrives)
-   → mark the op sent. `rejected` → final, show it to the user with `message`. `retry` → nothing was
-   stored, keep it and send it again. `missing_photos`: photos of the case the server does not hold
-   yet (upload them: PUT /api/media/{sha256}, see backend/media/routes.py).
+   → mark the op sent. `rejected` → final, show it to the user with `message` (e.g.
+   `sync.payload_too_large`: a payload over FENGQIAO_SYNC_MAX_OP_BYTES; `media.photo_not_usable`: a
+   photo hash this user never sent and may not see). `retry` → nothing was stored, keep it and send it
+   again (`sync.too_many_deferred`: this device already has FENGQIAO_SYNC_MAX_DEFERRED_PER_DEVICE ops
+   waiting). `missing_photos`: photos of the case the server does not hold yet (upload them:
+   PUT /api/media/{sha256}, see backend/media/routes.py).
    If the answer never arrives, send the same batch again: every op in it comes back `duplicate`.
    401 `auth.token_expired`: nothing was applied; refresh the token and send again. 429: nothing was
    applied; wait `Retry-After` seconds. Never drop an op on either.

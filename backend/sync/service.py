@@ -37,6 +37,7 @@ from backend.core.identity import CurrentUser
 from backend.core.inbound import check_item
 from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.people.service import user_as_now
+from backend.settings import get_settings
 from backend.sync.ops import OP_TYPES, OpType, Outcome, missing_case_photos, missing_photos_of_cases
 from backend.sync.schemas import ExpireReport, OpIn, OpResult
 from backend.sync.tables import SyncOp
@@ -166,11 +167,19 @@ async def _process_once(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
             "client_time": op.client_time,
             "received_at": now,
         }
+        quota = get_settings()
+        error: AppError | None
         if optype is None:
             outcome, error = Outcome("rejected", "sync.unknown_type", None), None
+        elif len(msgspec.json.encode(op.payload)) > quota.sync_max_op_bytes:
+            error = PayloadTooLarge(details={"max_bytes": quota.sync_max_op_bytes})
+            outcome = Outcome("rejected", error.code, None)
         else:
             waiting = await _waiting_for(optype, op.entity_id, op.prev_op_id)
             if waiting is not None:
+                if await _deferred_of_device(user.device_id) >= quota.sync_max_deferred_per_device:
+                    # Nothing stored: the phone keeps it and sends it again once its others drain.
+                    return _too_many_deferred(op.op_id, quota.sync_max_deferred_per_device), False
                 await SyncOp.insert(
                     SyncOp(**record, payload=op.payload, status="deferred", code=waiting)
                 ).run()
@@ -187,6 +196,29 @@ async def _process_once(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
             )
         ).run()
         return _result(op.op_id, outcome, error), await _has_deferred(op.entity_id)
+
+
+class PayloadTooLarge(AppError):
+    code = "sync.payload_too_large"
+    message = "这条操作的内容过大，无法保存"
+    message_en = "The operation's payload is too large"
+
+
+async def _deferred_of_device(device_id: str | None) -> int:
+    rows = await _raw(
+        "SELECT COUNT(*) AS n FROM sync_op WHERE status = 'deferred' AND device = {}", device_id or ""
+    )
+    return int(rows[0]["n"])
+
+
+def _too_many_deferred(op_id: str, limit: int) -> OpResult:
+    return OpResult(
+        op_id=op_id,
+        status="retry",
+        code="sync.too_many_deferred",
+        message=f"本机有{limit}条操作在等待之前的操作，请稍后重发",
+        message_en=f"This device has {limit} operations waiting for earlier ones; send it again later",
+    )
 
 
 async def _has_deferred(entity_id: uuid.UUID) -> bool:

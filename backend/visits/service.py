@@ -15,6 +15,7 @@ from piccolo.columns.combination import Combinable
 
 from backend.cases import schemas as case_schemas
 from backend.cases.hooks import CaseChange
+from backend.cases.scope import check_photos
 from backend.cases.scope import visible_to as cases_visible_to
 from backend.cases.tables import Case, CasePhoto
 from backend.cases.workflow import apply_system_action, works_on_case
@@ -388,6 +389,7 @@ async def record_visit(
     photos = list(dict.fromkeys(p.lower() for p in data.photos))
     if len(photos) > MAX_PHOTOS:
         raise TooManyPhotos(details={"max": MAX_PHOTOS})
+    await check_photos(user, photos)
     now = clock.now()
     done_at = min(data.visited_at, now) if data.visited_at and data.visited_at <= now + CLOCK_SKEW else now
     fix = await _fix(data, photos)

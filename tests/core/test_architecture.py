@@ -12,7 +12,20 @@ from pathlib import Path
 BACKEND = Path(__file__).resolve().parents[2] / "backend"
 
 # Lowest first: a module may import its own layer and the layers before it, never one after it.
-LAYERS = ("core", "grids", "people", "media", "cases", "notify", "visits", "sync", "reports", "map", "demo")
+LAYERS = (
+    "core",
+    "grids",
+    "people",
+    "media",
+    "cases",
+    "notify",
+    "visits",
+    "sync",
+    "reports",
+    "map",
+    "demo",
+    "ops",
+)
 # The engine, settings and Piccolo's configuration sit with core, under every domain.
 INFRASTRUCTURE = {"backend.db", "backend.settings", "backend.piccolo_app", "backend.piccolo_conf"}
 COMPOSITION_ROOT = {"backend.app", "backend.cli", "backend.wiring"}

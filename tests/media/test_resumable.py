@@ -137,7 +137,7 @@ async def test_whole_photo_in_one_content_range(client, mediator1, media_dir):
     assert (await stored(sha(data), media_dir))["partials"] == []
 
 
-async def test_a_partial_upload_belongs_to_its_uploader(client, mediator1, mediator2):
+async def test_a_partial_upload_belongs_to_its_uploader(client, mediator1, mediator2, media_dir):
     data = photo()
     h = sha(data)
     (a0, a1), _, _ = thirds(data)
@@ -146,9 +146,18 @@ async def test_a_partial_upload_belongs_to_its_uploader(client, mediator1, media
     # mediator2 continuing mediator1's upload is told to start from 0 (its own upload).
     r = await put_chunk(client, mediator2, h, data, a1, len(data))
     assert r.status_code == 409 and r.json()["offset"] == 0
-    # Once mediator2 sends the photo whole, both see it complete.
+    # mediator2 sends the photo whole: stored, and his.
     assert (await client.put(f"/api/media/{h}", content=data, headers=mediator2)).status_code == 201
+    assert (await head(client, mediator2, h)).headers["x-media-status"] == "complete"
+    # mediator1 still holds only his own third: another's copy is not his until his bytes arrive.
+    r = await head(client, mediator1, h)
+    assert r.headers["x-media-status"] == "partial" and r.headers["upload-offset"] == str(a1)
+    _, (b0, b1), (c0, c1) = thirds(data)
+    assert (await put_chunk(client, mediator1, h, data, b0, b1)).status_code == 202
+    last = await put_chunk(client, mediator1, h, data, c0, c1)
+    assert last.status_code == 200 and last.json()["status"] == "complete"
     assert (await head(client, mediator1, h)).headers["x-media-status"] == "complete"
+    assert (await stored(h, media_dir))["partials"] == []
 
 
 async def test_a_first_chunk_not_at_zero_is_told_to_start_at_zero(client, mediator1, media_dir):
