@@ -81,7 +81,7 @@ class CaseController(Controller):
         status = 201 if logged.created else 200
         detail = await _detail_if_visible(user, logged.case_id)
         if detail is None:  # logged where this user does not work, or since moved out of their scope
-            return Response({"id": str(data.id), "visible": False}, status_code=status)
+            return Response(msgspec.to_builtins(await views.receipt(data.id)), status_code=status)
         detail.locate = logged.locate
         return Response(msgspec.to_builtins(detail), status_code=status)
 
@@ -99,11 +99,15 @@ class CaseController(Controller):
         overdue: FromQuery[str | None] = None,
         conflict: FromQuery[str | None] = None,
         since: FromQuery[datetime | None] = None,
+        q: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 50,
     ) -> schemas.CasePage:
-        """Cases in your area, last changed first. Personal data is masked in lists."""
+        """Cases in your area, last changed first. Personal data is masked in lists. `q` finds a case
+        by its number, a party's name or phone (or ID number), exactly or by its start; a search by
+        phone or ID number is written to the audit log."""
         filters = {
+            "q": q,
             "state": case_state,
             "category": category,
             "township": township,

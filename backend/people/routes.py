@@ -10,6 +10,7 @@ from litestar.types import ControllerRouterHandler
 
 from backend.core.http import requires_role
 from backend.core.identity import CurrentUser, Role
+from backend.core.throttle import address_guard
 from backend.people import schemas, service
 
 
@@ -17,7 +18,14 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, operation_id="login")
+    # The address check is a guard: it runs before the body is read.
+    @post(
+        "/login",
+        exclude_from_auth=True,
+        status_code=HTTP_200_OK,
+        operation_id="login",
+        guards=[address_guard],
+    )
     async def login(
         self, data: JSONBody[schemas.LoginRequest], request: Request, state: State
     ) -> schemas.TokenResponse:

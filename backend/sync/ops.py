@@ -25,6 +25,7 @@ from backend.core.identity import CurrentUser
 from backend.db import DB
 from backend.media import service as media
 from backend.sync.schemas import OpIn
+from backend.visits import service as visits
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
             message_en="payload.id differs from entity_id",
             code="sync.entity_mismatch",
         )
-    logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate))
+    # The operation's client_time is when the phone saved the case: its capture time.
+    logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate), client_time=op.client_time)
     version = await case_version(op.entity_id)
     missing = await missing_case_photos(op.entity_id)
     if logged.created:
@@ -122,6 +124,22 @@ async def act_on_case(user: CurrentUser, op: OpIn) -> Outcome:
     return Outcome("applied", f"case.{action.__struct_config__.tag}", row["version"])
 
 
+async def visit_exists(visit_id: uuid.UUID) -> bool:
+    return bool(await DB.run_querystring(QueryString("SELECT id FROM visit WHERE id = {}", visit_id)))
+
+
+async def record_visit(user: CurrentUser, op: OpIn) -> Outcome:
+    """A return visit recorded on the phone (offline too); the visit is the entity. When it took place
+    is the phone's clock: the record's visited_at, else the operation's client_time."""
+    payload = dict(op.payload)
+    if payload.get("visited_at") is None and op.client_time is not None:
+        payload["visited_at"] = op.client_time.isoformat()
+    recorded = await visits.record_visit(user, op.entity_id, payload)
+    if recorded.applied:
+        return Outcome("applied", "visit.recorded", None)
+    return Outcome("duplicate", "visit.exists", None)
+
+
 # Every case operation tells that the case exists, reads its version and flags it for review alike.
 _case_op = functools.partial(OpType, exists=case_exists, flag=edits.flag_for_review, version=case_version)
 
@@ -130,4 +148,5 @@ OP_TYPES: dict[str, OpType] = {
     "case.update": _case_op(update_case, reports_photos=True),
     "case.note": _case_op(note_case),
     "case.action": _case_op(act_on_case),
+    "visit.record": OpType(record_visit, exists=visit_exists),
 }

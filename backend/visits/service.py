@@ -212,6 +212,8 @@ def _view(row: dict[str, Any], today: date, missing: set[str]) -> schemas.VisitV
         if row["satisfaction"]
         else None,
         recurred=row["recurred"],
+        performance=row["performance"],
+        performance_label=schemas.PERFORMANCE_LABELS.get(row["performance"]) if row["performance"] else None,
         notes=row["notes"],
         photos=photos,
         missing_photos=[p for p in photos if p in missing],
@@ -334,7 +336,10 @@ async def visits_for_case(user: CurrentUser, case_id: uuid.UUID | str) -> list[d
 
 
 def record_hash(data: schemas.VisitRecord) -> str:
-    return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(data), order="sorted")).hexdigest()
+    body = msgspec.to_builtins(data)
+    if body.get("performance") is None:  # records from before the field keep their fingerprint
+        body.pop("performance", None)
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
 def _may_record(user: CurrentUser, visit: dict[str, Any], case: dict[str, Any]) -> bool:
@@ -403,6 +408,7 @@ async def record_visit(
         Visit.method: data.method,
         Visit.satisfaction: data.satisfaction,
         Visit.recurred: data.recurred,
+        Visit.performance: data.performance,
         Visit.notes: data.notes,
         Visit.photos: msgspec.json.encode(photos).decode(),
         Visit.lon: fix[0] if fix else None,
