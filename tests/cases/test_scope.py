@@ -140,7 +140,9 @@ async def test_each_account_sees_exactly_its_cases(client, cases, headers_of, ac
     for name, case in cases.items():
         visible = name in SEES[account]
         detail = await client.get(f"/api/cases/{case['id']}", headers=headers)
-        close = await client.post(f"/api/cases/{case['id']}/actions", json={"action": "close"}, headers=headers)
+        close = await client.post(
+            f"/api/cases/{case['id']}/actions", json={"action": "close"}, headers=headers
+        )
         agreement = await client.get(f"/api/cases/{case['id']}/agreement", headers=headers)
         photo = await client.get(
             f"/api/media/{case['photos'][0]['sha256']}", params={"size": "thumb"}, headers=headers
