@@ -94,7 +94,7 @@ export async function saveCase(draft: DraftRow, user: User, categoryName: string
     locate_status: d.place?.status ?? null,
     parties: body.parties.map((p) => ({ ...p })),
     photo_count: body.photos.length,
-    photos: body.photos.map((sha256) => ({ sha256, status: 'local', purpose: 'evidence' })),
+    photos: body.photos.map((sha256) => ({ sha256, status: 'local', purpose: 'scene' })),
     events: [{ id: 'local-create', at: now, action: 'create', actor: user.display_name, data: {}, local: true }],
     allowed_actions: [],
     // As the server will own it: a team member's case is the team's (backend/cases/intake.py).
