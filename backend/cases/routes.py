@@ -100,14 +100,19 @@ class CaseController(Controller):
         conflict: FromQuery[str | None] = None,
         since: FromQuery[datetime | None] = None,
         q: FromQuery[str | None] = None,
+        reported_from: FromQuery[datetime | None] = None,
+        reported_before: FromQuery[datetime | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 50,
     ) -> schemas.CasePage:
         """Cases in your area, last changed first. Personal data is masked in lists. `q` finds a case
         by its number, a party's name or phone (or ID number), exactly or by its start; a search by
-        phone or ID number is written to the audit log."""
+        phone or ID number is written to the audit log. `reported_from` / `reported_before` keep the
+        cases reported in [from, before) (a dashboard tile's or a report row's cases)."""
         filters = {
             "q": q,
+            "reported_from": reported_from,
+            "reported_before": reported_before,
             "state": case_state,
             "category": category,
             "township": township,

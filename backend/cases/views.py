@@ -72,6 +72,10 @@ async def _list_cases(
         query = query.where(Case.conflict == True)  # noqa: E712
     if filters.get("since"):
         query = query.where(Case.updated_at >= filters["since"])
+    if filters.get("reported_from"):
+        query = query.where(Case.reported_at >= filters["reported_from"])
+    if filters.get("reported_before"):
+        query = query.where(Case.reported_at < filters["reported_before"])
     if filters.get("search") is not None:
         query = query.where(filters["search"].condition)
     if not filters.get("include_merged"):

@@ -223,3 +223,14 @@ async def test_a_search_too_short_or_odd_is_a_clear_400(client):
         response = await search(client, "mediator1", q)
         assert (response.status_code, response.json()["code"]) == (400, "case.invalid_search"), q
         assert response.json()["message"] == "请输入案件编号、当事人姓名或电话（编号和电话至少4位）"
+
+
+async def test_the_cases_reported_in_a_period_are_listed_for_a_dashboard_tile(client):
+    day = datetime(2027, 3, 10, tzinfo=SHANGHAI)
+    with clock.frozen(day.replace(hour=9)):
+        today = await make_case(client, "mediator1")
+    with clock.frozen(day - timedelta(hours=1)):  # 23:00 the day before
+        await make_case(client, "mediator1")
+    params = {"reported_from": day.isoformat(), "reported_before": (day + timedelta(days=1)).isoformat()}
+    listed = await client.get("/api/cases", params=params, headers=await auth(client, "tianyuan"))
+    assert found(listed) == {today["id"]}
