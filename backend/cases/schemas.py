@@ -95,6 +95,8 @@ class Escalate(msgspec.Struct, tag="escalate", tag_field="action"):
 class Note(msgspec.Struct, tag="note", tag_field="action"):
     text: Annotated[str, Meta(min_length=1, max_length=5000)]
     participants: list[Annotated[str, Meta(max_length=64)]] = []
+    # Photos taken at the session (SHA-256, uploaded like any other): they join the case's photos.
+    photos: Annotated[list[Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]], Meta(max_length=9)] = []
 
 
 class Resolve(msgspec.Struct, tag="resolve", tag_field="action"):

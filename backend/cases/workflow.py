@@ -322,8 +322,24 @@ async def _escalate(user, case, action: schemas.Escalate, now):
 
 
 async def _note(user, case, action: schemas.Note, now):
-    # A mediation session: no field changes, so notes never conflict.
-    return {}, {"text": action.text, "participants": action.participants}
+    # A mediation session: no field changes, so notes never conflict. Its photos join the case's
+    # (purpose "note": shown with the case's other photos, apart from the agreement and the visits').
+    data: dict[str, Any] = {"text": action.text, "participants": action.participants}
+    if action.photos:
+        have = {
+            r["sha256"]
+            for r in await CasePhoto.select(CasePhoto.sha256).where(CasePhoto.case == case["id"]).run()
+        }
+        new = [sha for sha in dict.fromkeys(action.photos) if sha not in have]
+        if new:
+            await CasePhoto.insert(
+                *[
+                    CasePhoto(case=case["id"], sha256=sha, position=100 + i, purpose="note")
+                    for i, sha in enumerate(new)
+                ]
+            ).run()
+        data["photos"] = list(dict.fromkeys(action.photos))
+    return {}, data
 
 
 async def _resolve(user, case, action: schemas.Resolve, now):

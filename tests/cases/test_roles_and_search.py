@@ -234,3 +234,18 @@ async def test_the_cases_reported_in_a_period_are_listed_for_a_dashboard_tile(cl
     params = {"reported_from": day.isoformat(), "reported_before": (day + timedelta(days=1)).isoformat()}
     listed = await client.get("/api/cases", params=params, headers=await auth(client, "tianyuan"))
     assert found(listed) == {today["id"]}
+
+
+async def test_photos_taken_at_a_mediation_session_join_the_case(client):
+    from tests.media.images import jpeg, sha
+
+    headers = await auth(client, "mediator1")
+    photo = jpeg()
+    assert (await client.put(f"/api/media/{sha(photo)}", content=photo, headers=headers)).status_code == 201
+    case = await make_case(client, "mediator1")
+    noted = await act(client, "mediator1", case["id"], "note", text="双方到场", photos=[sha(photo)])
+    assert noted.status_code == 200, noted.text
+    assert [(p["sha256"], p["purpose"]) for p in noted.json()["photos"]] == [(sha(photo), "note")]
+    assert noted.json()["events"][-1]["data"]["photos"] == [sha(photo)]
+    bad = await act(client, "mediator1", case["id"], "note", text="x", photos=["not-a-hash"])
+    assert (bad.status_code, bad.json()["code"]) == (400, "request.invalid")

@@ -166,3 +166,37 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
   })
   await afterEnqueue()
 }
+
+/**
+ * Edits a case's own fields (title, description, scene photos) as a case.update with the version the
+ * phone holds as its base (1 for a case not sent yet: the version its create will make). Only the
+ * changed fields go; the server merges them, and flags a conflict when another device changed the same.
+ */
+export async function queueUpdate(record: CaseRecord, changes: { title?: string; description?: string; photos?: string[] }, user: User, newPhotos: string[] = []): Promise<void> {
+  const rec = plain(record)
+  const payload = plain(changes) as Record<string, unknown>
+  if (!Object.keys(payload).length) return
+  const now = new Date().toISOString()
+  const view = { ...rec.view }
+  if (changes.title !== undefined) view.title = changes.title
+  if (changes.description !== undefined) view.description = changes.description
+  if (changes.photos) {
+    const known = new Set((view.photos ?? []).map((p) => p.sha256))
+    view.photos = [...(view.photos ?? []), ...changes.photos.filter((sha) => !known.has(sha)).map((sha256) => ({ sha256, status: 'local', purpose: 'scene' }))]
+    view.photo_count = changes.photos.length
+  }
+  view.events = [...(view.events ?? []), { id: `local-${uuid()}`, at: now, action: 'update', actor: user.display_name, data: { fields: Object.keys(payload) }, local: true }]
+  await db.transaction('rw', db.cases, db.outbox, async () => {
+    await enqueue({
+      type: 'case.update',
+      entityId: rec.id,
+      baseVersion: rec.view.version || 1,
+      payload,
+      photos: newPhotos,
+      label: `修改案件：${view.title}`,
+      userId: user.id,
+    })
+    await db.cases.put({ ...rec, view, localPhotos: [...rec.localPhotos, ...newPhotos] })
+  })
+  await afterEnqueue()
+}
