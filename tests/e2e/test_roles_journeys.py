@@ -83,7 +83,8 @@ async def test_team_leader_accepts_assigns_and_escalates_on_the_phone(phone, api
 
     await sign_in(page, "leader1")
     await page.wait_for_function(
-        "() => document.querySelector('[data-testid=count-to-accept] .n')?.textContent === '2'", timeout=15_000
+        "() => document.querySelector('[data-testid=count-to-accept] .n')?.textContent === '2'",
+        timeout=15_000,
     )
     await page.screenshot(path=screenshot_path("roles-01-leader-home"))
     await page.get_by_test_id("count-to-accept").click()
