@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from piccolo.querystring import QueryString
 
-from backend.cases import edits, intake, schemas, workflow
+from backend.cases import edits, intake, schemas, scope, views, workflow
 from backend.cases.tables import Case, CasePhoto
 from backend.core.errors import InvalidRequest
 from backend.core.identity import CurrentUser
@@ -34,6 +34,7 @@ class Outcome:
     code: str
     server_version: int | None
     missing_photos: list[str] | None = field(default=None)
+    message: str | None = None  # said to the user with the result (e.g. where a case went)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,11 @@ async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
     logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate), client_time=op.client_time)
     version = await case_version(op.entity_id)
     missing = await missing_case_photos(op.entity_id)
+    if logged.created and not await scope.visible_case_ids(user, [op.entity_id]):
+        # Logged where this user does not work: say its number and where it went (the phone drops
+        # its copy, which the user will not receive again).
+        receipt = await views.receipt(op.entity_id)
+        return Outcome("applied", "case.created_elsewhere", version, missing, message=receipt.message)
     if logged.created:
         return Outcome("applied", "case.created", version, missing)
     return Outcome("duplicate", "case.exists", version, missing)  # created before, with the same body

@@ -249,3 +249,11 @@ async def test_photos_taken_at_a_mediation_session_join_the_case(client):
     assert noted.json()["events"][-1]["data"]["photos"] == [sha(photo)]
     bad = await act(client, "mediator1", case["id"], "note", text="x", photos=["not-a-hash"])
     assert (bad.status_code, bad.json()["code"]) == (400, "request.invalid")
+
+
+async def test_a_phone_filing_for_another_township_is_told_the_number_and_where_it_went(client):
+    op = create_op(point=TIANYUAN_POINT)
+    [result] = await push(client, await auth(client, "kasi"), op)
+    assert (result["status"], result["code"]) == ("applied", "case.created_elsewhere")
+    number = (await detail(client, "tianyuan", op["entity_id"]))["number"]
+    assert result["message"] == f"已登记，编号 {number}。案发地不在您的辖区，已转交田园镇处理。"

@@ -153,6 +153,7 @@ async def test_mediator_settles_a_small_matter_on_the_spot_with_no_signal(phone,
     await page.get_by_test_id("act-text").fill("当场拉家常，两家同意各让一步。")
     await page.get_by_test_id("act-submit").click()
     await page.get_by_test_id("act-resolve").click()
+    await page.get_by_test_id("agr-facts").fill(AGREEMENT["facts"])
     await page.get_by_test_id("agr-matters").fill(AGREEMENT["matters"])
     await page.get_by_test_id("agr-terms").fill(AGREEMENT["terms"])
     await page.get_by_test_id("agr-performance").fill(AGREEMENT["performance"])
@@ -166,8 +167,12 @@ async def test_mediator_settles_a_small_matter_on_the_spot_with_no_signal(phone,
     await page.get_by_test_id("case-detail").wait_for()
     assert "已办结" in await page.get_by_test_id("case-state").inner_text()
     await page.screenshot(path=screenshot_path("roles-10-offline-closed"), full_page=True)
-    outbox = await page.evaluate(READ_OUTBOX)
-    assert [(row[0], row[1]) for row in outbox] == [
+    outbox = await page.evaluate(
+        """() => new Promise((ok) => { const r = indexedDB.open('fengqiao');
+          r.onsuccess = () => { const g = r.result.transaction('outbox').objectStore('outbox').getAll();
+          g.onsuccess = () => ok(g.result.sort((a, b) => a.seq - b.seq).map(x => [x.type, x.state])) } })"""
+    )
+    assert [tuple(row) for row in outbox] == [
         ("case.create", "waiting"),
         ("case.note", "waiting"),
         ("case.action", "waiting"),
@@ -180,7 +185,7 @@ async def test_mediator_settles_a_small_matter_on_the_spot_with_no_signal(phone,
     )
 
     await page.context.set_offline(False)
-    await page.get_by_test_id("tab-outbox").click()
+    await page.goto("/outbox")
     await page.get_by_test_id("outbox-empty").wait_for(timeout=60_000)
     listed = (await api.get("/api/cases", headers=await auth(api, "mediator1"))).json()["items"]
     [case] = [c for c in listed if c["title"] == "鸡鸭进菜园吵架"]
