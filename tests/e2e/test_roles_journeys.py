@@ -188,7 +188,9 @@ async def test_mediator_settles_a_small_matter_on_the_spot_with_no_signal(phone,
     await page.goto("/outbox")
     await page.get_by_test_id("outbox-empty").wait_for(timeout=60_000)
     listed = (await api.get("/api/cases", headers=await auth(api, "mediator1"))).json()["items"]
-    [case] = [c for c in listed if c["title"] == "鸡鸭进菜园吵架"]
+    mine = [c for c in listed if c["title"] == "鸡鸭进菜园吵架"]
+    assert len(mine) == 1, (listed, await page.evaluate(READ_OUTBOX))
+    [case] = mine
     server = await server_case(api, case["id"], "mediator1")
     assert server["state"] == "closed"
     assert [e["action"] for e in server["events"]] == ["create", "note", "resolve", "close"]
