@@ -323,6 +323,24 @@ async def get_visit(user: CurrentUser, visit_id: uuid.UUID | str) -> schemas.Vis
         return (await _views([await _visible_row(user, visit_id)]))[0]
 
 
+async def visits_for_cases(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The visits of many cases at once (the sync feed's page), in one query; the caller has already
+    checked the cases are visible."""
+    out: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in case_ids}
+    if not case_ids:
+        return out
+    rows = (
+        await Visit.select(*_COLUMNS)
+        .where(Visit.case.is_in(case_ids))
+        .order_by(Visit.round)
+        .order_by(Visit.seq)
+        .run()
+    )
+    for row, view in zip(rows, await _views(rows), strict=True):
+        out[row["case"]].append(msgspec.to_builtins(view))
+    return out
+
+
 async def visits_for_case(user: CurrentUser, case_id: uuid.UUID | str) -> list[dict[str, Any]]:
     """The case's visits for its detail page (the caller has already checked the case is visible)."""
     key = case_id if isinstance(case_id, uuid.UUID) else uuid.UUID(str(case_id))
