@@ -13,7 +13,6 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.security.jwt import JWTAuth
-from litestar.stores.memory import MemoryStore
 from litestar.types import Message, Scope
 
 from backend import db, wiring
@@ -128,9 +127,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         {
             "settings": settings,
             "jwt_secret": jwt_secret,
-            "login_throttle": FailureThrottle(
-                MemoryStore(), settings.login_max_failures, settings.login_window_seconds
-            ),
+            "login_throttle": FailureThrottle(settings.login_max_failures, settings.login_window_seconds),
         }
     )
     # Litestar's check tries the pattern on "" and calls it "matches everything"; it is a negative

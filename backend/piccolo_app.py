@@ -5,6 +5,7 @@ from piccolo.conf.apps import AppConfig, table_finder
 from backend.settings import REPO_ROOT
 
 DOMAIN_TABLE_MODULES = [
+    "backend.core.throttle",
     "backend.grids.tables",
     "backend.people.tables",
     "backend.media.tables",

@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -28,6 +29,11 @@ from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 from backend.db import DB, write_transaction
 from backend.grids import county
 from backend.grids import service as grids
+
+# The phone's capture time is believed when it lies within this range of the server's clock: a case
+# kept offline for weeks still counts on the day it was taken; a clock far off does not.
+CAPTURE_PAST = timedelta(days=30)
+CAPTURE_FUTURE = timedelta(minutes=5)
 
 
 class CaseIdConflict(AppError):
@@ -46,11 +52,17 @@ class Intake:
     created: bool  # False: the same body again, nothing changed
     case_id: uuid.UUID
     locate: dict[str, Any] | None = None  # where the new case was placed, so the phone can ask at a boundary
+    number: str | None = None  # the number given (on a new case)
+    township_code: str | None = None  # where it went (on a new case)
 
 
 def create_hash(data: schemas.CaseCreate) -> str:
-    """A stable fingerprint of the create request: a replay of the same body has the same hash."""
-    return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(data), order="sorted")).hexdigest()
+    """A stable fingerprint of the create request: a replay of the same body has the same hash. The
+    capture time is left out (it is not the case's content, and bodies from before it existed must
+    keep their fingerprint)."""
+    body = msgspec.to_builtins(data)
+    body.pop("captured_at", None)
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
 async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
@@ -70,8 +82,22 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
     return f"{prefix}{township9}-{year}-{rows[0]['last_serial']:06d}"
 
 
-async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
-    """Log a case under the phone's id; a replay is `created=False`, another body 409 (CaseIdConflict)."""
+def reported_time(client_time: datetime | None, received: datetime) -> tuple[datetime, str]:
+    """When the case counts as reported, and from which clock: the phone's capture time when it is
+    plausible (CAPTURE_PAST before to CAPTURE_FUTURE after the receipt; a little ahead is taken as the
+    receipt itself, so no case is reported in the future), else the receipt."""
+    if client_time is None or client_time.tzinfo is None:
+        return received, "server"
+    if received - CAPTURE_PAST <= client_time <= received + CAPTURE_FUTURE:
+        return min(client_time, received), "phone"
+    return received, "server"
+
+
+async def create_case(
+    user: CurrentUser, data: schemas.CaseCreate, client_time: datetime | None = None
+) -> Intake:
+    """Log a case under the phone's id; a replay is `created=False`, another body 409 (CaseIdConflict).
+    `client_time` is when the phone captured it (see reported_time)."""
     fingerprint = create_hash(data)
     existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
     if existing is not None:
@@ -91,7 +117,9 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
     team_owned = user.team_id is not None and user.role in TEAM_ROLES
     area = await county.require()
     now = clock.now()
-    year = now.astimezone(clock.LOCAL_TZ).year
+    reported_at, reported_source = reported_time(data.captured_at or client_time, now)
+    # Numbering follows the reported time: a case taken offline on 31 December is last year's.
+    year = reported_at.astimezone(clock.LOCAL_TZ).year
 
     try:
         async with write_transaction():
@@ -124,7 +152,9 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
                     created_by=user.id,
                     created_device=user.device_id,
                     occurred_at=occurred_at,
-                    reported_at=now,
+                    reported_at=reported_at,
+                    received_at=now,
+                    reported_at_source=reported_source,
                     create_hash=fingerprint,
                     updated_at=now,
                 )
@@ -148,7 +178,13 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
                         "level": data.level,
                         "grid": located.grid.code if located.grid else None,
                     },
-                    data={"locate_status": located.status, "photos": len(photos), "parties": len(parties)},
+                    data={
+                        "locate_status": located.status,
+                        "photos": len(photos),
+                        "parties": len(parties),
+                        "reported_at": reported_at.isoformat(),
+                        "reported_at_source": reported_source,
+                    },
                     version=1,
                 )
             ).run()
@@ -168,7 +204,9 @@ async def create_case(user: CurrentUser, data: schemas.CaseCreate) -> Intake:
         if existing is None:
             raise  # not this id: the violation was of another constraint
         return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
-    return Intake(created=True, case_id=data.id, locate=located.to_dict())
+    return Intake(
+        created=True, case_id=data.id, locate=located.to_dict(), number=number, township_code=township_code
+    )
 
 
 def _is_unique_violation(exc: Exception) -> bool:

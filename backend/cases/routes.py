@@ -82,7 +82,7 @@ class CaseController(Controller):
         status = 201 if logged.created else 200
         detail = await _detail_if_visible(user, logged.case_id)
         if detail is None:  # logged where this user does not work, or since moved out of their scope
-            return Response({"id": str(data.id), "visible": False}, status_code=status)
+            return Response(msgspec.to_builtins(await views.receipt(data.id)), status_code=status)
         detail.locate = logged.locate
         return Response(msgspec.to_builtins(detail), status_code=status)
 
@@ -100,11 +100,20 @@ class CaseController(Controller):
         overdue: FromQuery[str | None] = None,
         conflict: FromQuery[str | None] = None,
         since: FromQuery[datetime | None] = None,
+        q: FromQuery[str | None] = None,
+        reported_from: FromQuery[datetime | None] = None,
+        reported_before: FromQuery[datetime | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 50,
     ) -> schemas.CasePage:
-        """Cases in your area, last changed first. Personal data is masked in lists."""
+        """Cases in your area, last changed first. Personal data is masked in lists. `q` finds a case
+        by its number, a party's name or phone (or ID number), exactly or by its start; a search by
+        phone or ID number is written to the audit log. `reported_from` / `reported_before` keep the
+        cases reported in [from, before) (a dashboard tile's or a report row's cases)."""
         filters = {
+            "q": q,
+            "reported_from": reported_from,
+            "reported_before": reported_before,
             "state": case_state,
             "category": category,
             "township": township,

@@ -39,6 +39,21 @@ class CaseCreate(msgspec.Struct):
     occurred_at: datetime | None = None
     parties: list[PartyIn] = []
     photos: list[Annotated[str, Meta(max_length=64)]] = []
+    # When the phone captured it (its clock); believed within 30 days before and 5 minutes after the
+    # server's. The sync operation's client_time serves when this is absent.
+    captured_at: Annotated[datetime, Meta(tz=True)] | None = None
+
+
+class CaseReceipt(msgspec.Struct):
+    """The answer to a create the creator may not see (it located in another township): the number
+    and where it went, without the case."""
+
+    id: str
+    number: str
+    visible: bool
+    township: Ref | None
+    reported_at: datetime
+    message: str
 
 
 # --- actions: one tagged union, so a missing reason is a clear 400 ----------------------------------
@@ -80,6 +95,8 @@ class Escalate(msgspec.Struct, tag="escalate", tag_field="action"):
 class Note(msgspec.Struct, tag="note", tag_field="action"):
     text: Annotated[str, Meta(min_length=1, max_length=5000)]
     participants: list[Annotated[str, Meta(max_length=64)]] = []
+    # Photos taken at the session (SHA-256, uploaded like any other): they join the case's photos.
+    photos: Annotated[list[Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]], Meta(max_length=9)] = []
 
 
 class Resolve(msgspec.Struct, tag="resolve", tag_field="action"):
@@ -113,9 +130,9 @@ class ClearConflict(msgspec.Struct, tag="clear_conflict", tag_field="action"):
 
 
 class Archive(msgspec.Struct, tag="archive", tag_field="action"):
-    """System only: the last return visit found the parties satisfied."""
+    """The last return visit found the parties satisfied (the system), or a supervisor's decision."""
 
-    reason: str = ""
+    reason: Annotated[str, Meta(max_length=2000)] = ""
 
 
 class Merge(msgspec.Struct, tag="merge", tag_field="action"):
@@ -225,6 +242,7 @@ class CaseSummary(msgspec.Struct):
     overdue: bool
     conflict: bool
     version: int
+    next_step: str | None = None  # who acts next, e.g. 等待调解队长受理
 
 
 class CaseDetail(CaseSummary):
@@ -246,6 +264,8 @@ class CaseDetail(CaseSummary):
     merged_into: str | None = None
     deadline_extended: bool = False
     locate: dict[str, Any] | None = None  # on create: the locate result, so the phone can ask at a boundary
+    received_at: datetime | None = None  # when the server received it (reported_at may be the capture time)
+    reported_at_source: str = "server"  # phone: reported_at is the phone's capture time; server: the receipt
 
 
 class CasePage(msgspec.Struct):

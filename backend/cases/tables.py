@@ -63,7 +63,12 @@ class Case(Table, tablename="dispute_case"):
     created_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
     created_device = Varchar(length=36, null=True, default=None)
     occurred_at = Timestamptz(null=True, default=None)
+    # When the case was reported: the phone's capture time when it is plausible (within 30 days before
+    # and 5 minutes after the server's clock), else when the server received it. Reports, deadlines and
+    # numbering count by it; `received_at` keeps the receipt and `reported_at_source` says which was used.
     reported_at = Timestamptz(default=TimestamptzNow(), index=True)
+    received_at = Timestamptz(null=True, default=None)
+    reported_at_source = Varchar(length=8, default="server")  # phone | server
     accepted_at = Timestamptz(null=True, default=None)
     deadline = Timestamptz(null=True, default=None)
     deadline_extended = Boolean(default=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import duplicates, privacy, schemas
+from backend.cases import duplicates, privacy, schemas, search
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
@@ -34,9 +34,15 @@ from backend.people.tables import Team, User
 async def list_cases(
     user: CurrentUser, filters: dict[str, Any], cursor: str | None, limit: int
 ) -> schemas.CasePage:
-    """Cases in scope, newest change first, with the contract's filters and cursor paging."""
+    """Cases in scope, newest change first, with the contract's filters and cursor paging; `q`
+    searches (search.py), and a search by phone or ID number is audited."""
+    found = search.parse(filters["q"]) if filters.get("q") else None
     async with read_transaction():
-        return await _list_cases(user, filters, cursor, limit)
+        page = await _list_cases(user, {**filters, "search": found}, cursor, limit)
+    # Written after the read transaction (see case_detail).
+    if found is not None and found.audited:
+        await privacy.audit(user, "case.search_personal", None, kind=found.kind, results=len(page.items))
+    return page
 
 
 async def _list_cases(
@@ -66,6 +72,12 @@ async def _list_cases(
         query = query.where(Case.conflict == True)  # noqa: E712
     if filters.get("since"):
         query = query.where(Case.updated_at >= filters["since"])
+    if filters.get("reported_from"):
+        query = query.where(Case.reported_at >= filters["reported_from"])
+    if filters.get("reported_before"):
+        query = query.where(Case.reported_at < filters["reported_before"])
+    if filters.get("search") is not None:
+        query = query.where(filters["search"].condition)
     if not filters.get("include_merged"):
         query = query.where(Case.merged_into.is_null())
     if cursor:
@@ -146,9 +158,29 @@ async def case_summaries(
                 overdue=is_overdue(r, now),
                 conflict=r["conflict"],
                 version=r["version"],
+                next_step=next_step(r),
             )
         )
     return out
+
+
+OWNER_NAMES = {"team": "调解队长", "township": "乡镇综治中心", "county": "县信联办"}
+
+
+def next_step(case: dict[str, Any]) -> str | None:
+    """Who acts next, in words, for the states where someone other than the case's mediator must."""
+    state = case["state"]
+    if state == "reported":
+        return f"等待{OWNER_NAMES.get(case['owner_level'], '乡镇综治中心')}受理"
+    if state in ("accepted", "reopened") and case["owner_team"] is None:
+        return "等待乡镇综治中心指派调解队"
+    if state == "resolved":
+        return "已达成协议，等待办结"
+    if state == "closed":
+        return "已办结，等待回访"
+    if state == "failed":
+        return "调解未成，等待乡镇综治中心处理（移交或重新指派）"
+    return None
 
 
 async def _names(table: Any, column: Any, ids: set[int | None]) -> dict[int, str]:
@@ -228,6 +260,8 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
                 refer_target=row["refer_target"],
                 merged_into=str(row["merged_into"]) if row["merged_into"] else None,
                 deadline_extended=row["deadline_extended"],
+                received_at=row["received_at"] or row["reported_at"],
+                reported_at_source=row["reported_at_source"],
             )
         )
     return out
@@ -278,6 +312,31 @@ def _agreement_view(row: dict[str, Any]) -> schemas.AgreementView:
         signed_photo=row["signed_photo"],
         made_at=row["made_at"],
         made_by=row["made_by.display_name"],
+    )
+
+
+async def receipt(case_id: uuid.UUID) -> schemas.CaseReceipt:
+    """What the creator of a case they cannot see is told: its number and the township it went to.
+    Nothing of the case itself (it is in another area's scope now)."""
+    row = (
+        await Case.select(Case.id, Case.number, Case.township_code, Case.reported_at)
+        .where(Case.id == case_id)
+        .first()
+        .run()
+    )
+    if row is None:
+        raise NotFound()
+    code = row["township_code"]
+    names = await division_names({code}) if code else {}
+    township = schemas.Ref(code=code, name=names.get(code) or code) if code else None
+    where = f"已转交{township.name}处理" if township else "已转交县信联办处理"
+    return schemas.CaseReceipt(
+        id=str(row["id"]),
+        number=row["number"],
+        visible=False,
+        township=township,
+        reported_at=row["reported_at"],
+        message=f"已登记，编号 {row['number']}。案发地不在您的辖区，{where}。",
     )
 
 

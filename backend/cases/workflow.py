@@ -37,6 +37,9 @@ class Rule:
     supervisors: bool = True  # township supervisors of the area and the county may always act
     team_roles: frozenset[str] = frozenset()  # roles that may act when they work on the owning team
     anyone_in_scope: bool = False
+    # A condition on the case beyond its state (None: none), e.g. only a team's own 小事 is settled on
+    # the spot before anyone accepts it.
+    applies: Callable[[dict[str, Any]], bool] | None = None
 
 
 def states(*names: str) -> frozenset[str]:
@@ -59,6 +62,13 @@ NOT_MERGED = states(
     "referred",
 )
 
+
+def settled_on_the_spot(case: dict[str, Any]) -> bool:
+    """小事拉家常: a village team settles a small matter where it finds it (村调解队当场化解), often
+    with no signal; such a case, logged by the team itself, needs no one to accept it first."""
+    return case["state"] != "reported" or (case["level"] == "small" and case["owner_team"] is not None)
+
+
 # The one table of who may do what. A user must first be able to see the case (visible_to).
 RULES: dict[str, Rule] = {
     "accept": Rule(states("reported"), team_roles=LEADER),
@@ -66,20 +76,25 @@ RULES: dict[str, Rule] = {
     "refer": Rule(states("reported", "failed") | IN_MEDIATION),
     "assign": Rule(states("reported", "failed") | IN_MEDIATION, team_roles=LEADER),
     "escalate": Rule(states("reported") | IN_MEDIATION, team_roles=LEADER),
-    "note": Rule(IN_MEDIATION | states("failed", "resolved"), team_roles=TEAM_ROLES, anyone_in_scope=True),
+    "note": Rule(
+        IN_MEDIATION | states("reported", "failed", "resolved"), team_roles=TEAM_ROLES, anyone_in_scope=True
+    ),
     # Field edits with a base version (title, description, ...), applied by backend/cases/edits.py.
     "update": Rule(states("reported", "failed", "resolved") | IN_MEDIATION, team_roles=TEAM_ROLES),
-    "resolve": Rule(states("mediating", "reopened"), team_roles=TEAM_ROLES),
+    "resolve": Rule(
+        states("reported", "mediating", "reopened"), team_roles=TEAM_ROLES, applies=settled_on_the_spot
+    ),
     "fail": Rule(states("mediating", "reopened"), team_roles=TEAM_ROLES),
     "close": Rule(states("resolved"), team_roles=TEAM_ROLES),
     "reopen": Rule(states("closed", "archived", "failed", "rejected")),
     "correct_location": Rule(NOT_MERGED - states("archived")),
     "extend_deadline": Rule(IN_MEDIATION, team_roles=LEADER),
-    "clear_conflict": Rule(NOT_MERGED),
+    "clear_conflict": Rule(NOT_MERGED, applies=lambda case: bool(case["conflict"])),
     "merge": Rule(states("reported", "failed") | IN_MEDIATION),
     "dismiss_duplicate": Rule(NOT_MERGED - states("archived", "rejected", "referred")),
-    # System only (the last return visit was satisfied): no role may ask for it.
-    "archive": Rule(states("closed"), supervisors=False),
+    # The system archives a closed case when its last return visit was satisfied; a supervisor may
+    # archive a closed case by hand (e.g. the parties moved away and cannot be visited), with a reason.
+    "archive": Rule(states("closed")),
 }
 
 OWNER_ORDER = ("team", "township", "county")
@@ -116,8 +131,13 @@ def may_act(user: CurrentUser, action: str, case: dict[str, Any]) -> bool:
     return rule.anyone_in_scope
 
 
+def applicable(action: str, case: dict[str, Any]) -> bool:
+    rule = RULES[action]
+    return case["state"] in rule.states and (rule.applies is None or rule.applies(case))
+
+
 def allowed_actions(user: CurrentUser, case: dict[str, Any]) -> list[str]:
-    return [a for a, rule in RULES.items() if case["state"] in rule.states and may_act(user, a, case)]
+    return [a for a in RULES if applicable(a, case) and may_act(user, a, case)]
 
 
 async def apply_action(user: CurrentUser, case_id: str, action: schemas.Action) -> dict[str, Any]:
@@ -144,10 +164,11 @@ async def _apply(
 ) -> dict[str, Any]:
     name = action.__struct_config__.tag
     assert isinstance(name, str)  # every action struct is tagged with its name (schemas.Action)
+    # The state first: whoever sees the case sees its state, so "not now" tells nothing new.
+    if not applicable(name, case):
+        raise InvalidTransition(details={"state": case["state"], "action": name})
     if check_role and (user is None or not may_act(user, name, case)):
         raise Forbidden()
-    if case["state"] not in RULES[name].states:
-        raise InvalidTransition(details={"state": case["state"], "action": name})
     now = clock.now()
     changes, data = await _HANDLERS[name](user, case, action, now)
     before = {k: _plain(case.get(k)) for k in changes}
@@ -225,10 +246,24 @@ async def _assign(user, case, action: schemas.Assign, now):
         )
     changes: dict[str, Any] = {}
     if action.team_id is not None:
-        team = await Team.select(Team.id, Team.active).where(Team.id == action.team_id).first().run()
-        if team is None or not team["active"]:
+        team = (
+            await Team.select(Team.id, Team.active, Team.township_code)
+            .where(Team.id == action.team_id)
+            .first()
+            .run()
+        )
+        # A team outside the assigner's area is as unknown as one that does not exist: its members
+        # would read the case's personal data. The township's own teams and the county-level ones (the
+        # legal-service team takes escalated cases) are in a township supervisor's reach, as
+        # /api/teams lists them.
+        out_of_area = (
+            team is not None and team["township_code"] is not None and not user.in_area(team["township_code"])
+        )
+        if team is None or not team["active"] or out_of_area:
             raise InvalidRequest(
-                message="调解队不存在", message_en="No such team", code="people.unknown_team"
+                message="调解队不存在或不在您的辖区",
+                message_en="No such team in your area",
+                code="people.unknown_team",
             )
         changes.update(
             {
@@ -287,8 +322,24 @@ async def _escalate(user, case, action: schemas.Escalate, now):
 
 
 async def _note(user, case, action: schemas.Note, now):
-    # A mediation session: no field changes, so notes never conflict.
-    return {}, {"text": action.text, "participants": action.participants}
+    # A mediation session: no field changes, so notes never conflict. Its photos join the case's
+    # (purpose "note": shown with the case's other photos, apart from the agreement and the visits').
+    data: dict[str, Any] = {"text": action.text, "participants": action.participants}
+    if action.photos:
+        have = {
+            r["sha256"]
+            for r in await CasePhoto.select(CasePhoto.sha256).where(CasePhoto.case == case["id"]).run()
+        }
+        new = [sha for sha in dict.fromkeys(action.photos) if sha not in have]
+        if new:
+            await CasePhoto.insert(
+                *[
+                    CasePhoto(case=case["id"], sha256=sha, position=100 + i, purpose="note")
+                    for i, sha in enumerate(new)
+                ]
+            ).run()
+        data["photos"] = list(dict.fromkeys(action.photos))
+    return {}, data
 
 
 async def _resolve(user, case, action: schemas.Resolve, now):
@@ -317,7 +368,12 @@ async def _resolve(user, case, action: schemas.Resolve, now):
         await CasePhoto.insert(
             CasePhoto(case=case["id"], sha256=a.signed_photo, position=99, purpose="agreement")
         ).run()
-    return {"state": "resolved", "resolved_at": now}, {"agreement": msgspec.to_builtins(a)}
+    changes: dict[str, Any] = {"state": "resolved", "resolved_at": now}
+    data: dict[str, Any] = {"agreement": msgspec.to_builtins(a)}
+    if case["state"] == "reported":  # settled on the spot: accepted and resolved at once
+        changes.update({"accepted_at": now, "deadline": now + timedelta(days=MEDIATION_DAYS)})
+        data["on_the_spot"] = True
+    return changes, data
 
 
 async def _fail(user, case, action: schemas.Fail, now):

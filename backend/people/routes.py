@@ -15,6 +15,7 @@ from litestar.types import ControllerRouterHandler
 from backend.core.http import flag, requires_role
 from backend.core.identity import CurrentUser, Role
 from backend.core.inbound import AUTH_BODY_LIMIT
+from backend.core.throttle import address_guard
 from backend.people import accounts, roster, schemas, service, teams
 
 
@@ -23,7 +24,14 @@ class AuthController(Controller):
     request_max_body_size = AUTH_BODY_LIMIT  # read before anyone is signed in: a few short strings
     tags = ["auth"]
 
-    @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, operation_id="login")
+    # The address check is a guard: it runs before the body is read.
+    @post(
+        "/login",
+        exclude_from_auth=True,
+        status_code=HTTP_200_OK,
+        operation_id="login",
+        guards=[address_guard],
+    )
     async def login(
         self, data: JSONBody[schemas.LoginRequest], request: Request, state: State
     ) -> schemas.TokenResponse:

@@ -122,15 +122,15 @@ async def login(
     device_name: str,
     client_addr: str,
 ) -> schemas.TokenResponse:
-    """Sign in and register the device; failures are throttled per username and per address."""
-    keys = (f"login:user:{username.lower()}", f"login:addr:{client_addr}")
-    await throttle.check(*keys)
+    """Sign in and register the device; failures are throttled per username+address pair and, more
+    loosely, per address (core.throttle)."""
+    await throttle.check(username, client_addr)
     user = await User.objects().get(User.username == username.lower())
     ok = await verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
-        await throttle.record_failure(*keys)
+        await throttle.record_failure(username, client_addr)
         raise InvalidCredentials()
-    await throttle.reset(keys[0])
+    await throttle.reset(username, client_addr)
     if not user.active:
         # Only after the right password: a wrong guess learns nothing about the account.
         raise AccountDisabled()

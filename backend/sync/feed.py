@@ -46,6 +46,7 @@ from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.sync import reference
 from backend.sync.schemas import CaseChange, PullOut
 from backend.sync.tables import SyncChange, SyncDelivery
+from backend.visits import service as visits
 
 # Advisory lock keys (PostgreSQL's two-int4 form): the change log's horizon lock. The namespace is
 # this application's, the same in every county ("FQ" in ASCII), so other software sharing the
@@ -167,6 +168,9 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
             uuid.UUID(d.id): d
             for d in await views.case_details(user, [visible[i] for i in ids if i in visible])
         }
+        # The case page on the phone shows its return visits (offline too), as the detail route does.
+        for case_id, case_visits in (await visits.visits_for_cases(list(details))).items():
+            details[case_id].visits = case_visits
         ref, versions = await reference.reference_for(user, reference.parse_known(known_ref))
     changes = [
         CaseChange(kind="case", op="upsert", id=str(i), version=details[i].version, case=details[i])

@@ -18,13 +18,14 @@ from typing import Any
 import msgspec
 from piccolo.querystring import QueryString
 
-from backend.cases import edits, intake, schemas, workflow
+from backend.cases import edits, intake, schemas, scope, views, workflow
 from backend.cases.tables import Case, CasePhoto
 from backend.core.errors import InvalidRequest
 from backend.core.identity import CurrentUser
 from backend.db import DB
 from backend.media import service as media
 from backend.sync.schemas import OpIn
+from backend.visits import service as visits
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Outcome:
     code: str
     server_version: int | None
     missing_photos: list[str] | None = field(default=None)
+    message: str | None = None  # said to the user with the result (e.g. where a case went)
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,15 @@ async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
             message_en="payload.id differs from entity_id",
             code="sync.entity_mismatch",
         )
-    logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate))
+    # The operation's client_time is when the phone saved the case: its capture time.
+    logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate), client_time=op.client_time)
     version = await case_version(op.entity_id)
     missing = await missing_case_photos(op.entity_id)
+    if logged.created and not await scope.visible_case_ids(user, [op.entity_id]):
+        # Logged where this user does not work: say its number and where it went (the phone drops
+        # its copy, which the user will not receive again).
+        receipt = await views.receipt(op.entity_id)
+        return Outcome("applied", "case.created_elsewhere", version, missing, message=receipt.message)
     if logged.created:
         return Outcome("applied", "case.created", version, missing)
     return Outcome("duplicate", "case.exists", version, missing)  # created before, with the same body
@@ -122,6 +130,22 @@ async def act_on_case(user: CurrentUser, op: OpIn) -> Outcome:
     return Outcome("applied", f"case.{action.__struct_config__.tag}", row["version"])
 
 
+async def visit_exists(visit_id: uuid.UUID) -> bool:
+    return bool(await DB.run_querystring(QueryString("SELECT id FROM visit WHERE id = {}", visit_id)))
+
+
+async def record_visit(user: CurrentUser, op: OpIn) -> Outcome:
+    """A return visit recorded on the phone (offline too); the visit is the entity. When it took place
+    is the phone's clock: the record's visited_at, else the operation's client_time."""
+    payload = dict(op.payload)
+    if payload.get("visited_at") is None and op.client_time is not None:
+        payload["visited_at"] = op.client_time.isoformat()
+    recorded = await visits.record_visit(user, op.entity_id, payload)
+    if recorded.applied:
+        return Outcome("applied", "visit.recorded", None)
+    return Outcome("duplicate", "visit.exists", None)
+
+
 # Every case operation tells that the case exists, reads its version and flags it for review alike.
 _case_op = functools.partial(OpType, exists=case_exists, flag=edits.flag_for_review, version=case_version)
 
@@ -130,4 +154,5 @@ OP_TYPES: dict[str, OpType] = {
     "case.update": _case_op(update_case, reports_photos=True),
     "case.note": _case_op(note_case),
     "case.action": _case_op(act_on_case),
+    "visit.record": OpType(record_visit, exists=visit_exists),
 }

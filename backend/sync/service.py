@@ -55,7 +55,7 @@ def _result(op_id: str, outcome: Outcome, exc: AppError | None = None) -> OpResu
         status=outcome.status,  # type: ignore[arg-type]
         code=outcome.code,
         server_version=outcome.server_version,
-        message=exc.message if exc else None,
+        message=exc.message if exc else outcome.message,
         message_en=exc.message_en if exc else None,
         missing_photos=outcome.missing_photos,
     )

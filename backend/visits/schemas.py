@@ -15,6 +15,8 @@ Sha256 = Annotated[str, Meta(pattern=r"^[0-9a-fA-F]{64}$")]
 
 METHOD_LABELS = {"in_person": "上门", "phone": "电话"}
 SATISFACTION_LABELS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+Performance = Literal["performed", "partly", "not_performed"]  # 已履行 | 部分履行 | 未履行
+PERFORMANCE_LABELS = {"performed": "已履行", "partly": "部分履行", "not_performed": "未履行"}
 STATUS_LABELS = {
     "scheduled": "未到期",
     "due": "今日到期",
@@ -37,6 +39,9 @@ class VisitRecord(msgspec.Struct, forbid_unknown_fields=True):
     method: Method
     satisfaction: Satisfaction
     recurred: bool = False
+    # Whether the parties did what the agreement says (人民调解法 art. 31: the committee supervises
+    # performance); None when the case has no agreement or it was not asked.
+    performance: Performance | None = None
     notes: Annotated[str, Meta(max_length=5000)] = ""
     photos: list[Sha256] = []
     location: VisitLocation | None = None
@@ -77,6 +82,8 @@ class VisitView(msgspec.Struct):
     satisfaction: str | None = None
     satisfaction_label: str | None = None
     recurred: bool | None = None
+    performance: str | None = None
+    performance_label: str | None = None
     notes: str = ""
     photos: list[str] = []
     missing_photos: list[str] = []

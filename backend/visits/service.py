@@ -213,6 +213,8 @@ def _view(row: dict[str, Any], today: date, missing: set[str]) -> schemas.VisitV
         if row["satisfaction"]
         else None,
         recurred=row["recurred"],
+        performance=row["performance"],
+        performance_label=schemas.PERFORMANCE_LABELS.get(row["performance"]) if row["performance"] else None,
         notes=row["notes"],
         photos=photos,
         missing_photos=[p for p in photos if p in missing],
@@ -322,6 +324,24 @@ async def get_visit(user: CurrentUser, visit_id: uuid.UUID | str) -> schemas.Vis
         return (await _views([await _visible_row(user, visit_id)]))[0]
 
 
+async def visits_for_cases(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The visits of many cases at once (the sync feed's page), in one query; the caller has already
+    checked the cases are visible."""
+    out: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in case_ids}
+    if not case_ids:
+        return out
+    rows = (
+        await Visit.select(*_COLUMNS)
+        .where(Visit.case.is_in(case_ids))
+        .order_by(Visit.round)
+        .order_by(Visit.seq)
+        .run()
+    )
+    for row, view in zip(rows, await _views(rows), strict=True):
+        out[row["case"]].append(msgspec.to_builtins(view))
+    return out
+
+
 async def visits_for_case(user: CurrentUser, case_id: uuid.UUID | str) -> list[dict[str, Any]]:
     """The case's visits for its detail page (the caller has already checked the case is visible)."""
     key = case_id if isinstance(case_id, uuid.UUID) else uuid.UUID(str(case_id))
@@ -335,7 +355,10 @@ async def visits_for_case(user: CurrentUser, case_id: uuid.UUID | str) -> list[d
 
 
 def record_hash(data: schemas.VisitRecord) -> str:
-    return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(data), order="sorted")).hexdigest()
+    body = msgspec.to_builtins(data)
+    if body.get("performance") is None:  # records from before the field keep their fingerprint
+        body.pop("performance", None)
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
 def _may_record(user: CurrentUser, visit: dict[str, Any], case: dict[str, Any]) -> bool:
@@ -405,6 +428,7 @@ async def record_visit(
         Visit.method: data.method,
         Visit.satisfaction: data.satisfaction,
         Visit.recurred: data.recurred,
+        Visit.performance: data.performance,
         Visit.notes: data.notes,
         Visit.photos: msgspec.json.encode(photos).decode(),
         Visit.lon: fix[0] if fix else None,

@@ -51,6 +51,8 @@ class Visit(Table, tablename="visit"):
         length=20, null=True, default=None
     )  # satisfied | basically_satisfied | unsatisfied
     recurred = Boolean(null=True, default=None)
+    # Whether the agreement was performed: performed (已履行) | partly (部分履行) | not_performed (未履行).
+    performance = Varchar(length=16, null=True, default=None)
     notes = Text(default="")
     photos = JSON(default="[]")
     lon = DoublePrecision(null=True, default=None)

@@ -293,6 +293,8 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
     await page.get_by_test_id("visit-submit").wait_for()
     await page.get_by_test_id("visit-method-in_person").click()
     await page.get_by_test_id("visit-sat-satisfied").click()
+    await page.get_by_test_id("visit-not-recurred").click()
+    await page.get_by_test_id("visit-perf-performed").click()
     await page.get_by_test_id("visit-notes").fill("通道已清理，双方和好，对调解满意。")
     await page.wait_for_function(
         "() => document.querySelector('[data-testid=visit-gps]')?.textContent.includes('已定位')"

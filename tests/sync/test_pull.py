@@ -261,3 +261,22 @@ async def test_a_pull_never_passes_a_change_still_to_commit(client):
     await writer
     page = await asyncio.wait_for(pulling, 10)
     assert set(page["cases"]) == {slow["entity_id"], fast["entity_id"]}
+
+
+async def test_a_closed_case_comes_with_its_return_visits(client):
+    """The phone's case page shows the visits offline: the pull carries them as the detail does."""
+    phone = bearer(await login(client, "mediator1"))
+    create = create_op()
+    agreement = {"facts": "占道", "matters": "通道", "terms": "清走建材", "performance": "当场"}
+    await push(
+        client,
+        phone,
+        create,
+        action_op(create["entity_id"], "resolve", agreement=agreement),
+        action_op(create["entity_id"], "close"),
+    )
+    pulled = (await pull_all(client, phone))["cases"][create["entity_id"]]
+    detail = (await client.get(f"/api/cases/{create['entity_id']}", headers=phone)).json()
+    assert pulled["state"] == "closed"
+    assert [v["status_label"] for v in pulled["visits"]] == ["未到期"]
+    assert pulled["visits"] == detail["visits"]

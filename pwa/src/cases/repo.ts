@@ -8,6 +8,7 @@ import { afterEnqueue } from '../sync/store'
 import type { User } from '../people/types'
 import type { CaseCreate, CaseRecord, CaseView, DraftRow, Level } from './types'
 import { ACTION_LABELS } from './types'
+import { predictedState } from './rules'
 
 const DRAFT_KEY = 'capture'
 
@@ -93,9 +94,13 @@ export async function saveCase(draft: DraftRow, user: User, categoryName: string
     locate_status: d.place?.status ?? null,
     parties: body.parties.map((p) => ({ ...p })),
     photo_count: body.photos.length,
-    photos: body.photos.map((sha256) => ({ sha256, status: 'local', purpose: 'evidence' })),
+    photos: body.photos.map((sha256) => ({ sha256, status: 'local', purpose: 'scene' })),
     events: [{ id: 'local-create', at: now, action: 'create', actor: user.display_name, data: {}, local: true }],
     allowed_actions: [],
+    // As the server will own it: a team member's case is the team's (backend/cases/intake.py).
+    owner_level: user.team && ['mediator', 'team_leader'].includes(user.role) ? 'team' : 'township',
+    owner_team: user.team && ['mediator', 'team_leader'].includes(user.role) ? { id: user.team.id, name: user.team.name } : null,
+    mediator: user.role === 'mediator' ? { id: user.id, name: user.display_name } : null,
     reported_at: now,
     updated_at: now,
     deadline: null,
@@ -125,8 +130,6 @@ export function plain<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T
 }
 
-const PREDICTED_STATE: Record<string, string> = { resolve: 'resolved', close: 'closed', fail: 'failed' }
-
 /**
  * Queues an action (note, resolve, close, ...) and shows it on the case at once, marked 待发送.
  * The server decides; its answer replaces the local guess at the next pull.
@@ -139,8 +142,15 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
   const label = `${ACTION_LABELS[action] ?? action}：${rec.view.title}`
   const view = { ...rec.view }
   view.events = [...(view.events ?? []), { id: `local-${uuid()}`, at: now, action, actor: user.display_name, data: { ...body }, local: true }]
-  if (PREDICTED_STATE[action]) view.state = PREDICTED_STATE[action]
+  // Applied on the phone's copy at once (a draft stays a draft until the server has it).
+  view.state = predictedState(view, action)
   if (action === 'resolve') view.agreement = { ...(body.agreement as CaseView['agreement'] & object), made_at: now, made_by: user.display_name }
+  if (action === 'reject') view.reject_reason = String(body.reason ?? '')
+  if (action === 'escalate' && body.owner) view.owner_level = String(body.owner)
+  if (action === 'escalate' && body.level) view.level = body.level as CaseView['level']
+  if (action === 'assign' && body.mediator_name) view.mediator = { id: String(body.mediator_id), name: String(body.mediator_name) }
+  delete body.mediator_name // shown on the phone only; not part of the action
+  view.next_step = undefined
   view.allowed_actions = []
   await db.transaction('rw', db.cases, db.outbox, async () => {
     await enqueue({
@@ -153,6 +163,40 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
       userId: user.id,
     })
     await db.cases.put({ ...rec, view, state: view.state, localPhotos: [...rec.localPhotos, ...photos] })
+  })
+  await afterEnqueue()
+}
+
+/**
+ * Edits a case's own fields (title, description, scene photos) as a case.update with the version the
+ * phone holds as its base (1 for a case not sent yet: the version its create will make). Only the
+ * changed fields go; the server merges them, and flags a conflict when another device changed the same.
+ */
+export async function queueUpdate(record: CaseRecord, changes: { title?: string; description?: string; photos?: string[] }, user: User, newPhotos: string[] = []): Promise<void> {
+  const rec = plain(record)
+  const payload = plain(changes) as Record<string, unknown>
+  if (!Object.keys(payload).length) return
+  const now = new Date().toISOString()
+  const view = { ...rec.view }
+  if (changes.title !== undefined) view.title = changes.title
+  if (changes.description !== undefined) view.description = changes.description
+  if (changes.photos) {
+    const known = new Set((view.photos ?? []).map((p) => p.sha256))
+    view.photos = [...(view.photos ?? []), ...changes.photos.filter((sha) => !known.has(sha)).map((sha256) => ({ sha256, status: 'local', purpose: 'scene' }))]
+    view.photo_count = changes.photos.length
+  }
+  view.events = [...(view.events ?? []), { id: `local-${uuid()}`, at: now, action: 'update', actor: user.display_name, data: { fields: Object.keys(payload) }, local: true }]
+  await db.transaction('rw', db.cases, db.outbox, async () => {
+    await enqueue({
+      type: 'case.update',
+      entityId: rec.id,
+      baseVersion: rec.view.version || 1,
+      payload,
+      photos: newPhotos,
+      label: `修改案件：${view.title}`,
+      userId: user.id,
+    })
+    await db.cases.put({ ...rec, view, localPhotos: [...rec.localPhotos, ...newPhotos] })
   })
   await afterEnqueue()
 }

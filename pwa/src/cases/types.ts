@@ -23,7 +23,8 @@ export interface LocationIn {
   source: 'gps' | 'manual'
 }
 
-/** Body of POST /api/cases (and the payload of a case.create operation). */
+/** Body of POST /api/cases (and the payload of a case.create operation). The capture time travels as
+ * the operation's client_time. */
 export interface CaseCreate {
   id: string
   category: string
@@ -89,6 +90,17 @@ export interface CaseView {
   conflict: boolean
   version: number
   visits?: Record<string, unknown>[]
+  owner_level?: string
+  owner_team?: { id: number | string; name: string } | null
+  mediator?: { id: number | string; name: string } | null
+  /** Who acts next (e.g. 等待调解队长受理); null when the case's own team is at work. */
+  next_step?: string | null
+  received_at?: string | null
+  /** phone: reported_at is the phone's capture time; server: when the server received it. */
+  reported_at_source?: string
+  reject_reason?: string | null
+  refer_target?: string | null
+  duplicates?: { case_id: string; number: string; title: string; reason: string; status: string }[]
 }
 
 export interface CaseRecord {
@@ -155,6 +167,13 @@ export const STATE_LABELS: Record<string, string> = {
   reopened: '重新调解',
   archived: '已归档',
   merged: '已合并',
+}
+
+export const REFER_TARGETS: Record<string, string> = {
+  court: '人民法院',
+  arbitration: '仲裁机构',
+  legal_aid: '法律援助中心',
+  petition_office: '信访部门',
 }
 
 export const ACTION_LABELS: Record<string, string> = {

@@ -12,6 +12,13 @@ function randomSuffix(): string {
   return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('')
 }
 
+/** 手机 on a phone, 平板 on a tablet, 电脑 on a desktop browser: what an admin sees in the device list. */
+export function kindOfDevice(ua: string = globalThis.navigator?.userAgent ?? ''): string {
+  if (/iPad|Tablet|Android(?!.*Mobile)/i.test(ua)) return '平板'
+  if (/Mobi|iPhone|Android|HarmonyOS|MicroMessenger/i.test(ua)) return '手机'
+  return '电脑'
+}
+
 function storage(): Storage | null {
   try {
     return globalThis.localStorage ?? null
@@ -24,7 +31,7 @@ export function getDeviceName(): string {
   const s = storage()
   let name = s?.getItem(KEY)?.trim()
   if (!name) {
-    name = `手机-${randomSuffix()}`
+    name = `${kindOfDevice()}-${randomSuffix()}`
     s?.setItem(KEY, name)
   }
   return name

@@ -12,7 +12,7 @@ export const ROLE_LABELS: Record<Role, string> = {
 export const SCOPE_LEVEL_LABELS: Record<ScopeLevel, string> = {
   county: '县',
   township: '乡镇',
-  village: '村（社区）',
+  village: '村/社区',
 }
 
 export function roleLabel(user: User): string {

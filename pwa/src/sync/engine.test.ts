@@ -288,7 +288,7 @@ describe('sync engine', () => {
     }
   })
 
-  it('sends visit.record to its own endpoint, in the phone order between sync batches', async () => {
+  it('sends visit.record through /api/sync/push with the case operations, in the phone order', async () => {
     const server = fakeServer()
     const visitId = '00000000-0000-4000-9000-000000000001'
     await enqueue(caseOp(1))
@@ -297,20 +297,13 @@ describe('sync engine', () => {
     const { engine } = engineFor(server)
     await engine.run({ force: true })
 
-    expect(server.log.filter((l) => l.startsWith('POST'))).toEqual(['POST /api/sync/push', `POST /api/visits/${visitId}/record`, 'POST /api/sync/push'])
-    expect(server.visits.get(visitId)).toEqual({ method: 'in_person', satisfaction: 'satisfied' })
-    expect(server.seenOps.has(visit.id)).toBe(false) // never offered to /api/sync/push
+    expect(server.log.filter((l) => l.startsWith('POST'))).toEqual(['POST /api/sync/push'])
+    expect(server.seenOps.get(visit.id)).toBe('applied')
     expect(server.cases.size).toBe(2)
     const items = await all()
     expect(items.every((i) => i.state === 'done')).toBe(true)
-    expect(items[1].result?.status).toBe('applied')
-
-    // Sent again (its answer lost, say): the endpoint answers as before and nothing is doubled.
-    await db.outbox.update(visit.id, { state: 'waiting' })
-    await engine.run({ force: true })
-    expect((await db.outbox.get(visit.id))?.state).toBe('done')
-    expect(server.visits.size).toBe(1)
   })
+
 
   it('reports a missing /api/sync/pull as an error after the ops went through', async () => {
     const server = fakeServer() // it answers 404 to GET /api/sync/pull

@@ -28,7 +28,7 @@ export function caseRecord(view: CaseView, detailed: boolean, prev?: CaseRecord)
   if (prev && pending.length && !prev.localOnly) {
     // Actions still in the outbox stay on show (marked 待发送) over the server's view until sent;
     // onApplied drops them when the server confirms (see dropLocal).
-    const predicted = pending.some((e) => ['resolve', 'close', 'fail'].includes(e.action))
+    const predicted = pending.some((e) => e.action !== 'note')
     view = {
       ...view,
       events: [...(view.events ?? []), ...pending],
@@ -153,6 +153,9 @@ export class DataPuller implements Puller {
     const part = (k: string) => ref[k] as { version: string; data: unknown } | undefined
     const cats = part('categories')
     if (cats && Array.isArray(cats.data)) await this.storeCategories(cats.data as CategoryRow[])
+    // The township's teams and their members: whom a team leader assigns to, offline too.
+    const teams = part('teams')
+    if (teams && Array.isArray(teams.data)) await setMeta('teams', teams.data)
     const divisions = part('divisions')
     const grids = part('grids')
     if (divisions || grids) {

@@ -35,7 +35,13 @@ export const engine = new SyncEngine({
   puller: new DataPuller(),
   onStatus: (s) => Object.assign(state, s),
   onItems: touch,
-  async onApplied(item, _result, body) {
+  async onApplied(item, result, body) {
+    if (result.code === 'case.created_elsewhere') {
+      // Logged where this user does not work: the server keeps it for that township; the phone's
+      // copy goes (the sent item keeps the number and where it went).
+      await db.cases.delete(item.entityId)
+      return
+    }
     if (item.type.startsWith('case.')) {
       const unsent = await db.outbox.where('entityId').equals(item.entityId).filter((i) => i.state !== 'done').count()
       const prev = await db.cases.get(item.entityId)

@@ -22,6 +22,9 @@ export interface VisitRecord {
   raw: Record<string, unknown>
 }
 
+export type Performance = 'performed' | 'partly' | 'not_performed'
+export const PERFORMANCE_LABELS: Record<Performance, string> = { performed: '已履行', partly: '部分履行', not_performed: '未履行' }
+
 export const METHOD_LABELS: Record<VisitMethod, string> = { in_person: '上门回访', phone: '电话回访' }
 export const SATISFACTION_LABELS: Record<Satisfaction, string> = {
   satisfied: '满意',

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { localAllowed, nextStep, predictedState } from './rules'
+import { kindOfDevice } from '../core/device'
+import type { CaseView } from './types'
+import type { User } from '../people/types'
+
+const TEAM = { id: 7, name: '关庙社区红色调解队' }
+function user(role: User['role'], id = 1): User {
+  return { id, username: role, display_name: role, role, role_label: '', scope: { level: 'village', code: '530524101001', name: '关庙社区' }, team: TEAM }
+}
+function kase(over: Partial<CaseView> = {}): CaseView {
+  return {
+    id: 'c1', number: '', category: 'neighbour', category_name: '邻里纠纷', title: 't', level: 'small', state: 'draft', township: null, village: null,
+    grid: null, lon: 0, lat: 0, locate_status: null, parties: [], photo_count: 0, reported_at: '', updated_at: '', deadline: null, overdue: false,
+    conflict: false, version: 0, owner_level: 'team', owner_team: TEAM, mediator: { id: 1, name: '王德明' }, ...over,
+  }
+}
+
+describe('what the phone offers while the server cannot be asked', () => {
+  it('lets a mediator note and settle their own unsent 小事 on the spot, then close it', () => {
+    const mediator = user('mediator')
+    expect(localAllowed(mediator, kase())).toEqual(['note', 'update', 'resolve'])
+    const resolved = kase({ state: predictedState(kase(), 'resolve') })
+    expect(resolved.state).toBe('resolved')
+    expect(localAllowed(mediator, resolved)).toContain('close')
+  })
+
+  it('does not offer settling a 难事 before it is accepted, and says who acts next', () => {
+    const hard = kase({ level: 'hard' })
+    expect(localAllowed(user('mediator'), hard)).not.toContain('resolve')
+    expect(nextStep(hard)).toBe('等待调解队长受理')
+  })
+
+  it('gives the team leader accept, reject, assign and escalate on the team\'s new case', () => {
+    const allowed = localAllowed(user('team_leader', 2), kase({ state: 'reported', mediator: null }))
+    expect(allowed).toEqual(expect.arrayContaining(['accept', 'reject', 'assign', 'escalate']))
+    expect(predictedState(kase({ state: 'reported' }), 'accept')).toBe('mediating')
+  })
+
+  it('offers only a note to a mediator of another team who sees the case', () => {
+    const other = { ...user('mediator', 9), team: { id: 99, name: '卡斯社区红色调解队' } }
+    expect(localAllowed(other, kase({ state: 'mediating', mediator: null }))).toEqual(['note'])
+  })
+})
+
+describe('device names', () => {
+  it('names a desktop browser 电脑, a phone 手机', () => {
+    expect(kindOfDevice('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36')).toBe('电脑')
+    expect(kindOfDevice('Mozilla/5.0 (Linux; Android 13; M2012K11AC) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36')).toBe('手机')
+  })
+})
