@@ -167,7 +167,7 @@ async def test_account_fields_are_checked_by_the_shared_rules(client):
     user = await make_user(client, admin)
     cases = [
         ({"display_name": "   "}, "people.invalid_display_name"),
-        ({"display_name": "王\x00明"}, "people.invalid_display_name"),
+        ({"display_name": "王\x00明"}, "text.control_characters"),  # refused before decoding (core.inbound)
         ({"phone": "1381234"}, "people.invalid_phone"),
         ({"team_id": 999999}, "people.unknown_team"),
         ({"scope_code": "530524199999"}, "people.invalid_area"),
