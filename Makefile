@@ -42,9 +42,10 @@ demo: migrate ## Load the Changning demo: divisions, grids, teams, demo accounts
 run: install pwa demo ## Set everything up and serve on FENGQIAO_HOST:FENGQIAO_PORT (default 127.0.0.1:8000)
 	$(BIN)/fengqiao serve
 
-test: install pwa ## Set everything up, then every test: pytest on SQLite and PostgreSQL (browser journeys included), vitest
+test: install pwa ## Set everything up, then every test: the fast tests on SQLite, all of them on PostgreSQL (browser journeys and server processes included), vitest
 	@status=0; \
-	$(BIN)/pytest --engine=sqlite && $(BIN)/pytest --engine=postgresql && (cd pwa && npm test) || status=$$?; \
+	$(BIN)/pytest --engine=sqlite -m "$(FAST_TESTS)" --durations=10 \
+		&& $(BIN)/pytest --engine=postgresql --durations=15 && (cd pwa && npm test) || status=$$?; \
 	echo "make test: $$(( $$(date +%s) - $(STARTED) )) s, set-up included"; \
 	exit $$status
 

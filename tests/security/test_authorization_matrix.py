@@ -247,10 +247,16 @@ MATRIX: dict[str, Op] = {
     "get_county": Op(_get("/api/county"), 200, public=True),
     # --- media ---
     "get_media": Op(_get("/api/media/{w.photo}", size="thumb"), 200, sees=SEES),
-    # Today anyone signed in learns that a stored photo exists (200, already stored). Issue 18 item 2
-    # (photo by reference) makes these per user: this table then says who gets what.
+    # Sending a photo's bytes makes it one's own (the hash proves one holds it): 200 for everyone.
     "upload_media": Op(lambda w, r: ("PUT", f"/api/media/{w.photo}", {"content": w.photo_bytes}), 200),
-    "media_upload_state": Op(lambda w, r: ("HEAD", f"/api/media/{w.photo}", {}), 200),
+    # Whether a photo is stored is told only to those who sent it or see a case using it (a HEAD
+    # answer has no body, so no code to compare).
+    "media_upload_state": Op(
+        lambda w, r: ("HEAD", f"/api/media/{w.photo}", {}),
+        200,
+        sees=SEES,
+        not_found=None,  # type: ignore[arg-type]
+    ),
     # --- cases ---
     "list_categories": Op(_get("/api/categories"), 200),
     "create_category": Op(
