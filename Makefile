@@ -9,6 +9,9 @@ export FENGQIAO_TEST_POSTGRES_URL
 # When make started, to print how long `make test` and `make check` took, set-up included.
 STARTED := $(shell date +%s)
 FAST_TESTS := not slow and not server and not e2e
+# pytest-xdist: one worker per core (at most 4); each worker builds its own template databases, and
+# every test has its own copy, so tests never share state. PARALLEL= runs them in one process.
+PARALLEL ?= -n auto --maxprocesses=4
 
 .DEFAULT_GOAL := help
 
@@ -44,15 +47,15 @@ run: install pwa demo ## Set everything up and serve on FENGQIAO_HOST:FENGQIAO_P
 
 test: install pwa ## Set everything up, then every test: the fast tests on SQLite, all of them on PostgreSQL (browser journeys and server processes included), vitest
 	@status=0; \
-	$(BIN)/pytest --engine=sqlite -m "$(FAST_TESTS)" --durations=10 \
-		&& $(BIN)/pytest --engine=postgresql --durations=15 && (cd pwa && npm test) || status=$$?; \
+	$(BIN)/pytest $(PARALLEL) --engine=sqlite -m "$(FAST_TESTS)" --durations=10 \
+		&& $(BIN)/pytest $(PARALLEL) --engine=postgresql --durations=15 && (cd pwa && npm test) || status=$$?; \
 	echo "make test: $$(( $$(date +%s) - $(STARTED) )) s, set-up included"; \
 	exit $$status
 
 check: install ## The quick loop: lint, type checks, the fast tests on SQLite, vitest
 	@status=0; \
 	$(MAKE) --no-print-directory lint && $(MAKE) --no-print-directory typecheck \
-		&& $(BIN)/pytest --engine=sqlite -m "$(FAST_TESTS)" -q && (cd pwa && npm test) || status=$$?; \
+		&& $(BIN)/pytest $(PARALLEL) --engine=sqlite -m "$(FAST_TESTS)" -q && (cd pwa && npm test) || status=$$?; \
 	echo "make check: $$(( $$(date +%s) - $(STARTED) )) s"; \
 	exit $$status
 

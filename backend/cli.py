@@ -29,21 +29,6 @@ def main() -> None:
     wiring.connect()
 
 
-def _database_state_or_exit() -> dict:
-    """The migration state, or a clear message (not a traceback) when the database is down."""
-    from backend import db
-    from backend.ops.health import database_down_message
-
-    try:
-        return _run(db.migration_state())
-    except Exception as exc:
-        message = database_down_message(exc)
-        if message is None:
-            raise
-        click.echo(message, err=True)
-        sys.exit(2)
-
-
 @main.command()
 @click.option("--host", default=None, help="Default: FENGQIAO_HOST or 127.0.0.1")
 @click.option("--port", default=None, type=int, help="Default: FENGQIAO_PORT or 8000")
@@ -54,10 +39,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     from backend import db
     from backend.app import server_options
+    from backend.ops.cli import database_state_or_exit
 
     settings = get_settings()
     db.private_data_dir(settings)
-    state = _database_state_or_exit()
+    state = database_state_or_exit()
     if state["pending"]:
         click.echo(f"数据库有 {len(state['pending'])} 个未执行的迁移，请先运行 fengqiao migrate", err=True)
         sys.exit(2)
@@ -77,8 +63,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 def migrate() -> None:
     """Apply the migrations in migrations/ (SQLite or PostgreSQL)."""
     from backend import db
+    from backend.ops.cli import database_state_or_exit
 
-    _database_state_or_exit()
+    database_state_or_exit()
     applied = _run(db.migrate())
     state = _run(db.migration_state())
     click.echo(

@@ -1,13 +1,20 @@
-"""A real uvicorn server in this event loop, for what must really stream (server-sent events), and a
-reader of the events it sends. The server runs the app with the local push receivers allowed."""
+"""Real servers for tests: `serve_process` runs `fengqiao serve` in a process of its own (the browser
+journeys, the fuzz pass); `served` runs uvicorn in this event loop, for what must really stream
+(server-sent events), with the local push receivers allowed; `next_event` reads the events."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import httpx
 import uvicorn
 
 
@@ -15,6 +22,40 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_process(
+    database_url: str, name: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path]]:
+    """`fengqiao serve` on a free port on `database_url`, with more `env`: its base URL and its log
+    (stdout and stderr; each unhandled error is logged there, core/http.py), `name`-<port>.log in the
+    test data directory. Waits up to 2 minutes for /api/health: a loaded 2-core box imports slowly."""
+    port = _free_port()
+    env = {**os.environ, **(env or {}), "FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_PORT": str(port)}
+    log_path = Path(os.environ["FENGQIAO_DATA_DIR"]) / f"{name}-{port}.log"
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        command = [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        try:
+            if not _answers_health(base, process, deadline=time.monotonic() + 120):
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the server did not start: {tail}")
+            yield base, log_path
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _answers_health(base: str, process: subprocess.Popen, deadline: float) -> bool:
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return False
 
 
 @contextlib.asynccontextmanager

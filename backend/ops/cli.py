@@ -1,10 +1,12 @@
-"""`fengqiao backup DIR` and `fengqiao restore DIR`: see backend/ops/backup.py."""
+"""`fengqiao backup DIR` and `fengqiao restore DIR` (see backend/ops/backup.py), and the database check
+every command that needs the database starts with."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,15 +29,16 @@ def _summary(report: backups.Report, verb: str) -> None:
         click.echo(note)
 
 
-def _database_or_exit() -> list[str]:
-    """The migrations applied, or a clear message when the database cannot be reached."""
+def database_state_or_exit() -> dict[str, Any]:
+    """The migration state (db.migration_state), or a clear message and exit status 2, not a
+    traceback, when the database cannot be reached (every command that needs it starts here)."""
     from backend import db
     from backend.ops.health import database_down_message
 
-    async def state() -> list[str]:
+    async def state() -> dict[str, Any]:
         await db.prepare()
         try:
-            return (await db.migration_state())["applied_ids"]
+            return await db.migration_state()
         finally:
             await db.close()
 
@@ -59,7 +62,7 @@ def backup(directory: Path, verify_after: bool) -> None:
     from backend.app import VERSION
     from backend.settings import get_settings
 
-    migrations = _database_or_exit()
+    migrations = database_state_or_exit()["applied_ids"]
     try:
         report = backups.backup(get_settings(), directory, migrations, VERSION)
         if verify_after:
@@ -86,7 +89,7 @@ def restore(directory: Path, verify_only: bool, force: bool) -> None:
             return
         settings = get_settings()
         if settings.engine == "postgresql":
-            _database_or_exit()
+            database_state_or_exit()
         report = backups.restore(settings, directory, force=force, known_migrations=db.migration_ids())
     except backups.BackupError as exc:
         _fail(exc)

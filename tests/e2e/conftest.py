@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.settings import REPO_ROOT
+from tests.live import serve_process
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 PHONE = {"width": 360, "height": 740}
@@ -34,12 +30,6 @@ def _chromium_path() -> str | None:
     return path if Path(path).exists() else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = _chromium_path()
@@ -56,27 +46,8 @@ def chromium_path() -> str:
 @pytest.fixture
 def live_server(database_url, chromium_path):
     """`fengqiao serve` in its own process on a free port, on the test database."""
-    port = _free_port()
-    env = {**os.environ, "FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_PORT": str(port)}
-    log = open(Path(os.environ["FENGQIAO_DATA_DIR"]) / "server.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90  # a loaded 2-core box can take a while to import and start
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("the server did not start; see server.log in the test data dir")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with serve_process(database_url, "server") as (base, _log):
+        yield base
 
 
 @pytest.fixture

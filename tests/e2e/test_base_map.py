@@ -4,18 +4,12 @@ Tianditu's streets, names and imagery under the boundaries when the server has a
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import PHONE, screenshot_path
+from tests.live import serve_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
@@ -29,35 +23,9 @@ KEY = "test-key-not-a-real-one"
 @pytest.fixture
 def tianditu_server(database_url, chromium_path):
     """`fengqiao serve` with FENGQIAO_MAP_TILES=tianditu and a (fake) key."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "FENGQIAO_DATABASE_URL": database_url,
-        "FENGQIAO_PORT": str(port),
-        "FENGQIAO_MAP_TILES": "tianditu",
-        "FENGQIAO_TIANDITU_KEY": KEY,
-    }
-    log = open(Path(os.environ["FENGQIAO_DATA_DIR"]) / "server-tianditu.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("the server did not start")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    env = {"FENGQIAO_MAP_TILES": "tianditu", "FENGQIAO_TIANDITU_KEY": KEY}
+    with serve_process(database_url, "server-tianditu", env) as (base, _log):
+        yield base
 
 
 async def phone_context(browser, base: str):

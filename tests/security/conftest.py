@@ -3,17 +3,13 @@ test."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.conftest import _free_port, browser, chromium_path, phone  # noqa: F401
+from tests.e2e.conftest import browser, chromium_path, phone  # noqa: F401
+from tests.live import serve_process
 
 
 @dataclass(frozen=True)
@@ -31,32 +27,8 @@ def server_env() -> dict[str, str]:
 @pytest.fixture
 def api_server(database_url, server_env):
     """`fengqiao serve` in its own process on the test's database (no PWA needed)."""
-    port = _free_port()
-    env = {**os.environ, **server_env, "FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_PORT": str(port)}
-    log_path = Path(os.environ["FENGQIAO_DATA_DIR"]) / f"api-server-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120  # a loaded CI machine
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            process.kill()
-            raise RuntimeError(f"the server did not start: {log_path.read_text(errors='replace')[-2000:]}")
-        try:
-            yield Server(base, log_path)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with serve_process(database_url, "api-server", server_env) as (base, log):
+        yield Server(base, log)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ supervisor) and mediator2 (卡斯社区's team) do not.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -423,10 +424,44 @@ async def _answer(client, method: str, url: str, kwargs: dict[str, Any], headers
     return response.status_code, (body.get("code") if isinstance(body, dict) else None)
 
 
+@pytest.fixture(scope="session")
+async def template(databases, template):
+    """The demo plus the world, made once per run: each test gets a copy (most operations change it)."""
+    import httpx
+
+    from backend.app import create_app
+    from backend.settings import get_settings, load_settings
+    from tests import factories
+
+    async def seed(url: str) -> dict:
+        factories.forget_sessions()  # made while another test's sessions may be remembered
+        transport = httpx.ASGITransport(app=create_app(load_settings(), manage_database=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            world = await _world(client)
+        factories.forget_sessions()
+        # The photo's files: each test starts with an empty media directory (tests/conftest.py).
+        media = get_settings().media_dir
+        files = {path.relative_to(media): path.read_bytes() for path in media.rglob("*") if path.is_file()}
+        return {"world": world, "media": files}
+
+    return await databases.derive(template, "matrix", seed)
+
+
+@pytest.fixture
+def world(template, database) -> World:
+    """This test's copy of the world, its photo back on disk."""
+    from backend.settings import get_settings
+
+    media = get_settings().media_dir
+    for relative, content in template.data["media"].items():
+        (media / relative).parent.mkdir(parents=True, exist_ok=True)
+        (media / relative).write_bytes(content)
+    return copy.deepcopy(template.data["world"])
+
+
 @pytest.mark.parametrize("operation_id", sorted(MATRIX))
-async def test_operation_answers_each_role_by_role_and_scope(client, operation_id):
+async def test_operation_answers_each_role_by_role_and_scope(client, world, operation_id):
     op = MATRIX[operation_id]
-    world = await _world(client)
     if operation_id == "delete_category":
         world.extra["category"] = (
             await client.post(

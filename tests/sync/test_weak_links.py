@@ -1,6 +1,6 @@
 """Fault tests: whatever the link or the server does, nothing captured in a village is lost or doubled.
 
-1. 20 phones send 1,000 cases with photos and follow-up edits through a proxy that drops 20% of the
+1. 20 phones send 500 cases with photos and follow-up edits through a proxy that drops 20% of the
    answers after the server has acted, sends 10% of requests twice and holds some back so later
    batches overtake earlier ones; access tokens expire every minute.
 2. The server is SIGKILLed in the middle of a run and started again on the same database.
@@ -30,7 +30,7 @@ from backend.sync.tables import SyncOp
 from tests.sync.phones import Phone
 from tests.sync.proxy import Faults, FaultyProxy
 
-# Server processes of its own (server_process), and a thousand cases through a faulty link.
+# Server processes of its own (server_process), and 500 cases through a faulty link.
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 # The accounts made here pass the password policy (the demo password is a known, common one).
@@ -175,14 +175,14 @@ async def _consistent(phones: list[Phone], complete: bool) -> dict[str, int]:
     return {"cases": len(cases), "ops": len(ops), "events": sum(len(v) for v in events.values())}
 
 
-async def test_a_thousand_cases_through_a_link_that_drops_doubles_and_reorders(server_process, capsys):
+async def test_500_cases_through_a_link_that_drops_doubles_and_reorders(server_process, capsys):
     started = time.monotonic()
     server = server_process()
     server.start()
     proxy = FaultyProxy(server.port, Faults(drop=0.20, duplicate=0.10))
     proxy_url = f"http://127.0.0.1:{await proxy.start()}"
     try:
-        phones = await _phones(server.url, proxy_url, n_phones=20, n_cases=50, seed=1)
+        phones = await _phones(server.url, proxy_url, n_phones=20, n_cases=25, seed=1)
         await asyncio.wait_for(asyncio.gather(*[p.drain_outbox() for p in phones]), timeout=900)
         pushed = time.monotonic()
         server_cpu = server.cpu_seconds()
@@ -191,9 +191,9 @@ async def test_a_thousand_cases_through_a_link_that_drops_doubles_and_reorders(s
         await proxy.stop()
 
     counts = await _consistent(phones, complete=True)
-    assert counts["cases"] == 1000 and counts["ops"] == sum(len(p.outbox) for p in phones)
+    assert counts["cases"] == 500 and counts["ops"] == sum(len(p.outbox) for p in phones)
     created_by = await Case.count().where(Case.created_by.is_in([u for u in await _user_ids(phones)])).run()
-    assert created_by == 1000
+    assert created_by == 500
     for phone in phones:
         assert len(phone.acked) == len(phone.outbox)
         assert not [r for r in phone.acked.values() if r["status"] == "rejected"]
@@ -205,7 +205,7 @@ async def test_a_thousand_cases_through_a_link_that_drops_doubles_and_reorders(s
             assert view[case.id]["missing_photos"] == [] and view[case.id]["description"] == case.description
     c = proxy.counts
     waited = sum(1 for p in phones for r in p.acked.values() if r["status"] == "deferred")
-    assert c.dropped > 100 and c.duplicated > 50 and c.reordered >= 3 and waited >= 20, (c, waited)
+    assert c.dropped > 50 and c.duplicated > 25 and c.reordered >= 3 and waited >= 10, (c, waited)
     with capsys.disabled():
         print(
             f"\n[weak link] {counts['cases']} cases, {counts['ops']} ops, {counts['events']} events; "
