@@ -259,8 +259,14 @@ def mask_third_parties(parties: list[dict[str, Any]], confidential: bool) -> lis
 
 
 def committee_name(village: str, township: str) -> str:
-    """The 人民调解委员会 that seals the agreement: the village's (村/社区调委会), else the township's."""
-    return f"{village or township}人民调解委员会"
+    """The 人民调解委员会 that seals the agreement: the village's (村/社区调委会), else the township's.
+    Divisions carry their official names: "关庙社区居民委员会" has "关庙社区人民调解委员会", "大田坝村民
+    委员会" has "大田坝村人民调解委员会"."""
+    name = village or township
+    if name.endswith("村民委员会"):
+        name = name.removesuffix("民委员会")
+    name = name.removesuffix("居民委员会")
+    return f"{name}人民调解委员会"
 
 
 async def print_context(user: CurrentUser, case_id: str, *, purpose: str = "print") -> dict[str, Any]:
