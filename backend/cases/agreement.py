@@ -218,7 +218,8 @@ def view(row: dict[str, Any], party_names: list[str]) -> schemas.AgreementView:
             result=row["confirmation_result"],
             date=row["confirmation_date"],
         )
-    label = "待签字" if waiting else ("口头协议" if row["form"] == "oral" else "已签字生效")
+    signed = row["signed_at"] is not None or row["signed_photo"] is not None
+    label = "待签字" if waiting else "口头协议" if row["form"] == "oral" else "已签字生效" if signed else ""
     return schemas.AgreementView(
         facts=row["facts"],
         matters=row["matters"],
@@ -236,7 +237,7 @@ def view(row: dict[str, Any], party_names: list[str]) -> schemas.AgreementView:
         or ([row["signed_photo"]] if row["signed_photo"] else []),
         signed_at=row["signed_at"],
         awaiting_signature=waiting,
-        status_label=label if row["form"] or not waiting else "",
+        status_label=label,
         performance_status=row["performance_status"],
         confirmation_deadline=confirmation_deadline(row),
         confirmation=confirmation,

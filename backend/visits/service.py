@@ -218,7 +218,7 @@ def _view(row: dict[str, Any], today: date, missing: set[str]) -> schemas.VisitV
         performance_label=schemas.PERFORMANCE_LABELS.get(row["performance"]) if row["performance"] else None,
         obligations=[
             {**o, "performance_label": schemas.PERFORMANCE_LABELS[o["performance"]]}
-            for o in _photos(row["obligation_performance"])
+            for o in agreements.json_list(row["obligation_performance"])
         ],
         notes=row["notes"],
         photos=photos,

@@ -335,6 +335,7 @@ async def test_agreements_from_before_the_form_still_resolve_and_print_as_they_w
     detail = await resolved_case(client, legacy)
     a = detail["agreement"]
     assert a["form"] == "" and a["terms"] == "三日内清走建材" and a["awaiting_signature"] is False
+    assert a["status_label"] == ""  # no signed photo was given with it
     html = (
         await client.get(f"/api/cases/{detail['id']}/agreement", headers=await auth(client, "mediator1"))
     ).text
