@@ -24,6 +24,7 @@ from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, Party
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, NotFound
+from backend.core.text import is_blank
 from backend.core.identity import CurrentUser
 from backend.people.audit import record as record_audit
 from backend.people.service import division_names
@@ -86,15 +87,15 @@ def missing_fields(a: schemas.AgreementIn) -> list[str]:
     """The required fields left empty, by their API names ("obligations[0].manner" for the first
     obligation's manner), in the form's order."""
     if a.form is None:  # the free-text shape of earlier app versions: all four texts
-        return [f for f in ("facts", "matters", "terms", "performance") if not getattr(a, f).strip()]
+        return [f for f in ("facts", "matters", "terms", "performance") if is_blank(getattr(a, f))]
     if a.form == "oral":
-        return [] if a.content.strip() else ["content"]
-    missing = [f for f in ("facts", "matters", "responsibilities") if not getattr(a, f).strip()]
+        return ["content"] if is_blank(a.content) else []
+    missing = [f for f in ("facts", "matters", "responsibilities") if is_blank(getattr(a, f))]
     if not a.obligations:
         missing.append("obligations")
     for i, o in enumerate(a.obligations):
         for f in ("content", "manner", "place"):
-            if not getattr(o, f).strip():
+            if is_blank(getattr(o, f)):
                 missing.append(f"obligations[{i}].{f}")
         if o.deadline is None:
             missing.append(f"obligations[{i}].deadline")

@@ -152,16 +152,20 @@ class CaseController(Controller):
         """The mediation agreement (调解协议书) as a printable A4 page in Chinese, to print before signing:
         one copy per party and one for the village's 人民调解委员会 (an oral agreement: its register
         entry). `format=json`: the agreement's fields. Every print is audited."""
-        if format not in ("html", "json"):
-            raise InvalidRequest(
-                message="format 应为 html 或 json",
-                message_en="format is html or json",
-                code="case.invalid_format",
-            )
+        _html_or_json(format)
         context = await agreements.print_context(request.user, case_id, purpose=format)
         if format == "json":
             return Response(agreements.agreement_json(context), headers=NO_STORE)
         return Response(agreements.render_agreement_html(context), media_type="text/html", headers=NO_STORE)
+
+
+def _html_or_json(format: str) -> None:
+    if format not in ("html", "json"):
+        raise InvalidRequest(
+            message="format 应为 html 或 json",
+            message_en="format is html or json",
+            code="case.invalid_format",
+        )
 
 
 async def _detail(
@@ -238,12 +242,7 @@ async def oral_agreement_register(
 ) -> Response:
     """口头调解协议登记: the oral agreements of the cases you may see in full, newest first (at most
     500), as JSON or a printable page (`format=html`). Audited like a print."""
-    if format not in ("html", "json"):
-        raise InvalidRequest(
-            message="format 应为 html 或 json",
-            message_en="format is html or json",
-            code="case.invalid_format",
-        )
+    _html_or_json(format)
     rows = await agreements.oral_register(request.user, since, until)
     await privacy.audit(request.user, "agreement.print_oral_register", None, count=len(rows), format=format)
     if format == "html":

@@ -103,6 +103,26 @@ async def test_every_missing_field_is_listed_at_once(client):
     assert r.json()["missing"] == ["matters", "responsibilities", "obligations"]
 
 
+async def test_nasty_input_is_refused_cleanly(client):
+    case = await mediating_case(client)
+    blank = copy.deepcopy(WRITTEN)
+    blank["obligations"][0]["place"] = "\u200b\u3000"  # shows nothing: blank
+    r = await act(client, "mediator1", case["id"], "resolve", agreement=blank)
+    assert r.status_code == 400 and r.json()["missing"] == ["obligations[0].place"]
+    nul = {**WRITTEN, "facts": "占道\u0000"}
+    r = await act(client, "mediator1", case["id"], "resolve", agreement=nul)
+    assert r.status_code == 400 and r.json()["code"] == "text.control_characters"
+    huge = {**WRITTEN, "amount_yuan": 10**20}
+    r = await act(client, "mediator1", case["id"], "resolve", agreement=huge)
+    assert r.status_code == 400 and r.json()["code"] == "request.number_out_of_range"
+    bad_format = await client.get(
+        f"/api/cases/{case['id']}/agreement?format=pdf", headers=await auth(client, "mediator1")
+    )
+    assert bad_format.status_code == 400 and bad_format.json()["code"] == "case.invalid_format"
+    detail = (await client.get(f"/api/cases/{case['id']}", headers=await auth(client, "mediator1"))).json()
+    assert detail["state"] == "mediating" and detail["agreement"] is None
+
+
 async def test_an_obligation_naming_someone_not_a_party_is_refused(client):
     case = await mediating_case(client)
     for party in ("王五", 7):
