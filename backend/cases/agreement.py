@@ -24,8 +24,8 @@ from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, Party
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, NotFound
-from backend.core.text import is_blank
 from backend.core.identity import CurrentUser
+from backend.core.text import is_blank
 from backend.people.audit import record as record_audit
 from backend.people.service import division_names
 from backend.people.tables import Team
