@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
+from backend.cases import agreement as agreements
 from backend.cases import categories, intake, privacy, schemas, views, workflow
-from backend.core import clock
-from backend.core.errors import NotFound
+from backend.core.errors import InvalidRequest, NotFound
 from backend.core.http import flag, requires_role
 from backend.core.identity import CurrentUser, Role
 from backend.grids.maps import parse_bbox
 from backend.visits import service as visits
 
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html", "j2"])
-)
-PARTY_ROLES = {"applicant": "申请人", "respondent": "被申请人", "party": "当事人", "witness": "证人"}
+NO_STORE = {"Cache-Control": "private, no-store"}  # personal data: never kept in a shared cache
 
 
 class CategoryController(Controller):
@@ -154,15 +149,23 @@ class CaseController(Controller):
         request: Request[CurrentUser, Any, State],
         format: FromQuery[str] = "html",
     ) -> Response:
-        """The mediation agreement (调解协议书) as a printable A4 page in Chinese."""
-        context = await views.agreement_for_print(request.user, case_id)
+        """The mediation agreement (调解协议书) as a printable A4 page in Chinese, to print before signing:
+        one copy per party and one for the village's 人民调解委员会 (an oral agreement: its register
+        entry). `format=json`: the agreement's fields. Every print is audited."""
+        _html_or_json(format)
+        context = await agreements.print_context(request.user, case_id, purpose=format)
         if format == "json":
-            a = context["agreement"]
-            return Response({k: a[k] for k in ("facts", "matters", "terms", "performance", "signed_photo")})
-        html = _templates.get_template("agreement.html.j2").render(
-            **context, roles=PARTY_ROLES, tz=clock.LOCAL_TZ
+            return Response(agreements.agreement_json(context), headers=NO_STORE)
+        return Response(agreements.render_agreement_html(context), media_type="text/html", headers=NO_STORE)
+
+
+def _html_or_json(format: str) -> None:
+    if format not in ("html", "json"):
+        raise InvalidRequest(
+            message="format 应为 html 或 json",
+            message_en="format is html or json",
+            code="case.invalid_format",
         )
-        return Response(html, media_type="text/html", headers={"Cache-Control": "private, no-store"})
 
 
 async def _detail(
@@ -230,4 +233,28 @@ async def export_audit(
     )
 
 
-ROUTES: list[ControllerRouterHandler] = [CategoryController, CaseController, list_audit, export_audit]
+@get("/api/agreements/oral", operation_id="oral_agreement_register", tags=["cases"])
+async def oral_agreement_register(
+    request: Request[CurrentUser, Any, State],
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+    format: FromQuery[str] = "json",
+) -> Response:
+    """口头调解协议登记: the oral agreements of the cases you may see in full, newest first (at most
+    500), as JSON or a printable page (`format=html`). Audited like a print."""
+    _html_or_json(format)
+    rows = await agreements.oral_register(request.user, since, until)
+    await privacy.audit(request.user, "agreement.print_oral_register", None, count=len(rows), format=format)
+    if format == "html":
+        html = agreements.render_oral_register_html(rows, "口头调解协议登记")
+        return Response(html, media_type="text/html", headers=NO_STORE)
+    return Response(msgspec.to_builtins(rows), headers=NO_STORE)
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    CategoryController,
+    CaseController,
+    list_audit,
+    export_audit,
+    oral_agreement_register,
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -59,12 +59,39 @@ class CaseReceipt(msgspec.Struct):
 # --- actions: one tagged union, so a missing reason is a clear 400 ----------------------------------
 
 
+Day = date  # a field may be named `date` (the confirmation's), so its type goes by another name
+AgreementText = Annotated[str, Meta(max_length=5000)]
+Sha256 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ObligationIn(msgspec.Struct):
+    """One obligation of a written agreement: who does what, how, where and by when (履行方式、地点、期限)."""
+
+    # Whose obligation: a party's index in the case's parties (0-based) or their name; None: every party.
+    party: Annotated[int, Meta(ge=0, le=1000)] | Annotated[str, Meta(max_length=64)] | None = None
+    content: AgreementText = ""
+    manner: Annotated[str, Meta(max_length=500)] = ""
+    place: Annotated[str, Meta(max_length=200)] = ""
+    deadline: date | None = None
+
+
 class AgreementIn(msgspec.Struct):
-    facts: Annotated[str, Meta(min_length=1, max_length=5000)]
-    matters: Annotated[str, Meta(min_length=1, max_length=5000)]
-    terms: Annotated[str, Meta(min_length=1, max_length=5000)]
-    performance: Annotated[str, Meta(min_length=1, max_length=2000)]
-    signed_photo: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """调解协议书. `form` written: facts, matters, responsibilities and ≥ 1 obligation with content, manner,
+    place and deadline (else 400 agreement.incomplete naming each missing field); oral (口头协议, art.
+    28): the recorded `content`. Without `form`, the free-text shape of earlier app versions (facts,
+    matters, terms, performance), so actions still waiting in a phone's outbox are not lost."""
+
+    form: Literal["written", "oral"] | None = None
+    facts: AgreementText = ""
+    matters: AgreementText = ""
+    responsibilities: AgreementText = ""
+    obligations: Annotated[list[ObligationIn], Meta(max_length=50)] = []
+    # Yuan with at most 2 decimals (a float on the wire, stored as a NUMERIC(14, 2)).
+    amount_yuan: Annotated[float, Meta(ge=0, le=999_999_999_999)] | None = None
+    content: AgreementText = ""
+    terms: AgreementText = ""
+    performance: Annotated[str, Meta(max_length=2000)] = ""
+    signed_photo: Sha256 | None = None
 
 
 class Accept(msgspec.Struct, tag="accept", tag_field="action"):
@@ -143,6 +170,29 @@ class DismissDuplicate(msgspec.Struct, tag="dismiss_duplicate", tag_field="actio
     other: uuid.UUID
 
 
+class AttachSignedAgreement(msgspec.Struct, tag="attach_signed_agreement", tag_field="action"):
+    """The photos of the signed paper: the written agreement takes effect (and the 30 days for 司法确认
+    start)."""
+
+    photos: Annotated[list[Sha256], Meta(min_length=1, max_length=9)]
+
+
+class RecordConfirmation(msgspec.Struct, tag="record_confirmation", tag_field="action"):
+    """司法确认 (人民调解法 art. 33): whether the parties applied to the court, which court, the result."""
+
+    applied: bool
+    court: Annotated[str, Meta(max_length=100)] = ""
+    result: Literal["confirmed", "rejected", "pending"] | None = None
+    date: Day | None = None
+
+
+class SetConfidential(msgspec.Struct, tag="set_confidential", tag_field="action"):
+    """不公开 (若干规定 art. 29): prints mask third parties; the map shows no details."""
+
+    confidential: bool
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+
+
 Action = (
     Accept
     | Reject
@@ -160,6 +210,9 @@ Action = (
     | Merge
     | DismissDuplicate
     | Archive
+    | AttachSignedAgreement
+    | RecordConfirmation
+    | SetConfidential
 )
 
 
@@ -189,6 +242,22 @@ class PhotoView(msgspec.Struct):
     purpose: str
 
 
+class ObligationView(msgspec.Struct):
+    party: int | None
+    party_name: str | None  # masked like the parties when the caller sees them masked
+    content: str
+    manner: str
+    place: str
+    deadline: date | None
+
+
+class ConfirmationView(msgspec.Struct):
+    applied: bool | None
+    court: str
+    result: str | None
+    date: Day | None
+
+
 class AgreementView(msgspec.Struct):
     facts: str
     matters: str
@@ -197,6 +266,19 @@ class AgreementView(msgspec.Struct):
     signed_photo: str | None
     made_at: datetime
     made_by: str | None
+    form: str = ""  # written | oral | "" (free text from before the structured form)
+    responsibilities: str = ""
+    obligations: list[ObligationView] = []
+    amount_yuan: float | None = None
+    content: str = ""
+    signed_photos: list[str] = []
+    signed_at: datetime | None = None
+    awaiting_signature: bool = False  # 待签字: a written agreement without the signed paper's photo
+    status_label: str = ""  # 待签字 | 已签字生效 | 口头协议 | ""
+    performance_status: str | None = None
+    # 司法确认: by when the parties may apply (30 days after it took effect), and what was recorded.
+    confirmation_deadline: date | None = None
+    confirmation: ConfirmationView | None = None
 
 
 class EventView(msgspec.Struct):
@@ -266,6 +348,7 @@ class CaseDetail(CaseSummary):
     locate: dict[str, Any] | None = None  # on create: the locate result, so the phone can ask at a boundary
     received_at: datetime | None = None  # when the server received it (reported_at may be the capture time)
     reported_at_source: str = "server"  # phone: reported_at is the phone's capture time; server: the receipt
+    confidential: bool = False  # 不公开
 
 
 class CasePage(msgspec.Struct):

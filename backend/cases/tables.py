@@ -4,9 +4,11 @@ from piccolo.columns import (
     JSON,
     UUID,
     Boolean,
+    Date,
     DoublePrecision,
     ForeignKey,
     Integer,
+    Numeric,
     OnDelete,
     Serial,
     Text,
@@ -82,6 +84,8 @@ class Case(Table, tablename="dispute_case"):
     # SHA-256 of the create request as first received, so a replay can be told from a clash.
     create_hash = Varchar(length=64)
     updated_at = Timestamptz(default=TimestamptzNow(), index=True)
+    # 不公开 (若干规定 art. 29: privacy involved): prints mask third parties, map popups show no details.
+    confidential = Boolean(default=False)
 
 
 class Party(Table, tablename="case_party"):
@@ -105,7 +109,9 @@ class CasePhoto(Table, tablename="case_photo"):
 
 
 class Agreement(Table, tablename="case_agreement"):
-    """调解协议书 (人民调解法 art. 29): parties, facts and disputed matters, terms, performance."""
+    """调解协议书 (人民调解法 art. 28–29). A written agreement has facts, matters, responsibilities and its
+    obligations (each with manner, place, deadline); an oral one (口头协议) only the recorded content.
+    Agreements made before the structured form (form "") keep their free text in terms/performance."""
 
     id: Serial
     case = ForeignKey(references=Case, on_delete=OnDelete.cascade, unique=True)
@@ -116,6 +122,23 @@ class Agreement(Table, tablename="case_agreement"):
     signed_photo = Varchar(length=64, null=True, default=None)
     made_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
     made_at = Timestamptz(default=TimestamptzNow())
+    form = Varchar(length=8, default="")  # written | oral | "" (free text, from before the form)
+    responsibilities = Text(default="")
+    # [{party: index into the case's parties or None, content, manner, place, deadline: "YYYY-MM-DD"}]
+    obligations = JSON(default="[]")
+    amount_yuan = Numeric(digits=(14, 2), null=True, default=None)
+    content = Text(default="")  # an oral agreement's recorded text
+    # The photos of the signed paper (attach_signed_agreement); signed_at is when it took effect.
+    signed_photos = JSON(default="[]")
+    signed_at = Timestamptz(null=True, default=None)
+    # The last return visit's finding per obligation and overall: performed | partly | not_performed.
+    performance_status = Varchar(length=16, null=True, default=None)
+    # 司法确认 (人民调解法 art. 33): whether the parties applied, where, the result and its date.
+    confirmation_applied = Boolean(null=True, default=None)
+    confirmation_court = Varchar(length=100, default="")
+    confirmation_result = Varchar(length=10, null=True, default=None)  # confirmed | rejected | pending
+    confirmation_date = Date(null=True, default=None)
+    confirmation_reminded = Boolean(default=False)
 
 
 class CaseEvent(Table, tablename="case_event"):

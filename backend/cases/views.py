@@ -14,12 +14,13 @@ from typing import Any
 import msgspec
 
 from backend.cases import duplicates, privacy, schemas, search
+from backend.cases.agreement import view as agreement_view
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
 from backend.cases.workflow import IN_MEDIATION, allowed_actions, is_overdue
 from backend.core import clock
-from backend.core.errors import Forbidden, NotFound
+from backend.core.errors import NotFound
 from backend.core.identity import CurrentUser
 from backend.core.pagination import decode_cursor, encode_cursor
 from backend.db import read_transaction
@@ -253,7 +254,7 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
                 personal_data="full" if privacy.may_see_personal_data(user, row) else "masked",
                 photos=photos,
                 missing_photos=[p.sha256 for p in photos if p.status != "complete"],
-                agreement=_agreement_view(agreement) if agreement else None,
+                agreement=agreement_view(agreement, [p.name for p in summary.parties]) if agreement else None,
                 events=events_of[row["id"]],
                 allowed_actions=allowed_actions(user, row),
                 reject_reason=row["reject_reason"],
@@ -262,6 +263,7 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
                 deadline_extended=row["deadline_extended"],
                 received_at=row["received_at"] or row["reported_at"],
                 reported_at_source=row["reported_at_source"],
+                confidential=row["confidential"],
             )
         )
     return out
@@ -303,18 +305,6 @@ def _json(value: Any) -> dict[str, Any]:
     return value or {}
 
 
-def _agreement_view(row: dict[str, Any]) -> schemas.AgreementView:
-    return schemas.AgreementView(
-        facts=row["facts"],
-        matters=row["matters"],
-        terms=row["terms"],
-        performance=row["performance"],
-        signed_photo=row["signed_photo"],
-        made_at=row["made_at"],
-        made_by=row["made_by.display_name"],
-    )
-
-
 async def receipt(case_id: uuid.UUID) -> schemas.CaseReceipt:
     """What the creator of a case they cannot see is told: its number and the township it went to.
     Nothing of the case itself (it is in another area's scope now)."""
@@ -338,42 +328,3 @@ async def receipt(case_id: uuid.UUID) -> schemas.CaseReceipt:
         reported_at=row["reported_at"],
         message=f"已登记，编号 {row['number']}。案发地不在您的辖区，{where}。",
     )
-
-
-# --- the printable agreement ------------------------------------------------------------------------
-
-
-async def agreement_for_print(user: CurrentUser, case_id: str) -> dict[str, Any]:
-    """The agreement with full party names, for the printable page: only for those who may see them."""
-    row = await get_case_row(user, case_id)
-    if not privacy.may_see_personal_data(user, row):
-        raise Forbidden(message="您没有权限查看当事人信息", message_en="Not allowed")
-    agreement = (
-        await Agreement.select(*Agreement.all_columns(), Agreement.made_by.display_name)
-        .where(Agreement.case == row["id"])
-        .first()
-        .run()
-    )
-    if agreement is None:
-        raise NotFound(message="该案件尚无调解协议", message_en="No agreement yet", code="case.no_agreement")
-    parties = await Party.select().where(Party.case == row["id"]).order_by(Party.position).run()
-    names = await division_names({c for c in (row["township_code"], row["village_code"]) if c})
-    categories = await category_names()
-    teams = await _names(Team, Team.name, {row["owner_team"]})
-    await privacy.audit(
-        user,
-        "case.read_personal",
-        row["id"],
-        fields=["name", "phone", "id_number"],
-        purpose="print_agreement",
-    )
-    return {
-        "case": row,
-        "agreement": agreement,
-        "parties": parties,
-        "township": names.get(row["township_code"] or "", ""),
-        "village": names.get(row["village_code"] or "", ""),
-        "category": categories.get(row["category"], row["category"]),
-        "team": teams.get(row["owner_team"], ""),
-        "printed_at": clock.local_now(),
-    }

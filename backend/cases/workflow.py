@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import hooks, privacy, schemas
+from backend.cases import agreement, hooks, privacy, schemas
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
@@ -95,6 +95,11 @@ RULES: dict[str, Rule] = {
     # The system archives a closed case when its last return visit was satisfied; a supervisor may
     # archive a closed case by hand (e.g. the parties moved away and cannot be visited), with a reason.
     "archive": Rule(states("closed")),
+    # After the agreement (backend/cases/agreement.py): the photo of the signed paper, the 司法确认
+    # the parties applied for, and 不公开.
+    "attach_signed_agreement": Rule(states("resolved", "closed", "archived"), team_roles=TEAM_ROLES),
+    "record_confirmation": Rule(states("resolved", "closed", "archived"), team_roles=TEAM_ROLES),
+    "set_confidential": Rule(NOT_MERGED, team_roles=TEAM_ROLES),
 }
 
 OWNER_ORDER = ("team", "township", "county")
@@ -344,36 +349,45 @@ async def _note(user, case, action: schemas.Note, now):
 
 async def _resolve(user, case, action: schemas.Resolve, now):
     a = action.agreement
+    columns = await agreement.columns_for(a, case["id"])
+    if a.signed_photo and a.form == "oral":
+        raise agreement.NotSignable()
     if a.signed_photo:
         await check_photos(user, [a.signed_photo])
     await Agreement.delete().where(Agreement.case == case["id"]).run()
     await Agreement.insert(
         Agreement(
             case=case["id"],
-            facts=a.facts,
-            matters=a.matters,
-            terms=a.terms,
-            performance=a.performance,
+            **columns,
             signed_photo=a.signed_photo,
+            signed_photos=msgspec.json.encode([a.signed_photo] if a.signed_photo else []).decode(),
+            signed_at=now if a.signed_photo else None,
             made_by=user.id,
             made_at=now,
         )
     ).run()
-    if (
-        a.signed_photo
-        and not await CasePhoto.exists()
-        .where((CasePhoto.case == case["id"]) & (CasePhoto.sha256 == a.signed_photo))
-        .run()
-    ):
-        await CasePhoto.insert(
-            CasePhoto(case=case["id"], sha256=a.signed_photo, position=99, purpose="agreement")
-        ).run()
+    if a.signed_photo:
+        await _add_agreement_photos(case["id"], [a.signed_photo])
     changes: dict[str, Any] = {"state": "resolved", "resolved_at": now}
     data: dict[str, Any] = {"agreement": msgspec.to_builtins(a)}
     if case["state"] == "reported":  # settled on the spot: accepted and resolved at once
         changes.update({"accepted_at": now, "deadline": now + timedelta(days=MEDIATION_DAYS)})
         data["on_the_spot"] = True
     return changes, data
+
+
+async def _add_agreement_photos(case_id: uuid.UUID, hashes: list[str]) -> None:
+    have = {
+        r["sha256"] for r in await CasePhoto.select(CasePhoto.sha256).where(CasePhoto.case == case_id).run()
+    }
+    new = [sha for sha in dict.fromkeys(hashes) if sha not in have]
+    if new:
+        await CasePhoto.insert(
+            *[
+                CasePhoto(case=case_id, sha256=sha, position=90 + i, purpose="agreement")
+                for i, sha in enumerate(new)
+            ]
+        ).run()
 
 
 async def _fail(user, case, action: schemas.Fail, now):
@@ -491,6 +505,65 @@ async def _archive(user, case, action: schemas.Archive, now):
     return {"state": "archived"}, {"reason": action.reason}
 
 
+async def _signable_agreement(case_id: uuid.UUID) -> dict[str, Any]:
+    row = await Agreement.select().where(Agreement.case == case_id).first().run()
+    if row is None:
+        raise agreement.NoAgreement()
+    if not agreement.is_signable(row):
+        raise agreement.NotSignable()
+    return row
+
+
+async def _attach_signed_agreement(user, case, action: schemas.AttachSignedAgreement, now):
+    row = await _signable_agreement(case["id"])
+    photos = list(dict.fromkeys(p.lower() for p in action.photos))
+    await check_photos(user, photos)
+    signed = list(dict.fromkeys([*agreement.json_list(row["signed_photos"]), *photos]))
+    await (
+        Agreement.update(
+            {
+                Agreement.signed_photos: msgspec.json.encode(signed).decode(),
+                Agreement.signed_photo: row["signed_photo"] or photos[0],
+                # It took effect when first signed; more photos of the same paper do not move the date.
+                Agreement.signed_at: row["signed_at"] or now,
+            }
+        )
+        .where(Agreement.id == row["id"])
+        .run()
+    )
+    await _add_agreement_photos(case["id"], photos)
+    return {}, {"photos": photos}
+
+
+async def _record_confirmation(user, case, action: schemas.RecordConfirmation, now):
+    row = await _signable_agreement(case["id"])
+    missing = [f for f in ("court", "result", "date") if action.applied and not getattr(action, f)]
+    if missing:
+        raise InvalidRequest(
+            message="已申请司法确认的，请填写受理法院、结果和日期",
+            message_en="An application needs the court, the result and the date",
+            code="agreement.confirmation_incomplete",
+            details={"missing": missing},
+        )
+    await (
+        Agreement.update(
+            {
+                Agreement.confirmation_applied: action.applied,
+                Agreement.confirmation_court: action.court.strip() if action.applied else "",
+                Agreement.confirmation_result: action.result if action.applied else None,
+                Agreement.confirmation_date: action.date,
+            }
+        )
+        .where(Agreement.id == row["id"])
+        .run()
+    )
+    return {}, {"confirmation": msgspec.to_builtins(action)}
+
+
+async def _set_confidential(user, case, action: schemas.SetConfidential, now):
+    return {"confidential": action.confidential}, {"reason": action.reason}
+
+
 # Each takes (user, case row, action, now) and returns (column changes, event data); user is None
 # only for the system's own actions.
 _HANDLERS: dict[str, Callable[..., Awaitable[tuple[dict[str, Any], dict[str, Any]]]]] = {
@@ -510,5 +583,8 @@ _HANDLERS: dict[str, Callable[..., Awaitable[tuple[dict[str, Any], dict[str, Any
     "clear_conflict": _clear_conflict,
     "merge": _merge,
     "dismiss_duplicate": _dismiss_duplicate,
+    "attach_signed_agreement": _attach_signed_agreement,
+    "record_confirmation": _record_confirmation,
+    "set_confidential": _set_confidential,
 }
 assert set(_HANDLERS) == set(RULES) - {"update"}

@@ -58,7 +58,7 @@ def remind(now_iso: str | None) -> None:
     result, pushed, texted = asyncio.run(run())
     click.echo(
         f"回访提醒：处理 {result.visits} 个回访，新建 {len(result.notifications)} 条提醒，"
-        f"{len(result.deadlines)} 条调解期限提醒"
+        f"{len(result.deadlines)} 条调解期限提醒，{len(result.confirmations)} 条司法确认提醒"
     )
     click.echo(
         f"推送：送达 {pushed.delivered}，待重试 {pushed.retried}，订阅失效 {pushed.gone}，"

@@ -14,6 +14,7 @@ from typing import Any
 from backend import db
 from backend.core import clock
 from backend.notify import recipients
+from backend.notify.confirmations import confirmation_reminders
 from backend.notify.deadlines import deadline_reminders
 from backend.notify.service import Message, notify, topic_for
 from backend.settings import Settings, get_settings
@@ -28,6 +29,7 @@ class RemindResult:
     visits: int = 0
     notifications: list[int] = field(default_factory=list)
     deadlines: list[int] = field(default_factory=list)
+    confirmations: list[int] = field(default_factory=list)
 
 
 def _message(row: dict[str, Any], stage: int) -> Message:
@@ -126,7 +128,8 @@ async def _batch(settings: Settings, batch: int) -> tuple[int, list[int]]:
 
 
 async def remind(settings: Settings | None = None, *, batch: int = BATCH) -> RemindResult:
-    """Create the reminders due at clock.now() (visits by stage, and mediation deadlines within 3 days)."""
+    """Create the reminders due at clock.now() (visits by stage, mediation deadlines within 3 days, and
+    司法确认 on day 20 of a signed agreement)."""
     settings = settings or get_settings()
     result = RemindResult()
     while True:
@@ -136,4 +139,5 @@ async def remind(settings: Settings | None = None, *, batch: int = BATCH) -> Rem
         if count < batch:
             break
     result.deadlines = await deadline_reminders()
+    result.confirmations = await confirmation_reminders()
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -33,6 +33,13 @@ class VisitLocation(msgspec.Struct):
     crs: Literal["wgs84", "gcj02"] = "wgs84"
 
 
+class ObligationPerformance(msgspec.Struct, forbid_unknown_fields=True):
+    """Whether one obligation of the written agreement was performed (its index in the agreement)."""
+
+    obligation: Annotated[int, Meta(ge=0, le=49)]
+    performance: Performance
+
+
 class VisitRecord(msgspec.Struct, forbid_unknown_fields=True):
     """The record of a return visit, from the form or from the phone's sync outbox."""
 
@@ -42,6 +49,9 @@ class VisitRecord(msgspec.Struct, forbid_unknown_fields=True):
     # Whether the parties did what the agreement says (人民调解法 art. 31: the committee supervises
     # performance); None when the case has no agreement or it was not asked.
     performance: Performance | None = None
+    # Per obligation of a written agreement (each at most once); `performance` is then derived from
+    # them when not given.
+    obligations: Annotated[list[ObligationPerformance], Meta(max_length=50)] = []
     notes: Annotated[str, Meta(max_length=5000)] = ""
     photos: list[Sha256] = []
     location: VisitLocation | None = None
@@ -84,6 +94,7 @@ class VisitView(msgspec.Struct):
     recurred: bool | None = None
     performance: str | None = None
     performance_label: str | None = None
+    obligations: list[dict[str, Any]] = []  # [{obligation, performance, performance_label}]
     notes: str = ""
     photos: list[str] = []
     missing_photos: list[str] = []

@@ -13,11 +13,12 @@ import msgspec
 from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 
+from backend.cases import agreement as agreements
 from backend.cases import schemas as case_schemas
 from backend.cases.hooks import CaseChange
 from backend.cases.scope import check_photos
 from backend.cases.scope import visible_to as cases_visible_to
-from backend.cases.tables import Case, CasePhoto
+from backend.cases.tables import Agreement, Case, CasePhoto
 from backend.cases.workflow import apply_system_action, works_on_case
 from backend.core import clock
 from backend.core.coords import distance_m, gcj02_to_wgs84
@@ -215,6 +216,10 @@ def _view(row: dict[str, Any], today: date, missing: set[str]) -> schemas.VisitV
         recurred=row["recurred"],
         performance=row["performance"],
         performance_label=schemas.PERFORMANCE_LABELS.get(row["performance"]) if row["performance"] else None,
+        obligations=[
+            {**o, "performance_label": schemas.PERFORMANCE_LABELS[o["performance"]]}
+            for o in agreements.json_list(row["obligation_performance"])
+        ],
         notes=row["notes"],
         photos=photos,
         missing_photos=[p for p in photos if p in missing],
@@ -358,6 +363,8 @@ def record_hash(data: schemas.VisitRecord) -> str:
     body = msgspec.to_builtins(data)
     if body.get("performance") is None:  # records from before the field keep their fingerprint
         body.pop("performance", None)
+    if not body.get("obligations"):
+        body.pop("obligations", None)
     return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
@@ -413,6 +420,7 @@ async def record_visit(
     if len(photos) > MAX_PHOTOS:
         raise TooManyPhotos(details={"max": MAX_PHOTOS})
     await check_photos(user, photos)
+    data = await _with_obligations(data, case["id"])
     now = clock.now()
     done_at = min(data.visited_at, now) if data.visited_at and data.visited_at <= now + CLOCK_SKEW else now
     fix = await _fix(data, photos)
@@ -429,6 +437,7 @@ async def record_visit(
         Visit.satisfaction: data.satisfaction,
         Visit.recurred: data.recurred,
         Visit.performance: data.performance,
+        Visit.obligation_performance: msgspec.json.encode(data.obligations).decode(),
         Visit.notes: data.notes,
         Visit.photos: msgspec.json.encode(photos).decode(),
         Visit.lon: fix[0] if fix else None,
@@ -452,11 +461,74 @@ async def record_visit(
         )
         if updated:
             await _attach_photos(case["id"], photos)
+            await _flag_not_performed(user, visit, case, data)
             await _apply_outcome(user, visit, case, data)
     if not updated:
         return await _replay_or_conflict(user, await _visible_row(user, visit["id"]), fingerprint)
     nudge()
     return Recorded(applied=True, visit=await get_visit(user, visit["id"]))
+
+
+class UnknownObligation(AppError):
+    code = "visit.unknown_obligation"
+    message = "协议中没有这一项义务"
+    message_en = "The agreement has no such obligation"
+
+
+async def _with_obligations(data: schemas.VisitRecord, case_id: uuid.UUID) -> schemas.VisitRecord:
+    """The record with each obligation checked against the agreement and, when only per-obligation
+    findings were given, the overall performance derived from them (all performed → performed, none
+    performed → not_performed, else partly)."""
+    if not data.obligations:
+        return data
+    row = await Agreement.select(Agreement.obligations).where(Agreement.case == case_id).first().run()
+    count = len(agreements.json_list(row["obligations"])) if row else 0
+    indices = [o.obligation for o in data.obligations]
+    if any(i >= count for i in indices) or len(set(indices)) != len(indices):
+        raise UnknownObligation(details={"obligations": count})
+    found = {o.performance for o in data.obligations}
+    if data.performance is not None:
+        return data
+    if found == {"performed"} and len(indices) == count:
+        overall = "performed"
+    elif "performed" not in found and "partly" not in found:
+        overall = "not_performed"
+    else:
+        overall = "partly"
+    return msgspec.structs.replace(data, performance=overall)
+
+
+async def _flag_not_performed(user: CurrentUser, visit: dict[str, Any], case: dict[str, Any], data) -> None:
+    """The agreement's performance as found; an obligation not performed tells the team leaders and
+    the township (人民调解法 art. 31: the committee supervises performance), who may reopen the case or
+    send it the legal route."""
+    if data.performance is None:
+        return
+    await (
+        Agreement.update({Agreement.performance_status: data.performance})
+        .where(Agreement.case == case["id"])
+        .run()
+    )
+    unperformed = [o.obligation + 1 for o in data.obligations if o.performance == "not_performed"]
+    if not unperformed and data.performance != "not_performed":
+        return
+    which = "第" + "、".join(map(str, unperformed)) + "项义务" if unperformed else "协议"
+    users = set(await recipients.team_leaders(case["owner_team"]))
+    users |= set(await recipients.township_supervisors(case["township_code"]))
+    await notify(
+        users,
+        Message(
+            kind="agreement_not_performed",
+            title=f"协议未履行：{case['number']}"[:100],
+            body=f"{case['title']}：第{visit['seq']}次回访（{user.display_name}）发现{which}未履行。"
+            "可重新调解或移交法律途径。"[:1000],
+            url=f"/cases/{case['id']}",
+            key=f"visit:{visit['id']}:not_performed",
+            case_id=case["id"],
+            visit_id=visit["id"],
+            urgency="high",
+        ),
+    )
 
 
 async def _replay_or_conflict(user: CurrentUser, visit: dict[str, Any], fingerprint: str) -> Recorded:

@@ -53,6 +53,9 @@ class Visit(Table, tablename="visit"):
     recurred = Boolean(null=True, default=None)
     # Whether the agreement was performed: performed (已履行) | partly (部分履行) | not_performed (未履行).
     performance = Varchar(length=16, null=True, default=None)
+    # Per obligation of a written agreement: [{"obligation": index, "performance": ...}] (performance then
+    # sums them up: all performed → performed, none → not_performed, else partly).
+    obligation_performance = JSON(default="[]")
     notes = Text(default="")
     photos = JSON(default="[]")
     lon = DoublePrecision(null=True, default=None)

@@ -233,7 +233,7 @@ async def test_offline_capture_syncs_with_photos_then_visit_and_push(phone, live
         ["case.note", "done"]
     ]
     await page.get_by_test_id("act-resolve").click()
-    await page.get_by_test_id("agr-terms").fill(AGREEMENT["terms"])
+    await page.get_by_test_id("agr-matters").fill(AGREEMENT["matters"])
     await page.screenshot(path=screenshot_path("16c-case-resolve-form"), full_page=True)
     await page.get_by_test_id("back").click()
     await page.get_by_test_id("case-detail").wait_for()

@@ -155,8 +155,14 @@ async def test_mediator_settles_a_small_matter_on_the_spot_with_no_signal(phone,
     await page.get_by_test_id("act-resolve").click()
     await page.get_by_test_id("agr-facts").fill(AGREEMENT["facts"])
     await page.get_by_test_id("agr-matters").fill(AGREEMENT["matters"])
-    await page.get_by_test_id("agr-terms").fill(AGREEMENT["terms"])
-    await page.get_by_test_id("agr-performance").fill(AGREEMENT["performance"])
+    await page.get_by_test_id("agr-responsibilities").fill("张家负主要责任")
+    await page.get_by_test_id("obl-0-content").fill(AGREEMENT["terms"])
+    await page.get_by_test_id("obl-0-manner").fill("自行清运")
+    await page.get_by_test_id("obl-0-place").fill("菜园边")
+    await page.get_by_test_id("obl-0-deadline").fill("2026-12-20")
+    await page.get_by_test_id("act-submit").click()
+    # Printed and signed elsewhere; the photo of the signed paper goes through the outbox too.
+    await page.get_by_test_id("act-attach_signed_agreement").click()
     photo = tmp_path / "agreement.jpg"
     photo.write_bytes(signed_agreement_photo())
     await page.get_by_test_id("agr-photo").set_input_files(str(photo))
@@ -177,6 +183,7 @@ async def test_mediator_settles_a_small_matter_on_the_spot_with_no_signal(phone,
         ("case.note", "waiting"),
         ("case.action", "waiting"),
         ("case.action", "waiting"),
+        ("case.action", "waiting"),
     ]
     captured = await page.evaluate(
         """() => new Promise((ok) => { const r = indexedDB.open('fengqiao');
@@ -193,7 +200,13 @@ async def test_mediator_settles_a_small_matter_on_the_spot_with_no_signal(phone,
     [case] = mine
     server = await server_case(api, case["id"], "mediator1")
     assert server["state"] == "closed"
-    assert [e["action"] for e in server["events"]] == ["create", "note", "resolve", "close"]
+    assert [e["action"] for e in server["events"]] == [
+        "create",
+        "note",
+        "resolve",
+        "attach_signed_agreement",
+        "close",
+    ]
     assert server["reported_at_source"] == "phone"
     assert datetime.fromisoformat(server["reported_at"]) == datetime.fromisoformat(
         captured.replace("Z", "+00:00")

@@ -286,6 +286,8 @@ MATRIX: dict[str, Op] = {
         # It names the parties in full: not for grid workers.
         ok_for={"grid": (403, "auth.forbidden")},
     ),
+    # Every role may ask; each gets the oral agreements of the cases it sees in full (a grid worker: none).
+    "oral_agreement_register": Op(_get("/api/agreements/oral"), 200),
     "list_audit": Op(_get("/api/audit"), 200, COUNTY),
     "export_audit": Op(_get("/api/audit/export"), 200, COUNTY),
     # --- map ---

@@ -144,7 +144,17 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
   view.events = [...(view.events ?? []), { id: `local-${uuid()}`, at: now, action, actor: user.display_name, data: { ...body }, local: true }]
   // Applied on the phone's copy at once (a draft stays a draft until the server has it).
   view.state = predictedState(view, action)
-  if (action === 'resolve') view.agreement = { ...(body.agreement as CaseView['agreement'] & object), made_at: now, made_by: user.display_name }
+  if (action === 'resolve') {
+    const a = body.agreement as NonNullable<CaseView['agreement']>
+    const written = a.form === 'written'
+    const obligations = (a.obligations ?? []).map((o) => ({ ...o, party_name: o.party === null ? null : (view.parties[o.party]?.name ?? null) }))
+    view.agreement = { ...a, obligations, made_at: now, made_by: user.display_name, awaiting_signature: written, status_label: written ? '待签字' : a.form === 'oral' ? '口头协议' : '' }
+  }
+  if (action === 'attach_signed_agreement' && view.agreement) {
+    const photos = body.photos as string[]
+    view.agreement = { ...view.agreement, signed_photos: [...(view.agreement.signed_photos ?? []), ...photos], signed_photo: view.agreement.signed_photo ?? photos[0], awaiting_signature: false, status_label: '已签字生效' }
+  }
+  if (action === 'set_confidential') view.confidential = Boolean(body.confidential)
   if (action === 'reject') view.reject_reason = String(body.reason ?? '')
   if (action === 'escalate' && body.owner) view.owner_level = String(body.owner)
   if (action === 'escalate' && body.level) view.level = body.level as CaseView['level']

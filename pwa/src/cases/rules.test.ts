@@ -19,7 +19,7 @@ function kase(over: Partial<CaseView> = {}): CaseView {
 describe('what the phone offers while the server cannot be asked', () => {
   it('lets a mediator note and settle their own unsent 小事 on the spot, then close it', () => {
     const mediator = user('mediator')
-    expect(localAllowed(mediator, kase())).toEqual(['note', 'update', 'resolve'])
+    expect(localAllowed(mediator, kase())).toEqual(['note', 'update', 'resolve', 'set_confidential'])
     const resolved = kase({ state: predictedState(kase(), 'resolve') })
     expect(resolved.state).toBe('resolved')
     expect(localAllowed(mediator, resolved)).toContain('close')

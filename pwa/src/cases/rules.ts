@@ -38,6 +38,9 @@ export const RULES: Record<string, Rule> = {
   merge: { states: ['reported', 'failed', ...IN_MEDIATION] },
   dismiss_duplicate: { states: NOT_MERGED.filter((s) => !['archived', 'rejected', 'referred'].includes(s)) },
   archive: { states: ['closed'] },
+  attach_signed_agreement: { states: ['resolved', 'closed', 'archived'], team: 'members' },
+  record_confirmation: { states: ['resolved', 'closed', 'archived'], team: 'members' },
+  set_confidential: { states: NOT_MERGED, team: 'members' },
 }
 
 const SUPERVISORS = ['township_supervisor', 'county_admin']

@@ -49,12 +49,37 @@ export interface CaseEvent {
   local?: boolean
 }
 
+export interface Obligation {
+  /** Index into the case's parties; null: every party. */
+  party: number | null
+  party_name?: string | null
+  content: string
+  manner: string
+  place: string
+  /** YYYY-MM-DD */
+  deadline: string | null
+}
+
+/** 调解协议书: written (facts, matters, responsibilities, obligations) or oral (content); form '' is the
+ * free text (terms, performance) of agreements made before the structured form. */
 export interface Agreement {
+  form?: 'written' | 'oral' | ''
   facts: string
   matters: string
-  terms: string
-  performance: string
-  signed_photo: string | null
+  terms?: string
+  performance?: string
+  responsibilities?: string
+  obligations?: Obligation[]
+  amount_yuan?: number | null
+  content?: string
+  signed_photo?: string | null
+  signed_photos?: string[]
+  signed_at?: string | null
+  awaiting_signature?: boolean
+  status_label?: string
+  performance_status?: string | null
+  confirmation_deadline?: string | null
+  confirmation?: { applied: boolean | null; court: string; result: string | null; date: string | null } | null
   made_at?: string
   made_by?: string | null
 }
@@ -98,6 +123,8 @@ export interface CaseView {
   received_at?: string | null
   /** phone: reported_at is the phone's capture time; server: when the server received it. */
   reported_at_source?: string
+  /** 不公开: prints mask third parties, the map shows no details. */
+  confidential?: boolean
   reject_reason?: string | null
   refer_target?: string | null
   duplicates?: { case_id: string; number: string; title: string; reason: string; status: string }[]
@@ -196,6 +223,9 @@ export const ACTION_LABELS: Record<string, string> = {
   dismiss_duplicate: '非重复',
   visit: '回访',
   update: '修改',
+  attach_signed_agreement: '上传签字协议',
+  record_confirmation: '司法确认',
+  set_confidential: '不公开设置',
 }
 
 /** States in which the case still needs work from its team. */

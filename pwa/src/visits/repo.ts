@@ -11,6 +11,8 @@ export interface VisitForm {
   satisfaction: Satisfaction | null
   recurred: boolean | null
   performance: Performance | null
+  /** A written agreement's obligations, one answer each by index; the whole is then derived by the server. */
+  obligations?: (Performance | null)[]
   notes: string
   photos: string[]
   fix: { lon: number; lat: number; accuracy: number } | null
@@ -22,7 +24,8 @@ export function unanswered(f: VisitForm, hasAgreement: boolean): string[] {
   if (!f.method) out.push('method')
   if (!f.satisfaction) out.push('satisfaction')
   if (f.recurred === null) out.push('recurred')
-  if (hasAgreement && !f.performance) out.push('performance')
+  if (f.obligations?.length) f.obligations.forEach((p, i) => !p && out.push(`obligation-${i}`))
+  else if (hasAgreement && !f.performance) out.push('performance')
   return out
 }
 
@@ -31,7 +34,8 @@ export function recordBody(f: VisitForm, doneAt = new Date()): Record<string, un
     method: f.method,
     satisfaction: f.satisfaction,
     recurred: f.recurred,
-    ...(f.performance ? { performance: f.performance } : {}),
+    ...(f.performance && !f.obligations?.length ? { performance: f.performance } : {}),
+    ...(f.obligations?.length ? { obligations: f.obligations.map((performance, obligation) => ({ obligation, performance })) } : {}),
     notes: f.notes.trim(),
     photos: f.photos,
     visited_at: doneAt.toISOString(),
