@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import duplicates, privacy, schemas, search
+from backend.cases import duplicates, party_data, privacy, schemas, search
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
@@ -113,7 +113,9 @@ async def case_summaries(
     grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
     teams = await _names(Team, Team.name, {r["owner_team"] for r in rows})
     users = await _names(User, User.display_name, {r["mediator"] for r in rows})
-    party_rows = await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
+    party_rows = party_data.opened(
+        await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
+    )
     photo_counts: dict[Any, int] = {}
     for p in (
         await CasePhoto.select(CasePhoto.case)
@@ -356,7 +358,9 @@ async def agreement_for_print(user: CurrentUser, case_id: str) -> dict[str, Any]
     )
     if agreement is None:
         raise NotFound(message="该案件尚无调解协议", message_en="No agreement yet", code="case.no_agreement")
-    parties = await Party.select().where(Party.case == row["id"]).order_by(Party.position).run()
+    parties = party_data.opened(
+        await Party.select().where(Party.case == row["id"]).order_by(Party.position).run()
+    )
     names = await division_names({c for c in (row["township_code"], row["village_code"]) if c})
     categories = await category_names()
     teams = await _names(Team, Team.name, {row["owner_team"]})
