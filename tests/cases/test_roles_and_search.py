@@ -224,7 +224,9 @@ async def test_a_search_too_short_or_odd_is_a_clear_400(client):
     for q in ("13", "%", "a_b"):
         response = await search(client, "mediator1", q)
         assert (response.status_code, response.json()["code"]) == (400, "case.invalid_search"), q
-        assert response.json()["message"] == "请输入案件编号（至少4位）、当事人姓名，或完整的电话号码、身份证号"
+        assert (
+            response.json()["message"] == "请输入案件编号（至少4位）、当事人姓名，或完整的电话号码、身份证号"
+        )
 
 
 async def test_the_cases_reported_in_a_period_are_listed_for_a_dashboard_tile(client):
