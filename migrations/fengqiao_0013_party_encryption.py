@@ -7,9 +7,18 @@ add columns → convert → drop columns, all in one transaction: an upgrade int
 database as it was, never half clear and half encrypted.
 
 Converting needs the keys: they are made in the secrets directory of FENGQIAO_DATA_DIR (as the server
-does on its first start), so run `fengqiao migrate` with the server's settings. Going backwards
+does on its first start), so run `fengqiao migrate` with the server's settings (a wrong directory is
+caught afterwards: `fengqiao migrate` and `serve` check the keys against the data and stop). Going backwards
 decrypts into the clear-text columns again.
 """
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Integer, Text, Varchar
@@ -52,9 +61,76 @@ async def _sql(query: str, *args):
     return await RawParty.raw(query, *args).run()
 
 
-async def encrypt_existing() -> None:
-    from backend.cases.party_data import sealed
+# The sealing below is a frozen copy of backend/cases/party_data.py and backend/core/crypto.py as they
+# were when this migration was written (a migration must not import live code); the stored format is a
+# contract both keep: base64(nonce ‖ AES-GCM ciphertext) with "case_party.<field>:<key id>" as associated
+# data, and hex HMAC-SHA256 of "<field>:<value>" (a phone without its dash, an ID number in capitals).
 
+
+def _secrets_dir() -> Path:
+    # As backend/settings.py finds it: FENGQIAO_DATA_DIR (default ./var) / secrets.
+    return Path(os.environ.get("FENGQIAO_DATA_DIR", "./var")).resolve() / "secrets"
+
+
+def _key_file(directory: Path, name: str) -> bytes:
+    """Read a key, or make it (0600, atomically) when absent."""
+    path = directory / name
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(base64.b64encode(secrets.token_bytes(32)))
+                handle.flush()
+                os.fsync(handle.fileno())
+    key = base64.b64decode(path.read_bytes().strip())
+    if len(key) != 32:
+        raise RuntimeError(f"personal-data key file {path} is damaged")
+    return key
+
+
+class _Keys:
+    def __init__(self) -> None:
+        self.directory = _secrets_dir()
+        ids = sorted(
+            int(m.group(1))
+            for p in (self.directory.iterdir() if self.directory.is_dir() else [])
+            if (m := re.match(r"^pii-(\d+)\.key$", p.name))
+        )
+        if ids and not (self.directory / "pii-hash.key").exists():
+            raise RuntimeError(f"pii-hash.key is missing from {self.directory} while data keys are there")
+        self.key_id = ids[-1] if ids else 1
+
+    def seal(self, field: str, value: str) -> str:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        aead = AESGCM(_key_file(self.directory, f"pii-{self.key_id}.key"))
+        nonce = os.urandom(12)
+        sealed = aead.encrypt(nonce, value.encode(), f"case_party.{field}:{self.key_id}".encode())
+        return base64.b64encode(nonce + sealed).decode()
+
+    def open(self, key_id: int, field: str, token: str) -> str:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        path = self.directory / f"pii-{key_id}.key"
+        if not path.exists():
+            raise RuntimeError(f"personal-data key {path} is missing: cannot decrypt the parties")
+        raw = base64.b64decode(token)
+        aead = AESGCM(_key_file(self.directory, path.name))
+        return aead.decrypt(raw[:12], raw[12:], f"case_party.{field}:{key_id}".encode()).decode()
+
+    def digest(self, field: str, value: str) -> str:
+        canonical = value.replace("-", "") if field == "phone" else value.upper()
+        key = _key_file(self.directory, "pii-hash.key")
+        return hmac.new(key, f"{field}:{canonical}".encode(), hashlib.sha256).hexdigest()
+
+
+async def encrypt_existing() -> None:
+    keys = _Keys()
     total = 0
     last = 0
     while True:
@@ -65,18 +141,20 @@ async def encrypt_existing() -> None:
             BATCH,
         )
         for row in rows:
-            columns = sealed(row["phone"] or None, row["id_number"] or None)
+            phone, id_number = row["phone"] or None, row["id_number"] or None
+            if not phone and not id_number:
+                continue  # empty strings: nothing to protect
             await _sql(
                 "UPDATE case_party SET key_id = {}, phone_cipher = {}, id_number_cipher = {}, "
                 "phone_hash = {}, id_number_hash = {} WHERE id = {}",
-                columns["key_id"],
-                columns["phone_cipher"],
-                columns["id_number_cipher"],
-                columns["phone_hash"],
-                columns["id_number_hash"],
+                keys.key_id,
+                keys.seal("phone", phone) if phone else None,
+                keys.seal("id_number", id_number) if id_number else None,
+                keys.digest("phone", phone) if phone else None,
+                keys.digest("id_number", id_number) if id_number else None,
                 row["id"],
             )
-        total += len(rows)
+            total += 1
         if len(rows) < BATCH:
             break
         last = rows[-1]["id"]
@@ -88,16 +166,17 @@ async def encrypt_existing() -> None:
 
 
 async def decrypt_existing() -> None:
-    from backend.cases.party_data import opened
-
+    keys = _Keys()
     rows = await _sql(
         "SELECT id, key_id, phone_cipher, id_number_cipher FROM case_party WHERE key_id IS NOT NULL"
     )
-    for row in opened(rows):
+    for row in rows:
         await _sql(
             "UPDATE case_party SET phone = {}, id_number = {} WHERE id = {}",
-            row["phone"],
-            row["id_number"],
+            keys.open(row["key_id"], "phone", row["phone_cipher"]) if row["phone_cipher"] else None,
+            keys.open(row["key_id"], "id_number", row["id_number_cipher"])
+            if row["id_number_cipher"]
+            else None,
             row["id"],
         )
     for index in ("case_party_key_id", "case_party_phone_hash", "case_party_id_number_hash"):
