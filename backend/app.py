@@ -82,6 +82,13 @@ async def _tell_device_to_wipe(message: Message, scope: Scope) -> None:
             headers["Fengqiao-Wipe"] = "requested"
 
 
+async def _check_personal_data_keys() -> None:
+    # `fengqiao serve` says it in words before starting; a server started otherwise refuses here.
+    from backend.cases import party_data
+
+    await party_data.check_keys()
+
+
 async def _warm_locate_index() -> None:
     # Build the STRtree before the first phone asks (about 0.5 s), not during its request.
     from backend.grids import service as grids
@@ -153,7 +160,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
         plugins=[live.LiveChannels(settings)],
         # The real server also runs the delivery loop and the periodic reminders (cancelled on shutdown).
-        on_startup=[db.prepare, _warm_locate_index, worker.start] if manage_database else [],
+        on_startup=[db.prepare, _check_personal_data_keys, _warm_locate_index, worker.start]
+        if manage_database
+        else [],
         on_shutdown=[worker.stop, db.close] if manage_database else [],
         # A database or disk out of service is 503 with a stable code, not a 500 (ops/health.py).
         exception_handlers={**EXCEPTION_HANDLERS, **ops_health.EXCEPTION_HANDLERS},

@@ -39,7 +39,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     from backend import db
     from backend.app import server_options
-    from backend.ops.cli import database_state_or_exit
+    from backend.ops.cli import check_keys_or_exit, database_state_or_exit
 
     settings = get_settings()
     db.private_data_dir(settings)
@@ -47,6 +47,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     if state["pending"]:
         click.echo(f"数据库有 {len(state['pending'])} 个未执行的迁移，请先运行 fengqiao migrate", err=True)
         sys.exit(2)
+    check_keys_or_exit()  # a missing or wrong personal-data key stops here, not at the first case page
     uvicorn.run(
         "backend.app:create_app",
         factory=True,
@@ -63,11 +64,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 def migrate() -> None:
     """Apply the migrations in migrations/ (SQLite or PostgreSQL)."""
     from backend import db
-    from backend.ops.cli import database_state_or_exit
+    from backend.ops.cli import check_keys_or_exit, database_state_or_exit
 
     database_state_or_exit()
     applied = _run(db.migrate())
     state = _run(db.migration_state())
+    check_keys_or_exit()
     click.echo(
         f"{db.engine_name()}: applied {len(applied)} now, {state['applied']} in total, "
         f"{len(state['pending'])} pending"
@@ -292,13 +294,15 @@ def _set_active(username: str, active: bool) -> None:
 
 def _register_domain_commands() -> None:
     from backend.grids.cli import grids
-    from backend.ops.cli import backup, restore
+    from backend.ops.cli import backup, keys, restore, retention
     from backend.people.cli import people
     from backend.sync.cli import sync
     from backend.visits.cli import visits
 
     main.add_command(backup)
     main.add_command(restore)
+    main.add_command(keys)
+    main.add_command(retention)
     main.add_command(grids)
     main.add_command(people)
     main.add_command(sync)

@@ -76,6 +76,12 @@ class Settings:
     # Unfinished resumable photo uploads of one user at once (each up to 15 MB).
     media_max_partial_uploads: int = 30
 
+    # Parties of a case archived this many years ago are anonymised by `fengqiao retention run`
+    # (个人信息保护法 art. 19 and 47: kept no longer than the purpose needs). Five years: the three-year
+    # limitation period of a civil claim (民法典 art. 188) from when a party learns the agreement was
+    # broken, with room for a dispute that comes back. 0 turns retention off. README: 个人信息.
+    retention_years: int = 5
+
     @property
     def engine(self) -> str:
         return "postgresql" if self.database_url.startswith(("postgres://", "postgresql://")) else "sqlite"
@@ -115,6 +121,12 @@ def _timezone(name: str) -> str:
     return name
 
 
+def _retention_years(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 100:
+        raise ValueError(f"FENGQIAO_RETENTION_YEARS must be a whole number of years (0 = off), not {value!r}")
+    return int(value)
+
+
 def load_settings() -> Settings:
     data_dir = Path(_env("DATA_DIR", "./var")).resolve()
     database_url = _env("DATABASE_URL", "") or f"sqlite:///{data_dir / 'fengqiao.sqlite3'}"
@@ -146,6 +158,7 @@ def load_settings() -> Settings:
         sync_max_op_bytes=int(_env("SYNC_MAX_OP_BYTES", str(64 * 1024))),
         sync_max_deferred_per_device=int(_env("SYNC_MAX_DEFERRED_PER_DEVICE", "500")),
         media_max_partial_uploads=int(_env("MEDIA_MAX_PARTIAL_UPLOADS", "30")),
+        retention_years=_retention_years(_env("RETENTION_YEARS", "5")),
     )
 
 

@@ -18,7 +18,7 @@ import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from piccolo.columns.combination import Combinable
 
-from backend.cases import privacy, schemas
+from backend.cases import party_data, privacy, schemas
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, Party
@@ -157,7 +157,9 @@ async def columns_for(a: schemas.AgreementIn, case_id: uuid.UUID) -> dict[str, A
 
 
 async def _parties(case_id: uuid.UUID) -> list[dict[str, Any]]:
-    return await Party.select().where(Party.case == case_id).order_by(Party.position).order_by(Party.id).run()
+    """The case's parties in order, phone and ID number decrypted (party_data)."""
+    rows = await Party.select().where(Party.case == case_id).order_by(Party.position).order_by(Party.id).run()
+    return party_data.opened(rows)
 
 
 def is_signable(row: dict[str, Any]) -> bool:

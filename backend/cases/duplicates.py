@@ -10,7 +10,7 @@ from typing import Any
 
 from piccolo.columns.combination import Combinable
 
-from backend.cases import schemas
+from backend.cases import party_data, schemas
 from backend.cases.scope import visible_case_ids
 from backend.cases.tables import Case, CaseLink, Party
 from backend.core.coords import distance_m
@@ -52,12 +52,13 @@ async def link_possible_duplicates(
     for row in nearby:
         if distance_m(lon, lat, row["lon"], row["lat"]) <= NEARBY_METRES:
             found[row["id"]] = "nearby"
-    phones = [p["phone"] for p in parties if p.get("phone")]
-    ids = [p["id_number"] for p in parties if p.get("id_number")]
+    # Phones and ID numbers are stored encrypted: equal values are found by their keyed hashes.
+    phones = [party_data.digest("phone", p["phone"]) for p in parties if p.get("phone")]
+    ids = [party_data.digest("id_number", p["id_number"]) for p in parties if p.get("id_number")]
     if phones or ids:
-        match: Combinable = Party.phone.is_in(phones) if phones else Party.id_number.is_in(ids)
+        match: Combinable = Party.phone_hash.is_in(phones) if phones else Party.id_number_hash.is_in(ids)
         if phones and ids:
-            match = match | Party.id_number.is_in(ids)
+            match = match | Party.id_number_hash.is_in(ids)
         rows = (
             await Party.select(Party.case)
             .where(

@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 from piccolo.querystring import QueryString
 
-from backend.cases import duplicates, fields, hooks, privacy, schemas
+from backend.cases import duplicates, fields, hooks, party_data, privacy, schemas
 from backend.cases.categories import require_active
 from backend.cases.scope import check_photos
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
@@ -160,7 +160,7 @@ async def create_case(
                 )
             ).run()
             if parties:
-                await Party.insert(*[Party(case=data.id, **p) for p in parties]).run()
+                await Party.insert(*[Party(case=data.id, **party_data.seal_party(p)) for p in parties]).run()
             if photos:
                 await CasePhoto.insert(
                     *[CasePhoto(case=data.id, sha256=sha, position=i) for i, sha in enumerate(photos)]

@@ -89,15 +89,21 @@ class Case(Table, tablename="dispute_case"):
 
 
 class Party(Table, tablename="case_party"):
-    """当事人. Personal data: masked in lists, full only to the owners, every full read audited."""
+    """当事人. Personal data: masked in lists, full only to the owners, every full read audited.
+
+    Phone and ID number are stored encrypted (AES-GCM under key `key_id`, backend/cases/party_data.py)
+    with a keyed hash of each for equality lookups (duplicates, repeated parties, search)."""
 
     id: Serial
     case = ForeignKey(references=Case, on_delete=OnDelete.cascade, index=True)
     position = Integer(default=0)
     name = Varchar(length=64)
-    phone = Varchar(length=20, null=True, default=None, index=True)
-    id_number = Varchar(length=18, null=True, default=None, index=True)
     role = Varchar(length=16, default="party")  # applicant | respondent | party | witness
+    key_id = Integer(null=True, default=None, index=True)  # None: no phone and no ID number
+    phone_cipher = Text(null=True, default=None)
+    id_number_cipher = Text(null=True, default=None)
+    phone_hash = Varchar(length=64, null=True, default=None, index=True)
+    id_number_hash = Varchar(length=64, null=True, default=None, index=True)
 
 
 class CasePhoto(Table, tablename="case_photo"):

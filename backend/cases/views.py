@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import duplicates, privacy, schemas, search
+from backend.cases import duplicates, party_data, privacy, schemas, search
 from backend.cases.agreement import view as agreement_view
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
@@ -114,7 +114,9 @@ async def case_summaries(
     grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
     teams = await _names(Team, Team.name, {r["owner_team"] for r in rows})
     users = await _names(User, User.display_name, {r["mediator"] for r in rows})
-    party_rows = await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
+    party_rows = party_data.opened(
+        await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
+    )
     photo_counts: dict[Any, int] = {}
     for p in (
         await CasePhoto.select(CasePhoto.case)

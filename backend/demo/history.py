@@ -27,6 +27,7 @@ import shapely
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
+from backend.cases import party_data
 from backend.cases.tables import Agreement, Case, CaseEvent, Party
 from backend.core import clock
 from backend.db import DB, write_transaction
@@ -202,8 +203,24 @@ class _Case:
         )
         repeat = self.ctx["repeat_parties"]
         applicant = rng.choice(repeat) if rng.random() < 0.04 else (_name(rng), _phone(rng))
-        batch.add(Party(case=self.id, position=0, name=applicant[0], phone=applicant[1], role="applicant"))
-        batch.add(Party(case=self.id, position=1, name=_name(rng), phone=_phone(rng), role="respondent"))
+        batch.add(
+            Party(
+                case=self.id,
+                position=0,
+                name=applicant[0],
+                role="applicant",
+                **party_data.sealed(applicant[1], None),
+            )
+        )
+        batch.add(
+            Party(
+                case=self.id,
+                position=1,
+                name=_name(rng),
+                role="respondent",
+                **party_data.sealed(_phone(rng), None),
+            )
+        )
         for version, e in enumerate(self.events, start=1):
             batch.add(
                 CaseEvent(

@@ -12,7 +12,7 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
-from backend.cases import privacy
+from backend.cases import party_data
 from backend.cases.categories import category_names
 from backend.cases.tables import Case
 from backend.core import clock
@@ -124,15 +124,21 @@ async def repeated_groups(area: Area, span: Span) -> list[tuple[str, str, set[An
     by_key: dict[tuple[str, str], set[Any]] = defaultdict(set)
     for r in await queries.repeated_parties(area.filter, span):
         by_key[(r["kind"], r["key"])].add(r["id"])
+    labels = {
+        kind: await party_data.masked_by_hash(kind, [key for k, key in by_key if k == kind])
+        for kind in ("id_number", "phone")
+    }
     groups: list[tuple[str, str, set[Any]]] = []
     seen: list[set[Any]] = []
     # ID numbers first: a party found again by phone with the same cases is one row, not two.
-    for (kind, key), ids in sorted(by_key.items(), key=lambda kv: (kv[0][0] != "id_number", kv[0][1])):
+    ordered = sorted(
+        by_key.items(), key=lambda kv: (kv[0][0] != "id_number", labels[kv[0][0]][kv[0][1]], kv[0][1])
+    )
+    for (kind, key), ids in ordered:
         if ids in seen:
             continue
         seen.append(ids)
-        masked = privacy.mask_id_number(key) if kind == "id_number" else privacy.mask_phone(key)
-        groups.append(("同一当事人", f"当事人 {masked}", ids))
+        groups.append(("同一当事人", f"当事人 {labels[kind][key]}", ids))
     parent: dict[Any, Any] = {}
 
     def root(x: Any) -> Any:

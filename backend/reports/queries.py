@@ -405,27 +405,29 @@ def _materialized() -> str:
 
 async def repeated_parties(flt: Filter, span: Span) -> list[dict[str, Any]]:
     """Cases of the span sharing a party (the same ID number, or the same phone), twice or more.
-    Returns (kind, key, case) rows of the repeating keys only; the keys are personal data and are
-    masked by the caller.
+    Returns (kind, key, case) rows of the repeating keys only; a key is the value's keyed hash, which
+    the caller turns into a masked label (cases.party_data.masked_by_hash).
 
     The span's cases in scope first (the reported_at index), their parties joined once, then grouped:
     never a walk over every party of every case."""
     out: list[dict[str, Any]] = []
     m = _materialized()
-    for column in ("id_number", "phone"):
+    # Phones and ID numbers are encrypted at rest: grouped by their keyed hashes (cases/party_data.py).
+    for kind in ("id_number", "phone"):
+        column = f"{kind}_hash"
         rows = await run(
             q(
                 "WITH sc AS (SELECT dispute_case.id AS id FROM dispute_case WHERE {} AND {}), "
                 f'p AS {m}(SELECT case_party.{column} AS key, case_party."case" AS id '
                 'FROM sc JOIN case_party ON case_party."case" = sc.id '
-                f"WHERE case_party.{column} IS NOT NULL AND case_party.{column} <> '') "
+                f"WHERE case_party.{column} IS NOT NULL) "
                 "SELECT DISTINCT key, id FROM p "
                 "WHERE key IN (SELECT key FROM p GROUP BY key HAVING COUNT(DISTINCT id) >= 2)",
                 flt.case_where(),
                 reported_in(span),
             )
         )
-        out.extend({"kind": column, "key": r["key"], "id": r["id"]} for r in rows)
+        out.extend({"kind": kind, "key": r["key"], "id": r["id"]} for r in rows)
     return out
 
 

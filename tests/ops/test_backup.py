@@ -50,6 +50,8 @@ async def test_round_trip_onto_a_new_machine(client, databases, database_url, tm
     import httpx
 
     from backend.app import create_app
+    from backend.cases import party_data
+    from backend.core import crypto
     from backend.settings import get_settings, load_settings
 
     source = get_settings()
@@ -78,15 +80,21 @@ async def test_round_trip_onto_a_new_machine(client, databases, database_url, tm
         assert stat.S_IMODE((target_dir / "media").stat().st_mode) == 0o700
         assert stat.S_IMODE((target_dir / "secrets" / "jwt.key").stat().st_mode) == 0o600
 
-        # The new machine's server: the restored database, photos and keys.
+        # The new machine's server: the restored database, photos and keys (the personal-data ones
+        # read from the restored secrets/, not this process's).
         await databases.bind(target_url)
         monkeypatch.setenv("FENGQIAO_DATA_DIR", str(target_dir))
+        monkeypatch.setitem(crypto._keyrings, source.secrets_dir, crypto.Keyring(target_dir / "secrets"))
+        await party_data.check_keys()
         app = create_app(load_settings(), manage_database=False)
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as restored:
             # The phone signed in before the backup is still signed in: same key, same device.
             r = await restored.get(f"/api/cases/{case['id']}", headers=headers)
             assert r.status_code == 200 and r.json()["number"] == case["number"]
+            assert r.json()["parties"][0]["phone"] == "13812345678"
+            found = await restored.get("/api/cases", params={"q": "13812345678"}, headers=headers)
+            assert [c["id"] for c in found.json()["items"]] == [case["id"]]
             photo_r = await restored.get(f"/api/media/{sha(photo)}?size=medium", headers=headers)
             assert photo_r.status_code == 200 and photo_r.content == medium
             refreshed = await restored.post(

@@ -244,6 +244,7 @@ def cohort(township: str | None = None, start: date = Q2_START, end: date = Q2_E
 
 async def insert(team_id: int, user_id: int) -> dict[str, Any]:
     """Write the specs as real-looking rows (numbers, grids, owners), fast: one insert per table."""
+    from backend.cases import party_data
     from backend.cases.tables import Case, CaseEvent, Party
     from backend.grids.tables import GridRegion
     from backend.sync.tables import SyncChange
@@ -299,7 +300,9 @@ async def insert(team_id: int, user_id: int) -> dict[str, Any]:
         )
         if c.party_id or c.party_phone:
             parties.append(
-                Party(case=c.id, name="张建华", phone=c.party_phone, id_number=c.party_id, role="applicant")
+                Party(
+                    case=c.id, name="张建华", role="applicant", **party_data.sealed(c.party_phone, c.party_id)
+                )
             )
     await Case.insert(*rows).run()
     # Like every real case: a create event and a change-log row, so timelines and phone pulls see them.
