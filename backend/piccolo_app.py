@@ -10,6 +10,7 @@ DOMAIN_TABLE_MODULES = [
     "backend.people.tables",
     "backend.media.tables",
     "backend.cases.tables",
+    "backend.cases.supervision",
     "backend.sync.tables",
     "backend.visits.tables",
     "backend.notify.tables",

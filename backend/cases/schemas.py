@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -143,6 +143,29 @@ class DismissDuplicate(msgspec.Struct, tag="dismiss_duplicate", tag_field="actio
     other: uuid.UUID
 
 
+class Supervise(msgspec.Struct, tag="supervise", tag_field="action"):
+    """督办: an order to the case's team, due by the end of `due_date` (local)."""
+
+    instruction: Annotated[str, Meta(min_length=1, max_length=2000)]
+    due_date: date
+
+
+class AcknowledgeSupervision(msgspec.Struct, tag="acknowledge_supervision", tag_field="action"):
+    pass
+
+
+class ReportSupervision(msgspec.Struct, tag="report_supervision", tag_field="action"):
+    text: Annotated[str, Meta(min_length=1, max_length=5000)]
+
+
+class AcceptSupervision(msgspec.Struct, tag="accept_supervision", tag_field="action"):
+    pass
+
+
+class ReturnSupervision(msgspec.Struct, tag="return_supervision", tag_field="action"):
+    reason: Reason
+
+
 Action = (
     Accept
     | Reject
@@ -160,6 +183,11 @@ Action = (
     | Merge
     | DismissDuplicate
     | Archive
+    | Supervise
+    | AcknowledgeSupervision
+    | ReportSupervision
+    | AcceptSupervision
+    | ReturnSupervision
 )
 
 
@@ -245,6 +273,24 @@ class CaseSummary(msgspec.Struct):
     next_step: str | None = None  # who acts next, e.g. 等待调解队长受理
 
 
+class SupervisionOrderView(msgspec.Struct):
+    """A 督办 order as the case shows it; `red` says why it is red now (unacknowledged | overdue)."""
+
+    id: str
+    issued_by: str | None
+    issued_at: datetime
+    instruction: str
+    due_date: date
+    status: str  # issued | acknowledged | reported | accepted
+    acknowledged_at: datetime | None
+    reported_at: datetime | None
+    report: str | None
+    accepted_at: datetime | None
+    returned_count: int
+    return_reason: str | None
+    red: str | None
+
+
 class CaseDetail(CaseSummary):
     description: str = ""
     occurred_at: datetime | None = None
@@ -266,6 +312,8 @@ class CaseDetail(CaseSummary):
     locate: dict[str, Any] | None = None  # on create: the locate result, so the phone can ask at a boundary
     received_at: datetime | None = None  # when the server received it (reported_at may be the capture time)
     reported_at_source: str = "server"  # phone: reported_at is the phone's capture time; server: the receipt
+    supervision: str | None = None  # the open 督办 order's status
+    supervision_orders: list[SupervisionOrderView] = []
 
 
 class CasePage(msgspec.Struct):

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import duplicates, privacy, schemas, search
+from backend.cases import duplicates, privacy, schemas, search, supervision
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
@@ -235,6 +235,7 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
         photos_of[p["case"]].append(
             schemas.PhotoView(sha256=p["sha256"], status=status, purpose=p["purpose"])
         )
+    orders = await supervision.orders_of(ids)
     events_of: dict[uuid.UUID, list[schemas.EventView]] = {i: [] for i in ids}
     for e in events:
         events_of[e["case"]].append(event_view(e))
@@ -262,6 +263,8 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
                 deadline_extended=row["deadline_extended"],
                 received_at=row["received_at"] or row["reported_at"],
                 reported_at_source=row["reported_at_source"],
+                supervision=row["supervision"],
+                supervision_orders=orders[row["id"]],
             )
         )
     return out

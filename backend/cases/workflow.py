@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import hooks, privacy, schemas
+from backend.cases import hooks, privacy, schemas, supervision
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
@@ -95,6 +95,23 @@ RULES: dict[str, Rule] = {
     # The system archives a closed case when its last return visit was satisfied; a supervisor may
     # archive a closed case by hand (e.g. the parties moved away and cannot be visited), with a reason.
     "archive": Rule(states("closed")),
+    # 督办 (backend/cases/supervision.py): supervisors of the area order the owning team's leader to act;
+    # the leader acknowledges and reports; the issuer accepts the report or sends it back.
+    # One open order per case at a time (a new one after the last is accepted).
+    "supervise": Rule(
+        states("reported", "failed") | IN_MEDIATION, applies=lambda case: case["supervision"] is None
+    ),
+    "acknowledge_supervision": Rule(
+        NOT_MERGED, supervisors=False, team_roles=LEADER, applies=lambda case: case["supervision"] == "issued"
+    ),
+    "report_supervision": Rule(
+        NOT_MERGED,
+        supervisors=False,
+        team_roles=LEADER,
+        applies=lambda case: case["supervision"] == "acknowledged",
+    ),
+    "accept_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
+    "return_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
 }
 
 OWNER_ORDER = ("team", "township", "county")
@@ -510,5 +527,10 @@ _HANDLERS: dict[str, Callable[..., Awaitable[tuple[dict[str, Any], dict[str, Any
     "clear_conflict": _clear_conflict,
     "merge": _merge,
     "dismiss_duplicate": _dismiss_duplicate,
+    "supervise": supervision.supervise,
+    "acknowledge_supervision": supervision.acknowledge,
+    "report_supervision": supervision.report,
+    "accept_supervision": supervision.accept,
+    "return_supervision": supervision.send_back,
 }
 assert set(_HANDLERS) == set(RULES) - {"update"}

@@ -8,7 +8,7 @@ import { afterEnqueue } from '../sync/store'
 import type { User } from '../people/types'
 import type { CaseCreate, CaseRecord, CaseView, DraftRow, Level } from './types'
 import { ACTION_LABELS } from './types'
-import { predictedState } from './rules'
+import { predictedState, predictedSupervision } from './rules'
 
 const DRAFT_KEY = 'capture'
 
@@ -144,6 +144,7 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
   view.events = [...(view.events ?? []), { id: `local-${uuid()}`, at: now, action, actor: user.display_name, data: { ...body }, local: true }]
   // Applied on the phone's copy at once (a draft stays a draft until the server has it).
   view.state = predictedState(view, action)
+  view.supervision = predictedSupervision(view, action)
   if (action === 'resolve') view.agreement = { ...(body.agreement as CaseView['agreement'] & object), made_at: now, made_by: user.display_name }
   if (action === 'reject') view.reject_reason = String(body.reason ?? '')
   if (action === 'escalate' && body.owner) view.owner_level = String(body.owner)

@@ -101,6 +101,37 @@ export interface CaseView {
   reject_reason?: string | null
   refer_target?: string | null
   duplicates?: { case_id: string; number: string; title: string; reason: string; status: string }[]
+  /** The status of the case's open 督办 order (issued | acknowledged | reported); null: none open. */
+  supervision?: string | null
+  supervision_orders?: SupervisionOrder[]
+}
+
+/** A 督办 order (backend SupervisionOrderView); `red`: why it is red now (unacknowledged | overdue). */
+export interface SupervisionOrder {
+  id: string
+  issued_by: string | null
+  issued_at: string
+  instruction: string
+  due_date: string
+  status: string
+  acknowledged_at: string | null
+  reported_at: string | null
+  report: string | null
+  accepted_at: string | null
+  returned_count: number
+  return_reason: string | null
+  red: string | null
+}
+
+export const SUPERVISION_STATUS: Record<string, string> = {
+  issued: '待签收',
+  acknowledged: '办理中',
+  reported: '待验收',
+  accepted: '已验收',
+}
+export const SUPERVISION_RED: Record<string, string> = {
+  unacknowledged: '超24小时未签收',
+  overdue: '已超办理期限',
 }
 
 export interface CaseRecord {
@@ -196,6 +227,11 @@ export const ACTION_LABELS: Record<string, string> = {
   dismiss_duplicate: '非重复',
   visit: '回访',
   update: '修改',
+  supervise: '督办',
+  acknowledge_supervision: '签收督办',
+  report_supervision: '回复督办',
+  accept_supervision: '验收督办',
+  return_supervision: '退回督办',
 }
 
 /** States in which the case still needs work from its team. */
