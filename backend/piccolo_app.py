@@ -11,6 +11,7 @@ DOMAIN_TABLE_MODULES = [
     "backend.media.tables",
     "backend.cases.tables",
     "backend.cases.supervision",
+    "backend.cases.risk",
     "backend.sync.tables",
     "backend.visits.tables",
     "backend.notify.tables",

@@ -166,6 +166,13 @@ class ReturnSupervision(msgspec.Struct, tag="return_supervision", tag_field="act
     reason: Reason
 
 
+class SetRisk(msgspec.Struct, tag="set_risk", tag_field="action"):
+    """A supervisor's re-assessment of the risk colour (red tells the township and the county at once)."""
+
+    risk: Literal["green", "yellow", "red"]
+    reason: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
 Action = (
     Accept
     | Reject
@@ -188,6 +195,7 @@ Action = (
     | ReportSupervision
     | AcceptSupervision
     | ReturnSupervision
+    | SetRisk
 )
 
 
@@ -271,6 +279,8 @@ class CaseSummary(msgspec.Struct):
     conflict: bool
     version: int
     next_step: str | None = None  # who acts next, e.g. 等待调解队长受理
+    risk: str = "green"  # 风险等级 green | yellow | red
+    risk_reason: str = ""
 
 
 class SupervisionOrderView(msgspec.Struct):

@@ -159,6 +159,8 @@ async def case_summaries(
                 conflict=r["conflict"],
                 version=r["version"],
                 next_step=next_step(r),
+                risk=r["risk"],
+                risk_reason=r["risk_reason"],
             )
         )
     return out

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import hooks, privacy, schemas, supervision
+from backend.cases import hooks, privacy, risk, schemas, supervision
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
@@ -112,6 +112,8 @@ RULES: dict[str, Rule] = {
     ),
     "accept_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
     "return_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
+    # 风险等级 re-assessed by a supervisor (backend/cases/risk.py).
+    "set_risk": Rule(NOT_MERGED - states("archived")),
 }
 
 OWNER_ORDER = ("team", "township", "county")
@@ -532,5 +534,6 @@ _HANDLERS: dict[str, Callable[..., Awaitable[tuple[dict[str, Any], dict[str, Any
     "report_supervision": supervision.report,
     "accept_supervision": supervision.accept,
     "return_supervision": supervision.send_back,
+    "set_risk": risk.set_risk,
 }
 assert set(_HANDLERS) == set(RULES) - {"update"}

@@ -22,6 +22,31 @@ def _label(case: dict[str, Any]) -> str:
 
 
 @subscribe
+async def on_red_risk(change: CaseChange) -> None:
+    """A case turning red (at intake by the rules, or by a supervisor) tells the township's supervisors
+    and the county office at once, urgently."""
+    if change.case.get("risk") != "red" or change.before.get("risk") == "red":
+        return
+    if change.action not in ("create", "set_risk"):
+        return
+    actor = change.actor.id if change.actor else None
+    users = set(await recipients.township_supervisors(change.case["township_code"]))
+    users |= set(await recipients.county_admins())
+    await notify(
+        [u for u in users if u != actor],
+        Message(
+            kind="case_risk_red",
+            title=f"红色风险：{_label(change.case)}"[:100],
+            body=f"风险等级为红色（{change.case['risk_reason'] or '研判'}），请立即关注。"[:1000],
+            url=f"/cases/{change.case_id}",
+            key=f"case:{change.case_id}:risk_red:{change.case['version']}",
+            case_id=change.case_id,
+            urgency="high",
+        ),
+    )
+
+
+@subscribe
 async def on_case_change(change: CaseChange) -> None:
     if change.action not in ("supervise", "report_supervision", "return_supervision"):
         return

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, get, put
 from litestar.datastructures import State
-from litestar.params import FromQuery
+from litestar.params import FromQuery, JSONBody
 from litestar.types import ControllerRouterHandler
 
-from backend.core.identity import CurrentUser
+from backend.cases import risk
+from backend.core.http import requires_role
+from backend.core.identity import CurrentUser, Role
 from backend.supervision import schemas, service
 
 
@@ -24,4 +26,19 @@ async def list_supervision(
     return await service.supervision_list(request.user, status)
 
 
-ROUTES: list[ControllerRouterHandler] = [list_supervision]
+@get("/api/risk-rules", operation_id="get_risk_rules", tags=["supervision"])
+async def get_risk_rules() -> risk.RiskRulesView:
+    """The county's risk rules (风险等级 at intake): level, number of parties, keywords, repeated
+    dispute, category; each gives yellow or red, the highest match wins."""
+    return await risk.rules_view()
+
+
+@put("/api/risk-rules", operation_id="set_risk_rules", guards=[requires_role(Role.county_admin)])
+async def set_risk_rules(
+    request: Request[CurrentUser, Any, State], data: JSONBody[risk.RiskRules]
+) -> risk.RiskRulesView:
+    """Replace the county's risk rules (county office); new cases are coloured by them."""
+    return await risk.set_rules(request.user, data)
+
+
+ROUTES: list[ControllerRouterHandler] = [list_supervision, get_risk_rules, set_risk_rules]

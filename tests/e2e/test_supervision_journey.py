@@ -109,3 +109,28 @@ async def test_issue_acknowledge_offline_report_accept(phone, desktop, api):
     await desktop.goto(f"/cases/{case['id']}")
     await desktop.get_by_test_id("supervision-status").filter(has_text="已验收").wait_for(timeout=30_000)
     await desktop.screenshot(path=screenshot_path("supervision-04-accepted"), full_page=True)
+
+
+async def test_the_map_risk_layer(desktop, api):
+    from tests.e2e.test_supervisor_journey import map_ready, shown_count, shown_ids
+    from tests.factories import TIANYUAN_POINT
+
+    calm = await new_case(api, "mediator1", TIANYUAN_POINT, title="邻里占道", parties=[])
+    away = (TIANYUAN_POINT[0] + 0.004, TIANYUAN_POINT[1] + 0.003)
+    threat = await new_case(api, "mediator1", away, category="labour", title="工地讨薪扬言上访", parties=[])
+    assert (calm["risk"], threat["risk"]) == ("green", "red")
+
+    await sign_in(desktop, "tianyuan", synced=False)
+    await desktop.goto("/map")
+    await map_ready(desktop)
+    assert await shown_ids(desktop) == {calm["id"], threat["id"]}
+    await desktop.get_by_test_id("filter-risk-red").click()
+    await desktop.wait_for_function(
+        "() => +document.querySelector('[data-testid=map-count]').dataset.count === 1"
+    )
+    assert await shown_ids(desktop) == {threat["id"]} and await shown_count(desktop) == 1
+    await desktop.screenshot(path=screenshot_path("supervision-05-map-risk-red"))
+    # The case shows its colour and why.
+    await desktop.goto(f"/cases/{threat['id']}")
+    assert await desktop.get_by_test_id("case-risk").inner_text() == "红色风险"
+    await desktop.screenshot(path=screenshot_path("supervision-06-case-risk"))

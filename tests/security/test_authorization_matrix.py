@@ -300,6 +300,12 @@ MATRIX: dict[str, Op] = {
     # --- visits ---
     "list_visits": Op(_get("/api/visits"), 200),
     "list_supervision": Op(_get("/api/supervision"), 200),  # each role the orders on the cases it sees
+    "get_risk_rules": Op(_get("/api/risk-rules"), 200),
+    "set_risk_rules": Op(
+        _call("PUT", "/api/risk-rules", {"rules": [{"kind": "level", "level": "big", "risk": "red"}]}),
+        200,
+        roles=COUNTY,
+    ),
     "get_visit": Op(_get("/api/visits/{w.visit_id}"), 200, sees=SEES_VISIT),
     "record_visit": Op(
         _call(

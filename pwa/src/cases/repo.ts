@@ -145,6 +145,7 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
   // Applied on the phone's copy at once (a draft stays a draft until the server has it).
   view.state = predictedState(view, action)
   view.supervision = predictedSupervision(view, action)
+  if (action === 'set_risk') Object.assign(view, { risk: String(body.risk), risk_reason: String(body.reason ?? '') })
   if (action === 'resolve') view.agreement = { ...(body.agreement as CaseView['agreement'] & object), made_at: now, made_by: user.display_name }
   if (action === 'reject') view.reject_reason = String(body.reason ?? '')
   if (action === 'escalate' && body.owner) view.owner_level = String(body.owner)

@@ -44,6 +44,7 @@ export const RULES: Record<string, Rule> = {
   report_supervision: { states: NOT_MERGED, team: 'leader', supervisors: false, applies: (c) => c.supervision === 'acknowledged' },
   accept_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported' },
   return_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported' },
+  set_risk: { states: NOT_MERGED.filter((s) => s !== 'archived') },
 }
 
 const SUPERVISORS = ['township_supervisor', 'county_admin']

@@ -101,6 +101,9 @@ export interface CaseView {
   reject_reason?: string | null
   refer_target?: string | null
   duplicates?: { case_id: string; number: string; title: string; reason: string; status: string }[]
+  /** 风险等级 green | yellow | red, and why (the county's rules or a supervisor's re-assessment). */
+  risk?: string
+  risk_reason?: string
   /** The status of the case's open 督办 order (issued | acknowledged | reported); null: none open. */
   supervision?: string | null
   supervision_orders?: SupervisionOrder[]
@@ -232,7 +235,10 @@ export const ACTION_LABELS: Record<string, string> = {
   report_supervision: '回复督办',
   accept_supervision: '验收督办',
   return_supervision: '退回督办',
+  set_risk: '风险研判',
 }
+
+export const RISK_LABELS: Record<string, string> = { green: '绿色', yellow: '黄色风险', red: '红色风险' }
 
 /** States in which the case still needs work from its team. */
 export const OPEN_STATES = ['reported', 'accepted', 'mediating', 'reopened', 'resolved', 'failed']
