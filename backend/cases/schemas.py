@@ -280,6 +280,9 @@ class CaseSummary(msgspec.Struct):
     version: int
     next_step: str | None = None  # who acts next, e.g. 等待调解队长受理
     risk: str = "green"  # 风险等级 green | yellow | red
+    # The deadline's countdown while in mediation: green, yellow (7 days or less left), red (overdue).
+    deadline_colour: str | None = None
+    days_left: int | None = None  # local days to the deadline; negative when overdue
     risk_reason: str = ""
 
 

@@ -17,7 +17,7 @@ from backend.cases import duplicates, privacy, schemas, search, supervision
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
-from backend.cases.workflow import IN_MEDIATION, allowed_actions, is_overdue
+from backend.cases.workflow import IN_MEDIATION, allowed_actions, days_left, deadline_colour, is_overdue
 from backend.core import clock
 from backend.core.errors import Forbidden, NotFound
 from backend.core.identity import CurrentUser
@@ -160,6 +160,8 @@ async def case_summaries(
                 version=r["version"],
                 next_step=next_step(r),
                 risk=r["risk"],
+                deadline_colour=deadline_colour(r, now),
+                days_left=days_left(r, now),
                 risk_reason=r["risk_reason"],
             )
         )

@@ -136,6 +136,28 @@ def is_overdue(case: dict[str, Any], now: datetime | None = None) -> bool:
     )
 
 
+# The countdown (督办): yellow with this little time left, red when overdue.
+WARN_DAYS = 7
+
+
+def deadline_colour(case: dict[str, Any], now: datetime | None = None) -> str | None:
+    """green | yellow | red for a case in mediation with a deadline; None otherwise. Computed."""
+    if case["state"] not in IN_MEDIATION or case["deadline"] is None:
+        return None
+    now = now or clock.now()
+    if case["deadline"] < now:
+        return "red"
+    return "yellow" if case["deadline"] - now <= timedelta(days=WARN_DAYS) else "green"
+
+
+def days_left(case: dict[str, Any], now: datetime | None = None) -> int | None:
+    """Local calendar days to the deadline (0: today, negative: overdue) for a case in mediation."""
+    if case["state"] not in IN_MEDIATION or case["deadline"] is None:
+        return None
+    today = (now or clock.now()).astimezone(clock.LOCAL_TZ).date()
+    return (case["deadline"].astimezone(clock.LOCAL_TZ).date() - today).days
+
+
 def works_on_case(user: CurrentUser, case: dict[str, Any]) -> bool:
     return (user.team_id is not None and case["owner_team"] == user.team_id) or case["mediator"] == user.id
 

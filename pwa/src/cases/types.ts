@@ -101,6 +101,9 @@ export interface CaseView {
   reject_reason?: string | null
   refer_target?: string | null
   duplicates?: { case_id: string; number: string; title: string; reason: string; status: string }[]
+  /** The deadline's countdown in mediation: green | yellow (7 days or less) | red (overdue); local days left. */
+  deadline_colour?: string | null
+  days_left?: number | null
   /** 风险等级 green | yellow | red, and why (the county's rules or a supervisor's re-assessment). */
   risk?: string
   risk_reason?: string
