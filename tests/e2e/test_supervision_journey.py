@@ -14,7 +14,7 @@ from backend.core import clock
 from tests.e2e.conftest import screenshot_path
 from tests.e2e.test_field_journey import READ_OUTBOX, wait_controlled
 from tests.e2e.test_roles_journeys import DESKTOP, new_case, server_case, sign_in, until_sent
-from tests.factories import act
+from tests.factories import act, auth
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
@@ -134,3 +134,21 @@ async def test_the_map_risk_layer(desktop, api):
     await desktop.goto(f"/cases/{threat['id']}")
     assert await desktop.get_by_test_id("case-risk").inner_text() == "红色风险"
     await desktop.screenshot(path=screenshot_path("supervision-06-case-risk"))
+
+
+async def test_the_county_edits_the_risk_rules_in_the_console(desktop, api):
+    await sign_in(desktop, "county", synced=False)
+    await desktop.goto("/admin/risk-rules")
+    rows = desktop.get_by_test_id("risk-row")
+    await rows.first.wait_for()
+    before = await rows.count()
+    await desktop.get_by_test_id("risk-add-keywords").click()
+    await rows.nth(before).get_by_test_id("risk-text").fill("讨薪，欠薪")
+    await rows.nth(before).get_by_test_id("risk-colour").select_option("red")
+    await desktop.get_by_test_id("risk-save").click()
+    await desktop.get_by_test_id("risk-notice").wait_for()
+    await desktop.screenshot(path=screenshot_path("supervision-07-risk-rules"), full_page=True)
+    saved = (await api.get("/api/risk-rules", headers=await auth(api, "county"))).json()["rules"]
+    assert saved[-1] == {"kind": "keywords", "words": ["讨薪", "欠薪"], "risk": "red"}
+    case = await new_case(api, "mediator1", title="工地欠薪", category="labour", parties=[])
+    assert (case["risk"], case["risk_reason"]) == ("red", "含“欠薪”")
