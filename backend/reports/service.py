@@ -156,7 +156,7 @@ async def dashboard(user: CurrentUser, township: str | None = None) -> schemas.D
         by_category = await queries.category_counts(flt, year)
         names = await category_names()
         scope = await _dashboard_scope(user, area)
-        supervision_counts = await supervision.counts(_case_condition(flt))
+        supervision_counts = await supervision.counts(case_condition(flt))
     return schemas.Dashboard(
         scope=scope,
         counts=schemas.Counts(**counts),
@@ -172,7 +172,7 @@ async def dashboard(user: CurrentUser, township: str | None = None) -> schemas.D
     )
 
 
-def _case_condition(flt: queries.Filter) -> Any:
+def case_condition(flt: queries.Filter) -> Any:
     """The filter's cases as one Case condition (None: all of them)."""
     condition = flt.cases
     if flt.township:

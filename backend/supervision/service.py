@@ -53,6 +53,18 @@ async def counts(condition: Combinable | None) -> schemas.SupervisionCounts:
     )
 
 
+_COLUMNS = (
+    *SupervisionOrder.all_columns(),
+    SupervisionOrder.issued_by.display_name,
+    SupervisionOrder.case.number,
+    SupervisionOrder.case.title,
+    SupervisionOrder.case.state,
+    SupervisionOrder.case.township_code,
+    SupervisionOrder.case._.owner_team._.id,
+    SupervisionOrder.case._.owner_team._.name,
+)
+
+
 async def supervision_list(user: CurrentUser, status: str | None) -> schemas.SupervisionPage:
     """Orders in the user's scope: `open` (default), `overdue` (red now), `awaiting` (reported, waiting
     for acceptance) or `all` (accepted ones too); red ones first, then by due date."""
@@ -64,30 +76,31 @@ async def supervision_list(user: CurrentUser, status: str | None) -> schemas.Sup
             code="supervision.invalid_filter",
         )
     condition = visible_to(user)
-    cols = (
-        *SupervisionOrder.all_columns(),
-        SupervisionOrder.issued_by.display_name,
-        SupervisionOrder.case.number,
-        SupervisionOrder.case.title,
-        SupervisionOrder.case.state,
-        SupervisionOrder.case.township_code,
-        SupervisionOrder.case._.owner_team._.id,
-        SupervisionOrder.case._.owner_team._.name,
-    )
     now = clock.now()
     async with read_transaction():
-        open_rows = await _open_rows(condition, *cols)
+        open_rows = await _open_rows(condition, *_COLUMNS)
         if status == "all":
-            rows = await _in_scope(SupervisionOrder.select(*cols), condition).run()
+            rows = await _in_scope(SupervisionOrder.select(*_COLUMNS), condition).run()
         else:
             rows = open_rows
-        names = await grids.region_names({r["case.township_code"] for r in rows if r["case.township_code"]})
+        items = await _items(rows, now)
     if status == "overdue":
-        rows = [r for r in rows if orders.red_reason(r, now)]
+        items = [i for i in items if i.order.red]
     elif status == "awaiting":
-        rows = [r for r in rows if r["status"] == "reported"]
-    rows.sort(key=lambda r: (orders.red_reason(r, now) is None, r["due_date"], r["issued_at"]))
-    items = [
+        items = [i for i in items if i.order.status == "reported"]
+    return schemas.SupervisionPage(items=items[:LIMIT], counts=_counts(open_rows))
+
+
+async def open_items(condition: Combinable | None) -> list[schemas.SupervisionItem]:
+    """The open orders on cases matching `condition` (a Case condition), red first (月排查's list)."""
+    return (await _items(await _open_rows(condition, *_COLUMNS), clock.now()))[:LIMIT]
+
+
+async def _items(rows: list[dict[str, Any]], now: Any) -> list[schemas.SupervisionItem]:
+    """Order rows selected with _COLUMNS as list items: red first, then by due date."""
+    names = await grids.region_names({r["case.township_code"] for r in rows if r["case.township_code"]})
+    rows = sorted(rows, key=lambda r: (orders.red_reason(r, now) is None, r["due_date"], r["issued_at"]))
+    return [
         schemas.SupervisionItem(
             order=orders.order_view(r, now),
             case=schemas.SupervisedCase(
@@ -103,6 +116,5 @@ async def supervision_list(user: CurrentUser, status: str | None) -> schemas.Sup
                 else None,
             ),
         )
-        for r in rows[:LIMIT]
+        for r in rows
     ]
-    return schemas.SupervisionPage(items=items, counts=_counts(open_rows))

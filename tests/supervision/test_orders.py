@@ -254,3 +254,29 @@ async def test_the_list_is_scoped_to_what_the_caller_sees(client):
     assert sorted(listed["county"]) == sorted([case["id"], kasi_case["id"]])
     assert listed["tianyuan"] == [case["id"]] and listed["leader1"] == [case["id"]]
     assert listed["kasi"] == [kasi_case["id"]] and listed["mediator2"] == [kasi_case["id"]]
+
+
+async def test_open_orders_are_listed_in_the_monthly_screening_report(client):
+    with clock.frozen(ISSUED):
+        case = await mediating_case(client, title="月排查中的督办")
+        await supervise(client, case["id"], due="2026-11-25")
+    with clock.frozen(datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI)):
+        report = await client.get(
+            "/api/reports/monthly", params={"date": "2026-11-27"}, headers=await auth(client, "tianyuan")
+        )
+        kasi = await client.get(
+            "/api/reports/monthly", params={"date": "2026-11-27"}, headers=await auth(client, "kasi")
+        )
+    assert report.status_code == 200, report.text
+    [section] = [s for s in report.json()["sections"] if s["key"] == "supervision"]
+    [row] = section["rows"]
+    assert (row["number"], row["title"], row["status"], row["red"], row["due_date"]) == (
+        case["number"],
+        "月排查中的督办",
+        "待签收",
+        "超24小时未签收",
+        "2026-11-25",
+    )
+    assert row["township"] == "田园镇" and row["instruction"] == "三日内上门调解并回复"
+    [other] = [s for s in kasi.json()["sections"] if s["key"] == "supervision"]
+    assert other["rows"] == []
