@@ -35,6 +35,7 @@ from backend.people import routes as people_routes
 from backend.people.service import PasswordChangeRequired, load_current_user
 from backend.reports import routes as reports_routes
 from backend.settings import Settings, get_settings
+from backend.supervision import routes as supervision_routes
 from backend.sync import routes as sync_routes
 from backend.visits import routes as visits_routes
 
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 "/", route_handlers=media_routes.ROUTES, request_max_body_size=MEDIA_MAX_BYTES + inbound.MB
             ),
             *cases_routes.ROUTES,
+            *supervision_routes.ROUTES,
             *map_routes.ROUTES,
             *sync_routes.ROUTES,
             *visits_routes.ROUTES,

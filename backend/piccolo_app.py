@@ -10,6 +10,8 @@ DOMAIN_TABLE_MODULES = [
     "backend.people.tables",
     "backend.media.tables",
     "backend.cases.tables",
+    "backend.cases.supervision",
+    "backend.cases.risk",
     "backend.sync.tables",
     "backend.visits.tables",
     "backend.notify.tables",

@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 from piccolo.querystring import QueryString
 
-from backend.cases import duplicates, fields, hooks, party_data, privacy, schemas
+from backend.cases import duplicates, fields, hooks, party_data, privacy, risk, schemas
 from backend.cases.categories import require_active
 from backend.cases.scope import check_photos
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
@@ -191,6 +191,7 @@ async def create_case(
             await duplicates.link_possible_duplicates(
                 data.id, data.category, located.lon, located.lat, parties, now
             )
+            await risk.assess_at_intake(data.id)  # the county's risk rules
             await privacy.audit(user, "case.create", data.id)
             row = await Case.select().where(Case.id == data.id).first().run()
             assert row is not None  # inserted above, in this transaction

@@ -193,6 +193,36 @@ class SetConfidential(msgspec.Struct, tag="set_confidential", tag_field="action"
     reason: Annotated[str, Meta(max_length=2000)] = ""
 
 
+class Supervise(msgspec.Struct, tag="supervise", tag_field="action"):
+    """督办: an order to the case's team, due by the end of `due_date` (local)."""
+
+    instruction: Annotated[str, Meta(min_length=1, max_length=2000)]
+    due_date: date
+
+
+class AcknowledgeSupervision(msgspec.Struct, tag="acknowledge_supervision", tag_field="action"):
+    pass
+
+
+class ReportSupervision(msgspec.Struct, tag="report_supervision", tag_field="action"):
+    text: Annotated[str, Meta(min_length=1, max_length=5000)]
+
+
+class AcceptSupervision(msgspec.Struct, tag="accept_supervision", tag_field="action"):
+    pass
+
+
+class ReturnSupervision(msgspec.Struct, tag="return_supervision", tag_field="action"):
+    reason: Reason
+
+
+class SetRisk(msgspec.Struct, tag="set_risk", tag_field="action"):
+    """A supervisor's re-assessment of the risk colour (red tells the township and the county at once)."""
+
+    risk: Literal["green", "yellow", "red"]
+    reason: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
 Action = (
     Accept
     | Reject
@@ -213,6 +243,12 @@ Action = (
     | AttachSignedAgreement
     | RecordConfirmation
     | SetConfidential
+    | Supervise
+    | AcknowledgeSupervision
+    | ReportSupervision
+    | AcceptSupervision
+    | ReturnSupervision
+    | SetRisk
 )
 
 
@@ -325,6 +361,29 @@ class CaseSummary(msgspec.Struct):
     conflict: bool
     version: int
     next_step: str | None = None  # who acts next, e.g. 等待调解队长受理
+    risk: str = "green"  # 风险等级 green | yellow | red
+    # The deadline's countdown while in mediation: green, yellow (7 days or less left), red (overdue).
+    deadline_colour: str | None = None
+    days_left: int | None = None  # local days to the deadline; negative when overdue
+    risk_reason: str = ""
+
+
+class SupervisionOrderView(msgspec.Struct):
+    """A 督办 order as the case shows it; `red` says why it is red now (unacknowledged | overdue)."""
+
+    id: str
+    issued_by: str | None
+    issued_at: datetime
+    instruction: str
+    due_date: date
+    status: str  # issued | acknowledged | reported | accepted
+    acknowledged_at: datetime | None
+    reported_at: datetime | None
+    report: str | None
+    accepted_at: datetime | None
+    returned_count: int
+    return_reason: str | None
+    red: str | None
 
 
 class CaseDetail(CaseSummary):
@@ -349,6 +408,8 @@ class CaseDetail(CaseSummary):
     received_at: datetime | None = None  # when the server received it (reported_at may be the capture time)
     reported_at_source: str = "server"  # phone: reported_at is the phone's capture time; server: the receipt
     confidential: bool = False  # 不公开
+    supervision: str | None = None  # the open 督办 order's status
+    supervision_orders: list[SupervisionOrderView] = []
 
 
 class CasePage(msgspec.Struct):

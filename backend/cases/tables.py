@@ -81,6 +81,12 @@ class Case(Table, tablename="dispute_case"):
     merged_into = UUID(null=True, default=None)
     conflict = Boolean(default=False, index=True)
     version = Integer(default=1)
+    # The status of the case's open 督办 order (issued | acknowledged | reported), None when none is open
+    # (backend/cases/supervision.py).
+    supervision = Varchar(length=12, null=True, default=None, index=True)
+    # 风险等级 green | yellow | red and why (backend/cases/risk.py): set at intake, re-assessed by set_risk.
+    risk = Varchar(length=8, default="green", index=True)
+    risk_reason = Varchar(length=200, default="")
     # SHA-256 of the create request as first received, so a replay can be told from a clash.
     create_hash = Varchar(length=64)
     updated_at = Timestamptz(default=TimestamptzNow(), index=True)

@@ -13,12 +13,12 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import duplicates, party_data, privacy, schemas, search
+from backend.cases import duplicates, party_data, privacy, schemas, search, supervision
 from backend.cases.agreement import view as agreement_view
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
-from backend.cases.workflow import IN_MEDIATION, allowed_actions, is_overdue
+from backend.cases.workflow import IN_MEDIATION, allowed_actions, days_left, deadline_colour, is_overdue
 from backend.core import clock
 from backend.core.errors import NotFound
 from backend.core.identity import CurrentUser
@@ -162,6 +162,10 @@ async def case_summaries(
                 conflict=r["conflict"],
                 version=r["version"],
                 next_step=next_step(r),
+                risk=r["risk"],
+                deadline_colour=deadline_colour(r, now),
+                days_left=days_left(r, now),
+                risk_reason=r["risk_reason"],
             )
         )
     return out
@@ -238,6 +242,7 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
         photos_of[p["case"]].append(
             schemas.PhotoView(sha256=p["sha256"], status=status, purpose=p["purpose"])
         )
+    orders = await supervision.orders_of(ids)
     events_of: dict[uuid.UUID, list[schemas.EventView]] = {i: [] for i in ids}
     for e in events:
         events_of[e["case"]].append(event_view(e))
@@ -266,6 +271,8 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
                 received_at=row["received_at"] or row["reported_at"],
                 reported_at_source=row["reported_at_source"],
                 confidential=row["confidential"],
+                supervision=row["supervision"],
+                supervision_orders=orders[row["id"]],
             )
         )
     return out

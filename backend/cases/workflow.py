@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import agreement, hooks, privacy, schemas
+from backend.cases import agreement, hooks, privacy, risk, schemas, supervision
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
@@ -100,6 +100,25 @@ RULES: dict[str, Rule] = {
     "attach_signed_agreement": Rule(states("resolved", "closed", "archived"), team_roles=TEAM_ROLES),
     "record_confirmation": Rule(states("resolved", "closed", "archived"), team_roles=TEAM_ROLES),
     "set_confidential": Rule(NOT_MERGED, team_roles=TEAM_ROLES),
+    # 督办 (backend/cases/supervision.py): supervisors of the area order the owning team's leader to act;
+    # the leader acknowledges and reports; the issuer accepts the report or sends it back.
+    # One open order per case at a time (a new one after the last is accepted).
+    "supervise": Rule(
+        states("reported", "failed") | IN_MEDIATION, applies=lambda case: case["supervision"] is None
+    ),
+    "acknowledge_supervision": Rule(
+        NOT_MERGED, supervisors=False, team_roles=LEADER, applies=lambda case: case["supervision"] == "issued"
+    ),
+    "report_supervision": Rule(
+        NOT_MERGED,
+        supervisors=False,
+        team_roles=LEADER,
+        applies=lambda case: case["supervision"] == "acknowledged",
+    ),
+    "accept_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
+    "return_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
+    # 风险等级 re-assessed by a supervisor (backend/cases/risk.py).
+    "set_risk": Rule(NOT_MERGED - states("archived")),
 }
 
 OWNER_ORDER = ("team", "township", "county")
@@ -120,6 +139,28 @@ def is_overdue(case: dict[str, Any], now: datetime | None = None) -> bool:
         and case["deadline"] is not None
         and case["deadline"] < (now or clock.now())
     )
+
+
+# The countdown (督办): yellow with this little time left, red when overdue.
+WARN_DAYS = 7
+
+
+def deadline_colour(case: dict[str, Any], now: datetime | None = None) -> str | None:
+    """green | yellow | red for a case in mediation with a deadline; None otherwise. Computed."""
+    if case["state"] not in IN_MEDIATION or case["deadline"] is None:
+        return None
+    now = now or clock.now()
+    if case["deadline"] < now:
+        return "red"
+    return "yellow" if case["deadline"] - now <= timedelta(days=WARN_DAYS) else "green"
+
+
+def days_left(case: dict[str, Any], now: datetime | None = None) -> int | None:
+    """Local calendar days to the deadline (0: today, negative: overdue) for a case in mediation."""
+    if case["state"] not in IN_MEDIATION or case["deadline"] is None:
+        return None
+    today = (now or clock.now()).astimezone(clock.LOCAL_TZ).date()
+    return (case["deadline"].astimezone(clock.LOCAL_TZ).date() - today).days
 
 
 def works_on_case(user: CurrentUser, case: dict[str, Any]) -> bool:
@@ -586,5 +627,11 @@ _HANDLERS: dict[str, Callable[..., Awaitable[tuple[dict[str, Any], dict[str, Any
     "attach_signed_agreement": _attach_signed_agreement,
     "record_confirmation": _record_confirmation,
     "set_confidential": _set_confidential,
+    "supervise": supervision.supervise,
+    "acknowledge_supervision": supervision.acknowledge,
+    "report_supervision": supervision.report,
+    "accept_supervision": supervision.accept,
+    "return_supervision": supervision.send_back,
+    "set_risk": risk.set_risk,
 }
 assert set(_HANDLERS) == set(RULES) - {"update"}

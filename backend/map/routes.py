@@ -42,9 +42,11 @@ class MapController(Controller):
         overdue: FromQuery[str | None] = None,
         conflict: FromQuery[str | None] = None,
         limit: FromQuery[int] = service.DEFAULT_MARKERS,
+        risk: FromQuery[str | None] = None,
     ) -> schemas.Markers:
         """Case markers in your area as compact rows (`fields` names the columns), newest first;
-        `truncated` when more matched than `limit` (at most 50,000)."""
+        `truncated` when more matched than `limit` (at most 50,000). `risk`: a comma list of
+        green, yellow, red (the risk layer)."""
         filters = {
             "bbox": parse_bbox(bbox),
             "state": case_state,
@@ -54,6 +56,7 @@ class MapController(Controller):
             "to": service.parse_day(date_to, "to"),
             "overdue": flag(overdue),
             "conflict": flag(conflict),
+            "risk": risk,
         }
         return await service.markers(request.user, filters, limit)
 

@@ -42,7 +42,9 @@ LEVEL_COLUMNS: dict[str, Column] = {
     "grid": Case.grid_code,
 }
 METRICS = ("open", "overdue", "new")
-MARKER_FIELDS = ("id", "lon", "lat", "state", "category", "level", "overdue", "conflict", "number", "title")
+MARKER_FIELDS = (
+    "id", "lon", "lat", "state", "category", "level", "overdue", "conflict", "number", "title", "risk",
+)  # fmt: skip
 DEFAULT_MARKERS = 20_000
 MAX_MARKERS = 50_000
 NEW_DEFAULT_DAYS = 30
@@ -101,13 +103,14 @@ def overdue_condition(now: datetime) -> Combinable:
 
 
 def case_filters(filters: dict[str, Any], now: datetime) -> Combinable | None:
-    """The map's filters: state, category, level (comma lists), reported from/to (local days), bbox,
-    overdue, conflict. Merged (duplicate) cases are never drawn."""
+    """The map's filters: state, category, level, risk (comma lists), reported from/to (local days),
+    bbox, overdue, conflict. Merged (duplicate) cases are never drawn."""
     conditions: list[Combinable | None] = [
         Case.merged_into.is_null(),
         _in(Case.state, filters.get("state"), STATES),
         _in(Case.category, filters.get("category")),
         _in(Case.level, filters.get("level"), ("small", "hard", "big")),
+        _in(Case.risk, filters.get("risk"), ("green", "yellow", "red")),
         _reported_between(filters.get("from"), filters.get("to")),
     ]
     if box := filters.get("bbox"):
@@ -139,7 +142,7 @@ async def marker_rows(user: CurrentUser, extra: Combinable | None, now: datetime
             f"CASE WHEN state IN ({_OPEN_IN}) AND deadline < {{}} THEN 1 ELSE 0 END AS overdue, "
             # A 不公开 case (若干规定 art. 29) is drawn without its title: the popup shows no details.
             f"conflict, number, CASE WHEN confidential THEN '{CONFIDENTIAL_TITLE}' ELSE title END AS title, "
-            "CASE WHEN merged_into IS NULL THEN 0 ELSE 1 END AS merged "
+            "risk, CASE WHEN merged_into IS NULL THEN 0 ELSE 1 END AS merged "
             "FROM dispute_case WHERE {} ORDER BY reported_at DESC LIMIT {}",
             now,
             where.querystring if where is not None else QueryString("1 = 1"),
@@ -152,7 +155,7 @@ def marker_row(r: dict[str, Any]) -> list[Any]:
     """One marker in the order of MARKER_FIELDS (the API's compact form)."""
     return [
         r["id"], round(r["lon"], 6), round(r["lat"], 6), r["state"], r["category"], r["level"],
-        r["overdue"], 1 if r["conflict"] else 0, r["number"], r["title"],
+        r["overdue"], 1 if r["conflict"] else 0, r["number"], r["title"], r["risk"],
     ]  # fmt: skip
 
 

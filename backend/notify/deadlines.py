@@ -1,4 +1,5 @@
-"""A mediation deadline in 3 days: told once per case and deadline (an extended deadline is told again)."""
+"""A mediation deadline in 3 days: told once per case and deadline (an extended deadline is told again).
+The team leader is also reminded at 7 days and at 1 day left (督办's countdown), once per stage."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from backend.notify.service import Message, notify
 from backend.notify.tables import Notification
 
 WARN_BEFORE = timedelta(days=3)
+# The team leader's reminders, latest first: a job that first sees a case at 1 day left skips the 7.
+LEADER_STAGES = (1, 7)
 
 
 async def deadline_reminders() -> list[int]:
+    return await _mediator_reminders() + await leader_reminders()
+
+
+async def _mediator_reminders() -> list[int]:
     now = clock.now()
     rows = (
         await Case.select(
@@ -62,6 +69,42 @@ async def deadline_reminders() -> list[int]:
                 url=f"/cases/{row['id']}",
                 key=key(row),
                 case_id=row["id"],
+            ),
+        )
+    return written
+
+
+async def leader_reminders() -> list[int]:
+    """Remind the owning team's leaders (the township when there is no team) at 7 and at 1 day left."""
+    now = clock.now()
+    rows = (
+        await Case.select(
+            Case.id, Case.number, Case.title, Case.deadline, Case.owner_team, Case.township_code
+        )
+        .where(
+            Case.state.is_in(list(IN_MEDIATION))
+            & (Case.deadline > now)
+            & (Case.deadline <= now + timedelta(days=max(LEADER_STAGES)))
+        )
+        .run()
+    )
+    written: list[int] = []
+    for row in rows:
+        left = row["deadline"] - now
+        stage = next(days for days in LEADER_STAGES if left <= timedelta(days=days))
+        local = row["deadline"].astimezone(clock.LOCAL_TZ)
+        users = await recipients.team_leaders(row["owner_team"])
+        users = users or await recipients.township_supervisors(row["township_code"])
+        written += await notify(
+            users,
+            Message(
+                kind="case_deadline_leader",
+                title=f"调解期限还剩{stage}天：{row['number']}"[:100],
+                body=f"{row['title']}：调解期限为 {local:%Y-%m-%d %H:%M}，请督促调解员按期办结。"[:1000],
+                url=f"/cases/{row['id']}",
+                key=f"case:{row['id']}:deadline_leader:{local.isoformat()}:{stage}",
+                case_id=row["id"],
+                urgency="high" if stage == 1 else "normal",
             ),
         )
     return written

@@ -57,3 +57,16 @@ async def county_admins() -> list[int]:
         .run()
     )
     return sorted(r["id"] for r in rows)
+
+
+async def team_members(team_id: int | None) -> list[int]:
+    """Everyone of the team with an account: its users and the members linked to one (leaders too)."""
+    if team_id is None:
+        return []
+    users = await User.select(User.id).where((User.team == team_id) & (User.active == True)).run()  # noqa: E712
+    linked = (
+        await TeamMember.select(TeamMember.user)
+        .where((TeamMember.team == team_id) & TeamMember.user.is_not_null())
+        .run()
+    )
+    return await active_users([r["id"] for r in users] + [r["user"] for r in linked])

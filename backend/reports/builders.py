@@ -23,7 +23,16 @@ from backend.reports.lists import column as _c
 from backend.reports.periods import Span
 from backend.reports.rates import DEFINITIONS, RateCounts
 from backend.reports.schemas import Column, Report, Section
-from backend.reports.service import Area, UnknownReport, generated_at, local_iso, report_area, township_names
+from backend.reports.service import (
+    Area,
+    UnknownReport,
+    case_condition,
+    generated_at,
+    local_iso,
+    report_area,
+    township_names,
+)
+from backend.supervision import service as supervision
 
 HOTSPOTS = 10
 UNLOCATED = "未定位"
@@ -274,7 +283,45 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         conflicts,
         await lists.repeated_section(area, span, "本月重复纠纷", groups),
         await lists.visits_overdue(area, at),
+        await _supervision_section(area),
     ]
+
+
+SUPERVISION_STATUS = {"issued": "待签收", "acknowledged": "办理中", "reported": "待验收"}
+RED_NAMES = {"unacknowledged": "超24小时未签收", "overdue": "已超办理期限"}
+
+
+async def _supervision_section(area: Area) -> Section:
+    """The 督办 orders still open when the report is made, red first (an order's past is not replayed)."""
+    items = await supervision.open_items(case_condition(area.filter))
+    return Section(
+        key="supervision",
+        title="在办督办",
+        columns=[
+            _c("number", "案件编号"),
+            _c("title", "案件"),
+            _c("township", "乡镇"),
+            _c("team", "调解队"),
+            _c("instruction", "督办要求"),
+            _c("due_date", "办理期限"),
+            _c("status", "状态"),
+            _c("red", "红色预警"),
+        ],
+        rows=[
+            {
+                "number": i.case.number,
+                "title": i.case.title,
+                "township": i.case.township.name if i.case.township else "",
+                "team": i.case.owner_team.name if i.case.owner_team else "",
+                "instruction": i.order.instruction,
+                "due_date": i.order.due_date.isoformat(),
+                "status": SUPERVISION_STATUS.get(i.order.status, i.order.status),
+                "red": RED_NAMES.get(i.order.red or "", ""),
+            }
+            for i in items
+        ],
+        note="生成本表时仍在办的督办（未验收），红色预警在前",
+    )
 
 
 # --- 季调度 ----------------------------------------------------------------------------------------

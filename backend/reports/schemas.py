@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from backend.supervision.schemas import SupervisionCounts
+
 ColumnType = Literal["text", "int", "percent", "date", "datetime", "number"]
 
 
@@ -91,3 +93,4 @@ class Dashboard(msgspec.Struct):
     rates: list[Rate]
     trend: list[TrendPoint]
     categories: list[CategoryCount]
+    supervision: SupervisionCounts | None = None  # 督办 orders open, red and awaiting acceptance

@@ -9,6 +9,7 @@ from typing import Any
 
 from backend.cases.categories import category_names
 from backend.cases.scope import visible_to
+from backend.cases.tables import Case
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
 from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser, Role
@@ -17,6 +18,7 @@ from backend.grids import county
 from backend.grids.tables import Division
 from backend.people.tables import Team
 from backend.reports import periods, queries, schemas
+from backend.supervision import service as supervision
 from backend.visits import service as visits
 
 MAX_DAYS = 3650
@@ -154,6 +156,7 @@ async def dashboard(user: CurrentUser, township: str | None = None) -> schemas.D
         by_category = await queries.category_counts(flt, year)
         names = await category_names()
         scope = await _dashboard_scope(user, area)
+        supervision_counts = await supervision.counts(case_condition(flt))
     return schemas.Dashboard(
         scope=scope,
         counts=schemas.Counts(**counts),
@@ -165,7 +168,17 @@ async def dashboard(user: CurrentUser, township: str | None = None) -> schemas.D
             schemas.CategoryCount(code=code, name=names.get(code, code), count=n)
             for code, n in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
+        supervision=supervision_counts,
     )
+
+
+def case_condition(flt: queries.Filter) -> Any:
+    """The filter's cases as one Case condition (None: all of them)."""
+    condition = flt.cases
+    if flt.township:
+        township = Case.township_code == flt.township
+        condition = township if condition is None else condition & township
+    return condition
 
 
 # --- helpers shared by the builders ----------------------------------------------------------------

@@ -46,6 +46,7 @@ export const router = createRouter({
       meta: { auth: true, supervisor: true, title: '地图' },
     },
     { path: '/dashboard', name: 'dashboard', component: () => import('./reports/DashboardView.vue'), meta: { auth: true, supervisor: true, title: '统计' } },
+    { path: '/supervision', name: 'supervision', component: () => import('./supervision/SupervisionView.vue'), meta: { auth: true, supervisor: true, title: '督办' } },
     { path: '/reports', name: 'reports', component: () => import('./reports/ReportsView.vue'), meta: { auth: true, supervisor: true, title: '报表' } },
     // The admin console (county admins, township supervisors).
     ...adminRoutes,

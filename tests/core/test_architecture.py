@@ -19,6 +19,7 @@ LAYERS = (
     "media",
     "cases",
     "notify",
+    "supervision",
     "visits",
     "sync",
     "reports",

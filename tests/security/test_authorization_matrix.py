@@ -302,6 +302,13 @@ MATRIX: dict[str, Op] = {
     "sync_push": Op(_call("POST", "/api/sync/push", lambda w, r: {"ops": [note_op(w.case_id, "矩阵")]}), 200),
     # --- visits ---
     "list_visits": Op(_get("/api/visits"), 200),
+    "list_supervision": Op(_get("/api/supervision"), 200),  # each role the orders on the cases it sees
+    "get_risk_rules": Op(_get("/api/risk-rules"), 200),
+    "set_risk_rules": Op(
+        _call("PUT", "/api/risk-rules", {"rules": [{"kind": "level", "level": "big", "risk": "red"}]}),
+        200,
+        roles=COUNTY,
+    ),
     "get_visit": Op(_get("/api/visits/{w.visit_id}"), 200, sees=SEES_VISIT),
     "record_visit": Op(
         _call(

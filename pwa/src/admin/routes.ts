@@ -21,6 +21,7 @@ export const adminRoutes: RouteRecordRaw[] = [
   { path: '/admin/roster', name: 'admin-roster', component: () => import('./RosterView.vue'), meta: { auth: true, supervisor: true, title: '花名册导入' } },
   { path: '/admin/categories', name: 'admin-categories', component: () => import('./CategoriesView.vue'), meta: { auth: true, supervisor: true, countyOnly: true, title: '纠纷类别' } },
   { path: '/admin/visit-policies', name: 'admin-policies', component: () => import('./PoliciesView.vue'), meta: { auth: true, supervisor: true, countyOnly: true, title: '回访规则' } },
+  { path: '/admin/risk-rules', name: 'admin-risk', component: () => import('./RiskRulesView.vue'), meta: { auth: true, supervisor: true, countyOnly: true, title: '风险规则' } },
   { path: '/admin/audit', name: 'admin-audit', component: () => import('./AuditView.vue'), meta: { auth: true, supervisor: true, countyOnly: true, title: '审计日志' } },
 ]
 

@@ -8,7 +8,7 @@ import { afterEnqueue } from '../sync/store'
 import type { User } from '../people/types'
 import type { CaseCreate, CaseRecord, CaseView, DraftRow, Level } from './types'
 import { ACTION_LABELS } from './types'
-import { predictedState } from './rules'
+import { predictedState, predictedSupervision } from './rules'
 
 const DRAFT_KEY = 'capture'
 
@@ -155,6 +155,8 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
     view.agreement = { ...view.agreement, signed_photos: [...(view.agreement.signed_photos ?? []), ...photos], signed_photo: view.agreement.signed_photo ?? photos[0], awaiting_signature: false, status_label: '已签字生效' }
   }
   if (action === 'set_confidential') view.confidential = Boolean(body.confidential)
+  view.supervision = predictedSupervision(view, action)
+  if (action === 'set_risk') Object.assign(view, { risk: String(body.risk), risk_reason: String(body.reason ?? '') })
   if (action === 'reject') view.reject_reason = String(body.reason ?? '')
   if (action === 'escalate' && body.owner) view.owner_level = String(body.owner)
   if (action === 'escalate' && body.level) view.level = body.level as CaseView['level']

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { localAllowed, nextStep, predictedState } from './rules'
+import { localAllowed, nextStep, predictedState, predictedSupervision } from './rules'
 import { kindOfDevice } from '../core/device'
 import type { CaseView } from './types'
 import type { User } from '../people/types'
@@ -47,5 +47,24 @@ describe('device names', () => {
   it('names a desktop browser 电脑, a phone 手机', () => {
     expect(kindOfDevice('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36')).toBe('电脑')
     expect(kindOfDevice('Mozilla/5.0 (Linux; Android 13; M2012K11AC) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36')).toBe('手机')
+  })
+})
+
+describe('督办 on the phone', () => {
+  it('lets the team leader sign for an order offline and then report, never the supervisor', () => {
+    const leader = user('team_leader', 2)
+    const issued = kase({ state: 'mediating', supervision: 'issued' })
+    expect(localAllowed(leader, issued)).toContain('acknowledge_supervision')
+    expect(localAllowed(leader, issued)).not.toContain('report_supervision')
+    expect(localAllowed(user('mediator'), issued)).not.toContain('acknowledge_supervision')
+    const supervisor = localAllowed(user('township_supervisor', 9), issued)
+    expect(supervisor).not.toContain('acknowledge_supervision')
+    expect(supervisor).not.toContain('supervise') // one open order at a time
+    const acknowledged = kase({ state: 'mediating', supervision: predictedSupervision(issued, 'acknowledge_supervision') })
+    expect(localAllowed(leader, acknowledged)).toContain('report_supervision')
+    const reported = kase({ state: 'mediating', supervision: predictedSupervision(acknowledged, 'report_supervision') })
+    expect(localAllowed(user('township_supervisor', 9), reported)).toEqual(expect.arrayContaining(['accept_supervision', 'return_supervision']))
+    expect(predictedSupervision(reported, 'accept_supervision')).toBeNull()
+    expect(predictedSupervision(reported, 'note')).toBe('reported')
   })
 })

@@ -41,6 +41,13 @@ export const RULES: Record<string, Rule> = {
   attach_signed_agreement: { states: ['resolved', 'closed', 'archived'], team: 'members' },
   record_confirmation: { states: ['resolved', 'closed', 'archived'], team: 'members' },
   set_confidential: { states: NOT_MERGED, team: 'members' },
+  // 督办: supervisors order, the team leader acknowledges and reports, the issuer accepts or returns.
+  supervise: { states: ['reported', 'failed', ...IN_MEDIATION], applies: (c) => !c.supervision },
+  acknowledge_supervision: { states: NOT_MERGED, team: 'leader', supervisors: false, applies: (c) => c.supervision === 'issued' },
+  report_supervision: { states: NOT_MERGED, team: 'leader', supervisors: false, applies: (c) => c.supervision === 'acknowledged' },
+  accept_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported' },
+  return_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported' },
+  set_risk: { states: NOT_MERGED.filter((s) => s !== 'archived') },
 }
 
 const SUPERVISORS = ['township_supervisor', 'county_admin']
@@ -55,12 +62,24 @@ export function localAllowed(user: User, view: CaseView): string[] {
   return Object.entries(RULES)
     .filter(([, r]) => r.states.includes(c.state) && (!r.applies || r.applies(c)))
     .filter(([, r]) => {
-      if (SUPERVISORS.includes(user.role)) return r.supervisors !== false
+      if (SUPERVISORS.includes(user.role) && r.supervisors !== false) return true
       if (r.team === 'leader' && user.role === 'team_leader' && worksOn(user, c)) return true
       if (r.team === 'members' && ['mediator', 'team_leader'].includes(user.role) && worksOn(user, c)) return true
       return !!r.anyone
     })
     .map(([a]) => a)
+}
+
+/** The status of the open 督办 order after the action (unchanged for other actions). */
+export function predictedSupervision(view: CaseView, action: string): string | null | undefined {
+  const next: Record<string, string | null> = {
+    supervise: 'issued',
+    acknowledge_supervision: 'acknowledged',
+    report_supervision: 'reported',
+    accept_supervision: null,
+    return_supervision: 'acknowledged',
+  }
+  return action in next ? next[action] : view.supervision
 }
 
 /** The state the case will be in after the action, as the server will decide it. */

@@ -128,6 +128,43 @@ export interface CaseView {
   reject_reason?: string | null
   refer_target?: string | null
   duplicates?: { case_id: string; number: string; title: string; reason: string; status: string }[]
+  /** The deadline's countdown in mediation: green | yellow (7 days or less) | red (overdue); local days left. */
+  deadline_colour?: string | null
+  days_left?: number | null
+  /** 风险等级 green | yellow | red, and why (the county's rules or a supervisor's re-assessment). */
+  risk?: string
+  risk_reason?: string
+  /** The status of the case's open 督办 order (issued | acknowledged | reported); null: none open. */
+  supervision?: string | null
+  supervision_orders?: SupervisionOrder[]
+}
+
+/** A 督办 order (backend SupervisionOrderView); `red`: why it is red now (unacknowledged | overdue). */
+export interface SupervisionOrder {
+  id: string
+  issued_by: string | null
+  issued_at: string
+  instruction: string
+  due_date: string
+  status: string
+  acknowledged_at: string | null
+  reported_at: string | null
+  report: string | null
+  accepted_at: string | null
+  returned_count: number
+  return_reason: string | null
+  red: string | null
+}
+
+export const SUPERVISION_STATUS: Record<string, string> = {
+  issued: '待签收',
+  acknowledged: '办理中',
+  reported: '待验收',
+  accepted: '已验收',
+}
+export const SUPERVISION_RED: Record<string, string> = {
+  unacknowledged: '超24小时未签收',
+  overdue: '已超办理期限',
 }
 
 export interface CaseRecord {
@@ -226,7 +263,15 @@ export const ACTION_LABELS: Record<string, string> = {
   attach_signed_agreement: '上传签字协议',
   record_confirmation: '司法确认',
   set_confidential: '不公开设置',
+  supervise: '督办',
+  acknowledge_supervision: '签收督办',
+  report_supervision: '回复督办',
+  accept_supervision: '验收督办',
+  return_supervision: '退回督办',
+  set_risk: '风险研判',
 }
+
+export const RISK_LABELS: Record<string, string> = { green: '绿色', yellow: '黄色风险', red: '红色风险' }
 
 /** States in which the case still needs work from its team. */
 export const OPEN_STATES = ['reported', 'accepted', 'mediating', 'reopened', 'resolved', 'failed']

@@ -55,6 +55,8 @@ export interface MapCase {
   conflict: boolean
   number: string
   title: string
+  /** 风险等级 green | yellow | red. */
+  risk: string
 }
 
 export interface MapCasesResponse {
@@ -104,6 +106,8 @@ export interface CaseFilters {
   state: string[]
   category: string[]
   level: string[]
+  /** The risk layer: green, yellow, red. */
+  risk: string[]
   from: string
   to: string
   overdue: boolean
@@ -111,7 +115,7 @@ export interface CaseFilters {
 }
 
 export function emptyFilters(): CaseFilters {
-  return { state: [], category: [], level: [], from: '', to: '', overdue: false, conflict: false }
+  return { state: [], category: [], level: [], risk: [], from: '', to: '', overdue: false, conflict: false }
 }
 
 function query(params: Record<string, string | number | undefined | null>): string {
@@ -124,7 +128,7 @@ function query(params: Record<string, string | number | undefined | null>): stri
 /** How many markers the map asks for at most (the server's own maximum). */
 export const MAP_LIMIT = 50_000
 
-export const MAP_FIELDS = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title']
+export const MAP_FIELDS = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'risk']
 
 /** Decodes compact rows by the response's own `fields`, so a reordered or extended list still works. */
 export function decodeRows(fields: string[], rows: unknown[][]): MapCase[] {
@@ -141,6 +145,7 @@ export function decodeRows(fields: string[], rows: unknown[][]): MapCase[] {
     conflict: !!r[ix[7]],
     number: ix[8] >= 0 ? String(r[ix[8]] ?? '') : '',
     title: ix[9] >= 0 ? String(r[ix[9]] ?? '') : '',
+    risk: ix[10] >= 0 ? String(r[ix[10]] ?? 'green') : 'green',
   }))
 }
 
@@ -174,6 +179,7 @@ export async function getCases(
     state: f.state?.join(','),
     category: f.category?.join(','),
     level: f.level?.join(','),
+    risk: f.risk?.join(','),
     from: f.from,
     to: f.to,
     overdue: f.overdue ? 1 : undefined,

@@ -34,6 +34,9 @@ export function stateColor(state: string): string {
 
 /** Above this many single cases on screen, draw them on the canvas instead of as DOM dots. */
 const DOM_SINGLES = 400
+/** The risk layer: a red or amber ring (conflict and overdue rings come first). */
+const RISK_RING: Record<string, string> = { red: '#ff1744', yellow: '#f9a825' }
+const RISK_TITLE: Record<string, string> = { red: '（红色风险）', yellow: '（黄色风险）' }
 
 interface PointProps {
   i: number
@@ -124,7 +127,7 @@ export class CaseClusterLayer {
     }
     const dom = singles.length <= DOM_SINGLES
     for (const c of singles) {
-      const ring = c.conflict ? '#6a1b9a' : c.overdue ? '#b71c1c' : '#ffffff'
+      const ring = c.conflict ? '#6a1b9a' : c.overdue ? '#b71c1c' : (RISK_RING[c.risk] ?? '#ffffff')
       const layer = dom
         ? L.marker([c.lat, c.lon], {
             icon: L.divIcon({
@@ -132,13 +135,13 @@ export class CaseClusterLayer {
               html: `<div class="fq-dot" style="background:${stateColor(c.state)};border-color:${ring}"></div>`,
               iconSize: [22, 22],
             }),
-            title: `${c.number} ${c.title}`,
+            title: `${c.number} ${c.title}${RISK_TITLE[c.risk] ?? ''}`,
             keyboard: false,
           })
         : L.circleMarker([c.lat, c.lon], {
             renderer: this.renderer,
             radius: 8,
-            weight: c.overdue || c.conflict ? 4 : 2,
+            weight: c.overdue || c.conflict || c.risk !== 'green' ? 4 : 2,
             color: ring,
             fillColor: stateColor(c.state),
             fillOpacity: 0.95,

@@ -10,8 +10,13 @@ describe('map rows', () => {
       [[24.8, 99.6, 'a1', 'reported', 'neighbour', 'big', 1, 0, 'N-1', '邻里纠纷', 'x']],
     )
     expect(rows).toEqual([
-      { id: 'a1', lon: 99.6, lat: 24.8, state: 'reported', category: 'neighbour', level: 'big', overdue: true, conflict: false, number: 'N-1', title: '邻里纠纷' },
+      { id: 'a1', lon: 99.6, lat: 24.8, state: 'reported', category: 'neighbour', level: 'big', overdue: true, conflict: false, number: 'N-1', title: '邻里纠纷', risk: 'green' },
     ])
+  })
+
+  it('reads the risk layer when the server names it', () => {
+    const [row] = decodeRows(['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'risk'], [['a1', 99.6, 24.8, 'mediating', 'labour', 'hard', 0, 0, 'N-2', '讨薪', 'red']])
+    expect(row.risk).toBe('red')
   })
 })
 

@@ -53,6 +53,8 @@ export interface Dashboard {
   rates: Rate[]
   trend: { week_start: string; new: number; closed: number }[]
   categories: { code: string; name: string; count: number }[]
+  /** 督办 orders: open, red now, reported and waiting for acceptance. */
+  supervision?: { open: number; overdue: number; awaiting: number } | null
 }
 
 function query(params: Record<string, string | undefined | null>): string {

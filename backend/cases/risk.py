@@ -1,0 +1,193 @@
+"""Risk colour (风险等级: green | yellow | red): how likely a dispute is to turn into a petition, a group
+incident or a crime, which decides who must know at once (red: the township and the county office).
+
+Set at intake by rules the county office edits in the admin console (one policy row; until it is first
+saved the defaults below apply), and re-assessed by a supervisor with `set_risk` (a case event). The
+highest colour of the rules that match wins; each match is named in the case's `risk_reason`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+from piccolo.columns import JSON, ForeignKey, OnDelete, Serial, Timestamptz
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from backend.cases.categories import category_names
+from backend.cases.tables import Case, CaseLink, Party
+from backend.core import clock
+from backend.core.errors import InvalidRequest
+from backend.core.identity import CurrentUser
+from backend.core.text import is_blank, single_line
+from backend.db import read_transaction, write_transaction
+from backend.people.tables import User
+
+Risk = Literal["yellow", "red"]
+ORDER = ("green", "yellow", "red")
+LEVEL_NAMES = {"small": "小事", "hard": "难事", "big": "大事"}
+
+
+class LevelRule(msgspec.Struct, tag="level", tag_field="kind"):
+    level: Literal["small", "hard", "big"]
+    risk: Risk
+
+
+class PartiesRule(msgspec.Struct, tag="parties", tag_field="kind"):
+    """At least this many parties (people involved) in the case."""
+
+    at_least: Annotated[int, Meta(ge=2, le=1000)]
+    risk: Risk
+
+
+class KeywordsRule(msgspec.Struct, tag="keywords", tag_field="kind"):
+    """Any of these words in the title or the description."""
+
+    words: Annotated[
+        list[Annotated[str, Meta(min_length=1, max_length=20)]], Meta(min_length=1, max_length=100)
+    ]
+    risk: Risk
+
+
+class RepeatRule(msgspec.Struct, tag="repeat", tag_field="kind"):
+    """A repeated dispute: the duplicate check linked the new case to an earlier one (a party in common,
+    or the same category close by: backend/cases/duplicates.py)."""
+
+    risk: Risk
+
+
+class CategoryRule(msgspec.Struct, tag="category", tag_field="kind"):
+    categories: Annotated[list[Annotated[str, Meta(max_length=32)]], Meta(min_length=1, max_length=50)]
+    risk: Risk
+
+
+RiskRule = LevelRule | PartiesRule | KeywordsRule | RepeatRule | CategoryRule
+
+
+class RiskRules(msgspec.Struct):
+    rules: Annotated[list[RiskRule], Meta(max_length=100)]
+
+
+class RiskRulesView(RiskRules):
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+DEFAULT_RULES: list[RiskRule] = [
+    LevelRule(level="big", risk="red"),
+    KeywordsRule(words=["上访", "打架", "威胁", "自杀", "持刀", "群体"], risk="red"),
+    PartiesRule(at_least=5, risk="yellow"),
+    RepeatRule(risk="yellow"),
+    LevelRule(level="hard", risk="yellow"),
+]
+
+
+class RiskPolicy(Table, tablename="risk_policy"):
+    """The county's risk rules: one row, replaced as a whole by the county office."""
+
+    id = Serial(primary_key=True)
+    rules = JSON(default="[]")
+    updated_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+async def current_rules() -> list[RiskRule]:
+    row = await RiskPolicy.select(RiskPolicy.rules).order_by(RiskPolicy.id, ascending=False).first().run()
+    if row is None:
+        return list(DEFAULT_RULES)
+    raw = row["rules"]
+    return msgspec.json.decode(
+        raw if isinstance(raw, str | bytes) else msgspec.json.encode(raw), type=list[RiskRule]
+    )
+
+
+async def rules_view() -> RiskRulesView:
+    async with read_transaction():
+        row = (
+            await RiskPolicy.select(RiskPolicy.updated_at, RiskPolicy.updated_by.display_name)
+            .order_by(RiskPolicy.id, ascending=False)
+            .first()
+            .run()
+        )
+        rules = await current_rules()
+    return RiskRulesView(
+        rules=rules,
+        updated_at=row["updated_at"].isoformat() if row else None,
+        updated_by=row["updated_by.display_name"] if row else None,
+    )
+
+
+async def set_rules(user: CurrentUser, data: RiskRules) -> RiskRulesView:
+    """Replace the county's rules (county office). Words are trimmed and checked like any text; a
+    category must exist."""
+    known = await category_names()
+    for rule in data.rules:
+        if isinstance(rule, KeywordsRule):
+            words = [single_line(w, "words") for w in rule.words]
+            if any(is_blank(w) for w in words):
+                raise InvalidRequest(
+                    message="关键词不能为空白", message_en="A keyword is blank", code="risk.blank_word"
+                )
+            rule.words = list(dict.fromkeys(words))
+        if isinstance(rule, CategoryRule):
+            unknown = [c for c in rule.categories if c not in known]
+            if unknown:
+                raise InvalidRequest(
+                    message="风险规则中有不存在的纠纷类别",
+                    message_en="Unknown category in a risk rule",
+                    code="risk.unknown_category",
+                    details={"categories": unknown},
+                )
+    async with write_transaction():
+        await RiskPolicy.delete(force=True).run()
+        await RiskPolicy.insert(
+            RiskPolicy(
+                rules=msgspec.json.encode(data.rules).decode(), updated_by=user.id, updated_at=clock.now()
+            )
+        ).run()
+    return await rules_view()
+
+
+def _matches(rule: RiskRule, case: dict[str, Any], parties: int, repeated: bool) -> str | None:
+    """Why the rule matches the case (in words), or None."""
+    if isinstance(rule, LevelRule):
+        return LEVEL_NAMES[rule.level] if case["level"] == rule.level else None
+    if isinstance(rule, PartiesRule):
+        return f"涉及{parties}人" if parties >= rule.at_least else None
+    if isinstance(rule, KeywordsRule):
+        text = f"{case['title']}\n{case['description']}"
+        found = [w for w in rule.words if w in text]
+        return "含“" + "”“".join(found) + "”" if found else None
+    if isinstance(rule, RepeatRule):
+        return "重复纠纷" if repeated else None
+    return "重点类别" if case["category"] in rule.categories else None
+
+
+async def assess_at_intake(case_id: uuid.UUID) -> tuple[str, str]:
+    """Colour a new case by the county's rules (inside the intake's transaction); returns (risk, reason)."""
+    case = await Case.select().where(Case.id == case_id).first().run()
+    assert case is not None  # inserted by the caller, in this transaction
+    parties = await Party.count().where(Party.case == case_id).run()
+    repeated = await CaseLink.exists().where(CaseLink.case == case_id).run()
+    risk, reasons = "green", []
+    for rule in await current_rules():
+        why = _matches(rule, case, parties, repeated)
+        if why is None:
+            continue
+        reasons.append(why)
+        if ORDER.index(rule.risk) > ORDER.index(risk):
+            risk = rule.risk
+    reason = "；".join(dict.fromkeys(reasons))[:200] if risk != "green" else ""
+    await Case.update({Case.risk: risk, Case.risk_reason: reason}).where(Case.id == case_id).run()
+    return risk, reason
+
+
+async def set_risk(user: CurrentUser, case: dict[str, Any], action: Any, now: Any):
+    """A supervisor's re-assessment (the workflow's handler): the colour and why."""
+    return {"risk": action.risk, "risk_reason": action.reason[:200]}, {
+        "risk": action.risk,
+        "reason": action.reason,
+    }
