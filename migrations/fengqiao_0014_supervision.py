@@ -569,4 +569,15 @@ async def forwards():
         schema=None,
     )
 
+    # SQLite cannot drop an indexed column: stepping back, the two indexes go first (raw steps run
+    # before the column changes).
+    async def drop_indexes() -> None:
+        class RawCase(Table, tablename="dispute_case"):
+            pass
+
+        for index in ("dispute_case_risk", "dispute_case_supervision"):
+            await RawCase.raw(f"DROP INDEX IF EXISTS {index}").run()
+
+    manager.add_raw_backwards(drop_indexes)
+
     return manager
