@@ -78,7 +78,8 @@ function outcome(r: PushResult): { state: OutboxItem['state'] | 'retry'; note: s
     case 'duplicate':
     case 'pending':
       // e.g. a case logged for another township: its number and where it went.
-      return { state: 'done', note: r.status === 'applied' && r.message ? r.message : '' }
+      // A replay repeats it (the first answer may have been lost on the way).
+      return { state: 'done', note: (r.status === 'applied' || r.status === 'duplicate') && r.message ? r.message : '' }
     case 'deferred':
       return { state: 'done', note: '服务器已收到，待相关登记到达后处理' }
     case 'conflict':

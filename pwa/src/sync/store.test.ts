@@ -56,8 +56,11 @@ beforeEach(async () => {
 afterEach(() => vi.unstubAllGlobals())
 
 describe('a case the server files elsewhere (case.created_elsewhere)', () => {
-  it('drops the phone copy, keeps the sent item with its number and where it went, and asks for nothing more', async () => {
-    const asked = server(() => ({ status: 'applied', code: 'case.created_elsewhere', server_version: 1, message: WHERE }))
+  it.each([
+    ['the first answer', { status: 'applied' }],
+    ['a replay (the first answer lost on the way)', { status: 'duplicate', original_status: 'applied' }],
+  ])('drops the phone copy, keeps the sent item with its number and where it went, and asks for nothing more: %s', async (_, answer) => {
+    const asked = server(() => ({ ...answer, code: 'case.created_elsewhere', server_version: 1, message: WHERE }))
     await db.cases.put(localCase())
     await enqueue({ type: 'case.create', entityId: CASE_ID, payload: { id: CASE_ID, title: '卡斯镇路边的纠纷' }, label: '登记纠纷：卡斯镇路边的纠纷', userId: USER_ID })
 
