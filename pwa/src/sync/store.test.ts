@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { db } from '../core/db'
-import { restoreSession } from '../core/session'
+import { signInForTest } from '../core/testSession'
 import type { CaseRecord } from '../cases/types'
 import { enqueue } from './outbox'
 import { engine } from './store'
@@ -39,19 +39,7 @@ function localCase(): CaseRecord {
 
 beforeEach(async () => {
   await Promise.all([db.outbox.clear(), db.cases.clear(), db.meta.clear()])
-  await db.session.put({
-    key: 'current',
-    accessToken: 'a',
-    accessExpiresAt: Date.now() + 600_000,
-    accessRefreshAt: Date.now() + 500_000,
-    refreshToken: 'r',
-    refreshExpiresAt: Date.now() + 86_400_000,
-    user: { id: USER_ID, username: 'tianyuan-grid', display_name: '网格员', role: 'grid_worker', role_label: '', scope: { level: 'village', code: '530524101001', name: '关庙社区' }, team: null },
-    deviceName: 'test',
-    userCheckedAt: null,
-    savedAt: Date.now(),
-  } as never)
-  await restoreSession()
+  await signInForTest({ id: USER_ID, username: 'tianyuan-grid', display_name: '网格员', role: 'grid_worker', role_label: '', scope: { level: 'village', code: '530524101001', name: '关庙社区' }, team: null })
 })
 afterEach(() => vi.unstubAllGlobals())
 
