@@ -152,6 +152,20 @@ def reach_filter(actor: CurrentUser) -> Where | Or | None:
     raise Forbidden()
 
 
+class TownshipNotInReach(NotFound):
+    # 404 like a case out of scope: a township supervisor must not learn what other townships hold.
+    code = "scope.not_found"
+    message = "未找到该乡镇，或该乡镇不在您的管辖范围内"
+    message_en = "No such township in your area"
+
+
+def check_township_filter(actor: CurrentUser, township: str | None) -> None:
+    """A township (or village) filter outside a township supervisor's own is "not found", not an empty
+    list that reads as "nobody there"."""
+    if township and actor.role == Role.township_supervisor and not actor.in_area(township):
+        raise TownshipNotInReach(details={"township": township})
+
+
 def may_give(actor: CurrentUser, role: str, scope_code: str) -> None:
     """Whether the actor may create (or turn) an account into this role and area."""
     if not in_reach(actor, {"role": role, "scope_code": scope_code}):
@@ -250,6 +264,7 @@ class UserFilter:
 async def list_users(
     actor: CurrentUser, filters: UserFilter, cursor: str | None, limit: int
 ) -> schemas.AdminUserPage:
+    check_township_filter(actor, filters.township)
     query: Select = User.select()
     reach = reach_filter(actor)
     if reach is not None:

@@ -224,6 +224,17 @@ class AdminController(Controller):
     ) -> schemas.TeamView:
         return await teams.add_member(request.user, team_id, data)
 
+    @patch("/teams/{team_id:int}/members/{member_id:int}", operation_id="update_team_member")
+    async def update_member(
+        self,
+        request: Request[CurrentUser, object, State],
+        team_id: FromPath[Id],
+        member_id: FromPath[Id],
+        data: JSONBody[schemas.TeamMemberUpdate],
+    ) -> schemas.TeamView:
+        """Make an existing member the team's leader (队长; the previous one stops being it), or not."""
+        return await teams.update_member(request.user, team_id, member_id, data)
+
     @delete("/teams/{team_id:int}/members/{member_id:int}", operation_id="remove_team_member")
     async def remove_member(
         self, request: Request[CurrentUser, object, State], team_id: FromPath[Id], member_id: FromPath[Id]

@@ -134,6 +134,13 @@ class TeamMemberIn(msgspec.Struct):
     is_leader: bool = False
 
 
+class TeamMemberUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """What may change on an existing member: the leader flag (one leader per team) and the kind."""
+
+    is_leader: bool | None = None
+    kind: MemberKind | None = None
+
+
 class CreateTeamRequest(msgspec.Struct):
     name: Annotated[str, Meta(min_length=2, max_length=100)]
     township_code: DivisionCode | None = None

@@ -18,6 +18,12 @@ from backend.people.service import team_views
 from backend.people.tables import Device, Team, TeamMember, TeamVillage, User
 
 
+class MemberNotFound(NotFound):
+    code = "people.member_not_found"
+    message = "未找到该队员"
+    message_en = "No such member"
+
+
 class TeamNotFound(NotFound):
     code = "people.team_not_found"
     message = "未找到该调解队"
@@ -78,6 +84,7 @@ async def _check_member_users(actor: CurrentUser, user_ids: list[int]) -> None:
 
 
 async def list_teams(actor: CurrentUser, township: str | None, q: str | None) -> list[schemas.TeamView]:
+    accounts.check_township_filter(actor, township)
     query = Team.select(Team.id)
     if actor.role == Role.township_supervisor:
         query = query.where(Team.township_code == actor.scope_code)
@@ -165,6 +172,28 @@ async def add_member(actor: CurrentUser, team_id: int, data: schemas.TeamMemberI
     return (await team_views([team_id]))[0]
 
 
+async def update_member(
+    actor: CurrentUser, team_id: int, member_id: int, data: schemas.TeamMemberUpdate
+) -> schemas.TeamView:
+    """Make a member the team's leader (the previous one stops being it) or not, or change their kind."""
+    await _team(actor, team_id)
+    async with write_transaction():
+        member = TeamMember.id == member_id
+        if not await TeamMember.exists().where(member & (TeamMember.team == team_id)).run():
+            raise MemberNotFound()
+        changes: dict[Any, Any] = {}
+        if data.is_leader is not None:
+            changes[TeamMember.is_leader] = data.is_leader
+            if data.is_leader:
+                await TeamMember.update({TeamMember.is_leader: False}).where(TeamMember.team == team_id).run()
+        if data.kind is not None:
+            changes[TeamMember.kind] = data.kind
+        if changes:
+            await TeamMember.update(changes).where(member).run()
+        await audit.record(actor, "team.update_member", team_id=team_id, member_id=member_id)
+    return (await team_views([team_id]))[0]
+
+
 async def remove_member(actor: CurrentUser, team_id: int, member_id: int) -> None:
     await _team(actor, team_id)
     deleted = (
@@ -174,7 +203,7 @@ async def remove_member(actor: CurrentUser, team_id: int, member_id: int) -> Non
         .run()
     )
     if not deleted:
-        raise NotFound(message="未找到该队员", message_en="No such member", code="people.member_not_found")
+        raise MemberNotFound()
     await audit.record(actor, "team.remove_member", team_id=team_id, member_id=member_id)
 
 

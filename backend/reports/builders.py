@@ -84,6 +84,7 @@ async def build(
         rates=rates.rates(),
         sections=sections,
         county=(await county.require()).name,
+        team=area.team,
     )
 
 

@@ -42,7 +42,7 @@ def _numeral(n: int) -> str:
 
 
 def area_name(report: Report) -> str:
-    return report.township.name if report.township else report.county
+    return xlsx.area_name(report, report.county)
 
 
 def html(report: Report) -> str:
@@ -60,9 +60,8 @@ def filename(report: Report, fmt: str) -> str:
 
 def ascii_filename(report: Report, fmt: str) -> str:
     """The fallback for clients that ignore filename*, e.g. daily-2026-11-26-{township code}.xlsx"""
-    return (
-        f"{report.kind}-{report.period.start}-{report.township.code if report.township else 'county'}.{fmt}"
-    )
+    area = f"team{report.team.code}" if report.team else report.township.code if report.township else "county"
+    return f"{report.kind}-{report.period.start}-{area}.{fmt}"
 
 
 def content_disposition(report: Report, fmt: str, inline: bool = False) -> str:

@@ -39,7 +39,8 @@ class ReportController(Controller):
     ) -> Response:
         """日报告 daily, 周分析 weekly, 月排查 monthly (`days`: unresolved older than N days) or 季调度
         quarterly for the period containing `date` (default today, Asia/Shanghai): JSON, a printable
-        HTML page or an XLSX workbook. Township supervisors and the county office only."""
+        HTML page or an XLSX workbook. Township supervisors, the county office, and team leaders (their
+        team's cases only)."""
         if format not in render.FORMATS:
             raise InvalidRequest(
                 message="格式应为 json、html 或 xlsx",

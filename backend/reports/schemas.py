@@ -56,6 +56,7 @@ class Report(msgspec.Struct):
     rates: list[Rate]
     sections: list[Section]
     county: str = ""  # the county's name, for the whole-county title and file name
+    team: Area | None = None  # a team leader's report: only that team's cases (code: the team's id)
 
 
 class Scope(msgspec.Struct):

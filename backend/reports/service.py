@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from backend.cases.categories import category_names
-from backend.cases.scope import visible_to
+from backend.cases.scope import scoped, visible_to
 from backend.cases.tables import Case
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
@@ -20,6 +20,7 @@ from backend.people.tables import Team
 from backend.reports import periods, queries, schemas
 from backend.supervision import service as supervision
 from backend.visits import service as visits
+from backend.visits.tables import Visit
 
 MAX_DAYS = 3650
 
@@ -34,8 +35,8 @@ class TownshipNotFound(AppError):
 
 class ReportsForbidden(Forbidden):
     code = "report.forbidden"
-    message = "报表仅供乡镇综治中心和县信联办查看"
-    message_en = "Reports are for township supervisors and the county office"
+    message = "报表仅供调解队长、乡镇综治中心和县信联办查看"
+    message_en = "Reports are for team leaders, township supervisors and the county office"
 
 
 class UnknownReport(AppError):
@@ -89,6 +90,7 @@ class Area:
     filter: queries.Filter
     township: schemas.Area | None  # None: the whole county (or the user's own scope, on the dashboard)
     township_names: dict[str, str]  # every township the report may list, by code, in code order
+    team: schemas.Area | None = None  # a team leader's report: the team's cases only
 
 
 async def township_names() -> dict[str, str]:
@@ -102,7 +104,10 @@ async def township_names() -> dict[str, str]:
 
 
 async def report_area(user: CurrentUser, township: str | None) -> Area:
-    """The four reports: township supervisors see their township, the county office any or all."""
+    """The four reports: township supervisors see their township, the county office any or all, a team
+    leader their team's cases (what `visible_to` gives them, as on their dashboard and map)."""
+    if user.role == Role.team_leader and user.team_id is not None:
+        return await _team_area(user, township)
     if user.role not in SUPERVISOR_ROLES:
         raise ReportsForbidden()
     if user.role == Role.township_supervisor:
@@ -119,6 +124,31 @@ async def _area(user: CurrentUser, township: str | None) -> Area:
     area = schemas.Area(code=township, name=names[township]) if township else None
     listed = {township: names[township]} if township else names
     return Area(filter=flt, township=area, township_names=listed)
+
+
+async def _team_area(user: CurrentUser, township: str | None) -> Area:
+    """A team leader's report: the team's cases, listed under the team's township and any other township
+    one of its cases lies in (a member may log a case across the boundary), so the rows add up to the
+    totals. Another township (or one with none of the team's cases) is "not found", like elsewhere."""
+    team = await Team.select(Team.name, Team.township_code).where(Team.id == user.team_id).first().run()
+    cases = visible_to(user)
+    located = await scoped(Case.select(Case.township_code), user).distinct().run()
+    codes = {r["township_code"] for r in located if r["township_code"]}
+    if team and team["township_code"]:
+        codes.add(team["township_code"])
+    names = {code: name for code, name in (await township_names()).items() if code in codes}
+    if township is not None and township not in names:
+        raise TownshipNotFound(details={"township": township})
+    listed = {township: names[township]} if township else names
+    return Area(
+        # Visits of the team's cases only (not also those assigned to the leader on another team's case).
+        filter=queries.Filter(
+            cases=cases, visits=Visit.case.is_in(scoped(Case.select(Case.id), user)), township=township
+        ),
+        township=schemas.Area(code=township, name=names[township]) if township else None,
+        township_names=listed,
+        team=schemas.Area(code=str(user.team_id), name=team["name"] if team else ""),
+    )
 
 
 # --- the dashboard --------------------------------------------------------------------------------

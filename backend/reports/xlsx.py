@@ -159,6 +159,13 @@ def _chart(wb: xlsxwriter.Workbook, ws: Worksheet, section: Section, n_rows: int
     ws.insert_chart(1, len(section.columns) + 1, chart, {"y_scale": max(1.0, (n_rows * 18 + 60) / 288)})
 
 
+def area_name(report: Report, whole: str) -> str:
+    """What the report covers, for titles and file names: a team (in a township), a township, or `whole`."""
+    if report.team is not None:
+        return f"{report.team.name}（{report.township.name}）" if report.township else report.team.name
+    return report.township.name if report.township else whole
+
+
 def workbook(report: Report) -> bytes:
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(
@@ -191,7 +198,7 @@ def workbook(report: Report) -> bytes:
         for r in report.rates
     ]
     n = _write_table(ws, formats, rate_columns, rate_rows, None)
-    area = report.township.name if report.township else f"{report.county}（全县）"
+    area = area_name(report, f"{report.county}（全县）")
     info = [
         ("报表", report.title),
         ("期间", report.period.label),

@@ -85,6 +85,14 @@ async def missing_photos_of_cases(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     return missing
 
 
+async def replay_message(code: str | None, entity_id: uuid.UUID) -> str | None:
+    """What a replayed op's first answer told the user, said again: the phone may only ever see the
+    replay (its first answer lost on the way), and a case filed elsewhere must still say where it went."""
+    if code == "case.created_elsewhere":
+        return (await views.receipt(entity_id)).message
+    return None
+
+
 async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
     payload = dict(op.payload)
     if str(payload.setdefault("id", str(op.entity_id))) != str(op.entity_id):

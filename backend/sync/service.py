@@ -38,7 +38,14 @@ from backend.core.inbound import check_item
 from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.people.service import user_as_now
 from backend.settings import get_settings
-from backend.sync.ops import OP_TYPES, OpType, Outcome, missing_case_photos, missing_photos_of_cases
+from backend.sync.ops import (
+    OP_TYPES,
+    OpType,
+    Outcome,
+    missing_case_photos,
+    missing_photos_of_cases,
+    replay_message,
+)
 from backend.sync.schemas import ExpireReport, OpIn, OpResult
 from backend.sync.tables import SyncOp
 
@@ -143,6 +150,7 @@ async def _duplicate(user: CurrentUser, row: dict[str, Any], missing: list[str] 
         server_version=row["server_version"],
         original_status=row["status"],
         missing_photos=missing,
+        message=await replay_message(row["code"], row["entity_id"]),
     )
 
 

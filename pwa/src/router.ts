@@ -1,6 +1,6 @@
 import { createRouter, createWebHistory } from 'vue-router'
 import { onSignedOut, restoreSession, session } from './core/session'
-import { isSupervisor } from './people/labels'
+import { mayOpen } from './people/labels'
 import { MAP_LIMIT, prefetchAreaCases } from './map/api'
 import { adminRoutes, installAdminGuard } from './admin/routes'
 import { installPeopleHooks } from './people/hooks'
@@ -12,8 +12,10 @@ declare module 'vue-router' {
     /** Only for signed-out users (the login page). */
     guest?: boolean
     title?: string
-    /** Only for township supervisors and county admins (the map, dashboard and reports). */
+    /** Only for township supervisors and county admins. */
     supervisor?: boolean
+    /** The map, dashboard and reports: supervisors and team leaders (seesOverview). */
+    overview?: boolean
   }
 }
 
@@ -36,18 +38,19 @@ export const router = createRouter({
     { path: '/visits/:id', redirect: (to) => `/visits/${String(to.params.id)}/record` },
     { path: '/visits/:id/record', name: 'visit-record', component: () => import('./visits/VisitRecordView.vue'), props: true, meta: { auth: true, title: '记录回访' } },
     { path: '/inbox', name: 'inbox', component: () => import('./notify/InboxView.vue'), meta: { auth: true, title: '消息' } },
-    // The supervisors' screens: Leaflet + supercluster and ECharts load only in these routes' chunks.
+    // The supervisors' and team leaders' screens: Leaflet + supercluster and ECharts load only in these routes' chunks.
     {
       path: '/map',
       name: 'map',
       component: () => import('./map/MapView.vue'),
       // The area's cases are the longest wait: ask for them while the map's chunk still loads.
       beforeEnter: () => prefetchAreaCases(MAP_LIMIT),
-      meta: { auth: true, supervisor: true, title: '地图' },
+      meta: { auth: true, overview: true, title: '地图' },
     },
-    { path: '/dashboard', name: 'dashboard', component: () => import('./reports/DashboardView.vue'), meta: { auth: true, supervisor: true, title: '统计' } },
-    { path: '/supervision', name: 'supervision', component: () => import('./supervision/SupervisionView.vue'), meta: { auth: true, supervisor: true, title: '督办' } },
-    { path: '/reports', name: 'reports', component: () => import('./reports/ReportsView.vue'), meta: { auth: true, supervisor: true, title: '报表' } },
+    { path: '/dashboard', name: 'dashboard', component: () => import('./reports/DashboardView.vue'), meta: { auth: true, overview: true, title: '统计' } },
+    // 督办: supervisors issue and accept; a team leader sees the orders on the team's cases (the list is scoped).
+    { path: '/supervision', name: 'supervision', component: () => import('./supervision/SupervisionView.vue'), meta: { auth: true, overview: true, title: '督办' } },
+    { path: '/reports', name: 'reports', component: () => import('./reports/ReportsView.vue'), meta: { auth: true, overview: true, title: '报表' } },
     // The admin console (county admins, township supervisors).
     ...adminRoutes,
     // County admins (the server checks; the view says so to anyone else). Linked from the admin console.
@@ -62,7 +65,7 @@ router.beforeEach(async (to) => {
     return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
   }
   if (to.meta.guest && session.user) return { name: 'home' }
-  if (to.meta.supervisor && !isSupervisor(session.user)) return { name: 'home' }
+  if (!mayOpen(to.meta, session.user)) return { name: 'home' }
   return true
 })
 

@@ -261,3 +261,10 @@ async def test_a_phone_filing_for_another_township_is_told_the_number_and_where_
     assert (result["status"], result["code"]) == ("applied", "case.created_elsewhere")
     number = (await detail(client, "tianyuan", op["entity_id"]))["number"]
     assert result["message"] == f"已登记，编号 {number}。案发地不在您的辖区，已转交田园镇处理。"
+    # A resend (the first answer lost on the way) says it again: the phone may only ever see this one.
+    [again] = await push(client, await auth(client, "kasi"), op)
+    assert (again["status"], again["code"], again["message"]) == (
+        "duplicate",
+        "case.created_elsewhere",
+        result["message"],
+    )

@@ -55,6 +55,30 @@ async def test_a_township_supervisor_sees_only_their_townships_markers(client):
     assert county == {mine["id"], other["id"]}
 
 
+async def test_a_team_leaders_map_shows_the_teams_cases_only(client):
+    """A leader sees on the map what their case list shows: their team's cases (leader1 leads 关庙社区's
+    team), not the rest of the township's, nor another township's; cells count the same cases."""
+    team_case = await make_case(client, "mediator1", title="地图-本队")
+    township_case = await make_case(client, "tianyuan", title="地图-乡镇")  # owned by the township
+    await make_case(client, "mediator2", point=KASI_POINT, title="地图-卡斯")
+    assert {r["id"] for r in _rows(await _markers(client, "leader1"))} == {team_case["id"]}
+    assert {r["id"] for r in _rows(await _markers(client, "tianyuan"))} == {
+        team_case["id"],
+        township_case["id"],
+    }
+    # Both 田园镇 cases lie in 关庙社区: the leader's cell counts the team's one.
+    village = team_case["village"]["code"]
+    assert township_case["village"]["code"] == village
+    cells = (await _cells(client, "leader1", level="village"))["cells"]
+    assert [(c["code"], c["value"]) for c in cells] == [(village, 1)]
+    summary = await client.get(f"/api/map/cells/{village}", headers=await auth(client, "leader1"))
+    assert summary.json()["total"] == 1
+    other = await client.get(f"/api/map/cells/{KASI}", headers=await auth(client, "leader1"))
+    assert other.status_code == 404 and other.json()["code"] == "map.cell_not_found"
+    config = (await client.get("/api/map/config", headers=await auth(client, "leader1"))).json()
+    assert config["township"] == TIANYUAN
+
+
 async def test_filters_narrow_the_markers(client):
     land = await make_case(client, "mediator1", category="land_compensation", level="big", title="征地")
     neighbour = await make_case(client, "mediator1", category="neighbour", title="邻里")

@@ -274,6 +274,55 @@ async def test_a_township_supervisor_sees_and_changes_only_their_townships_field
     assert r.status_code == 200
 
 
+async def test_another_townships_filter_is_not_found_for_a_township_supervisor(client):
+    tianyuan = await login(client, "tianyuan")
+    for path in ("/api/admin/users", "/api/admin/teams"):
+        for township in ("530524104000", "530524104201", "999999999999"):
+            r = await client.get(path, params={"township": township}, headers=bearer(tianyuan))
+            assert r.status_code == 404, (path, township)
+            assert r.json()["code"] == "scope.not_found" and "乡镇" in r.json()["message"]
+            assert "卡斯" not in r.text
+        own = await client.get(path, params={"township": "530524101000"}, headers=bearer(tianyuan))
+        assert own.status_code == 200 and own.json()
+    # The county office may filter by any township.
+    county = await login(client, "county")
+    kasi = await client.get("/api/admin/users", params={"township": "530524104000"}, headers=bearer(county))
+    assert [u["username"] for u in kasi.json()["items"]] == ["kasi", "mediator2"]
+
+
+async def test_an_existing_member_is_made_the_teams_leader(client):
+    tianyuan = await login(client, "tianyuan")
+    (team,) = (await client.get("/api/admin/teams", params={"q": "关庙"}, headers=bearer(tianyuan))).json()
+    old = next(m for m in team["members"] if m["is_leader"])
+    other = next(m for m in team["members"] if not m["is_leader"])
+    url = f"/api/admin/teams/{team['id']}/members/{other['id']}"
+    r = await client.patch(url, json={"is_leader": True}, headers=bearer(tianyuan))
+    assert r.status_code == 200, r.text
+    # One leader per team: the previous one is an ordinary member now.
+    assert [m["id"] for m in r.json()["members"] if m["is_leader"]] == [other["id"]]
+    assert next(m for m in r.json()["members"] if m["id"] == old["id"])["is_leader"] is False
+    r = await client.patch(url, json={"is_leader": False}, headers=bearer(tianyuan))
+    assert [m for m in r.json()["members"] if m["is_leader"]] == []
+    audit = await client.get("/api/audit", headers=bearer(await login(client, "county")))
+    assert "team.update_member" in [e["action"] for e in audit.json()]
+    # Another township's team, a member of another team and a made-up one are not found.
+    kasi = await login(client, "kasi")
+    r = await client.patch(url, json={"is_leader": True}, headers=bearer(kasi))
+    assert r.status_code == 404 and r.json()["code"] == "people.team_not_found"
+    (kasi_team, *_) = (await client.get("/api/admin/teams", headers=bearer(kasi))).json()
+    foreign = kasi_team["members"][0]["id"]
+    for member_id in (foreign, 987654):
+        r = await client.patch(
+            f"/api/admin/teams/{team['id']}/members/{member_id}",
+            json={"is_leader": True},
+            headers=bearer(tianyuan),
+        )
+        assert r.status_code == 404 and r.json()["code"] == "people.member_not_found"
+    # A field the endpoint does not change is refused, not ignored.
+    r = await client.patch(url, json={"name": "改名"}, headers=bearer(tianyuan))
+    assert r.status_code == 400 and r.json()["code"] == "request.invalid"
+
+
 async def test_a_team_member_must_be_an_account_one_manages(client):
     admin = await login(client, "county")
     r = await client.post(

@@ -137,7 +137,10 @@ MATRIX: dict[str, Op] = {
         ADMINS,
         ok_for={"kasi": (403, "people.role_not_allowed")},
     ),
-    "list_users": Op(_get("/api/admin/users"), 200, ADMINS),
+    # Filtered by 关庙社区's township: out of 卡斯镇's scope, so "not found" (not an empty list).
+    "list_users": Op(
+        _get("/api/admin/users", township=GUANMIAO), 200, ADMINS, GUANMIAO_ADMINS, "scope.not_found"
+    ),
     "get_user": Op(
         _get("/api/admin/users/{w.extra[user_id]}"), 200, ADMINS, GUANMIAO_ADMINS, "people.user_not_found"
     ),
@@ -169,7 +172,9 @@ MATRIX: dict[str, Op] = {
         GUANMIAO_ADMINS,
         "people.user_not_found",
     ),
-    "admin_list_teams": Op(_get("/api/admin/teams"), 200, ADMINS),
+    "admin_list_teams": Op(
+        _get("/api/admin/teams", township=GUANMIAO), 200, ADMINS, GUANMIAO_ADMINS, "scope.not_found"
+    ),
     "update_team": Op(
         _call("PATCH", "/api/admin/teams/{w.extra[team_id]}", {"active": True}),
         200,
@@ -180,6 +185,15 @@ MATRIX: dict[str, Op] = {
     "add_team_member": Op(
         _call("POST", "/api/admin/teams/{w.extra[team_id]}/members", {"name": "矩阵队员", "kind": "老党员"}),
         201,
+        ADMINS,
+        GUANMIAO_ADMINS,
+        "people.team_not_found",
+    ),
+    "update_team_member": Op(
+        _call(
+            "PATCH", "/api/admin/teams/{w.extra[team_id]}/members/{w.extra[member_id]}", {"kind": "老党员"}
+        ),
+        200,
         ADMINS,
         GUANMIAO_ADMINS,
         "people.team_not_found",
@@ -348,7 +362,7 @@ MATRIX: dict[str, Op] = {
     "get_report": Op(
         _get("/api/reports/daily"),
         200,
-        frozenset({"county", "tianyuan", "kasi"}),
+        frozenset({"county", "tianyuan", "kasi", "leader1"}),  # a team leader: the team's cases
         forbidden="report.forbidden",
     ),
 }

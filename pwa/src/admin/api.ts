@@ -225,6 +225,10 @@ export class AdminApi {
   addMember(teamId: number, body: { name: string; kind: MemberKind; user_id?: number | null; is_leader?: boolean }): Promise<Team> {
     return this.client.post(`/admin/teams/${teamId}/members`, body)
   }
+  /** Make an existing member the team's leader (the previous one stops being it), or not. */
+  updateMember(teamId: number, memberId: number, body: { is_leader?: boolean; kind?: MemberKind }): Promise<Team> {
+    return this.client.request('PATCH', `/admin/teams/${teamId}/members/${memberId}`, { body })
+  }
   removeMember(teamId: number, memberId: number): Promise<void> {
     return this.client.request('DELETE', `/admin/teams/${teamId}/members/${memberId}`)
   }

@@ -20,6 +20,7 @@ const ACTIONS: Record<string, string> = {
   'team.create': '新建调解队',
   'team.update': '修改调解队',
   'team.add_member': '加入队员',
+  'team.update_member': '修改队员（队长）',
   'team.remove_member': '移出队员',
   'roster.import': '导入花名册',
 }

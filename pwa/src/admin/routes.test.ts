@@ -1,26 +1,13 @@
 import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { createMemoryHistory, createRouter, type RouteRecordRaw } from 'vue-router'
-import { db } from '../core/db'
-import { restoreSession } from '../core/session'
+import { signInForTest } from '../core/testSession'
 import { adminRoutes, installAdminGuard } from './routes'
 
 const Stub = { render: () => null }
 
 async function routerFor(role: string) {
-  await db.session.put({
-    key: 'current',
-    accessToken: 'a',
-    accessExpiresAt: Date.now() + 600_000,
-    accessRefreshAt: Date.now() + 500_000,
-    refreshToken: 'r',
-    refreshExpiresAt: Date.now() + 86_400_000,
-    user: { id: 3, username: 'tianyuan', display_name: '田园', role, role_label: '', scope: { level: 'township', code: '530524101000', name: '田园镇' }, team: null },
-    deviceName: 'test',
-    userCheckedAt: null,
-    savedAt: Date.now(),
-  } as never)
-  await restoreSession()
+  await signInForTest({ id: 3, username: 'tianyuan', display_name: '田园', role, role_label: '', scope: { level: 'township', code: '530524101000', name: '田园镇' }, team: null })
   const routes = adminRoutes.map((r) => ('component' in r ? { ...r, component: Stub } : r)) as RouteRecordRaw[]
   const router = createRouter({ history: createMemoryHistory(), routes: [...routes, { path: '/', component: Stub }] })
   installAdminGuard(router)

@@ -1,8 +1,7 @@
 import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { createMemoryHistory, createRouter } from 'vue-router'
-import { db } from '../core/db'
-import { restoreSession } from '../core/session'
+import { signInForTest } from '../core/testSession'
 import { installPeopleHooks } from './hooks'
 import { noteSignIn, passwordChanged } from './password'
 
@@ -10,19 +9,7 @@ const Stub = { render: () => null }
 
 describe('one-time password guard', () => {
   it('opens only the password screen until the password is changed', async () => {
-    await db.session.put({
-      key: 'current',
-      accessToken: 'a',
-      accessExpiresAt: Date.now() + 600_000,
-      accessRefreshAt: Date.now() + 500_000,
-      refreshToken: 'r',
-      refreshExpiresAt: Date.now() + 86_400_000,
-      user: { id: 1, username: 'mediator1', display_name: '王德明', role: 'mediator', role_label: '', scope: { level: 'village', code: '530524101001', name: '关庙社区' }, team: null },
-      deviceName: 'test',
-      userCheckedAt: null,
-      savedAt: Date.now(),
-    } as never)
-    await restoreSession()
+    await signInForTest({ id: 1, username: 'mediator1', display_name: '王德明', role: 'mediator', role_label: '', scope: { level: 'village', code: '530524101001', name: '关庙社区' }, team: null })
     const router = createRouter({
       history: createMemoryHistory(),
       routes: ['/', '/cases', '/login', '/password'].map((path) => ({ path, name: path === '/' ? 'home' : path.slice(1), component: Stub })),

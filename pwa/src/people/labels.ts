@@ -19,7 +19,19 @@ export function roleLabel(user: User): string {
   return user.role_label || ROLE_LABELS[user.role] || user.role
 }
 
-/** Township supervisors and county admins: they see the map, the dashboard and the reports. */
+/** Township supervisors and county admins: the admin console and the supervisor's whole toolset. */
 export function isSupervisor(user: Pick<User, 'role'> | null | undefined): boolean {
   return user?.role === 'township_supervisor' || user?.role === 'county_admin'
+}
+
+/** Who sees the map, the dashboard and the reports: supervisors (their area) and team leaders (their
+ *  team's cases; the server scopes every figure). A plain mediator or grid worker does not. */
+export function seesOverview(user: Pick<User, 'role'> | null | undefined): boolean {
+  return isSupervisor(user) || user?.role === 'team_leader'
+}
+
+/** Whether a signed-in user may open a route with these meta flags (the router sends the others home). */
+export function mayOpen(meta: { supervisor?: boolean; overview?: boolean }, user: Pick<User, 'role'> | null | undefined): boolean {
+  if (meta.supervisor && !isSupervisor(user)) return false
+  return !(meta.overview && !seesOverview(user))
 }

@@ -42,6 +42,8 @@ export interface Report {
   title: string
   period: { start: string; end: string; label: string }
   township: { code: string; name: string } | null
+  /** A team leader's report: only that team's cases. */
+  team?: { code: string; name: string } | null
   generated_at: string
   rates: Rate[]
   sections: Section[]

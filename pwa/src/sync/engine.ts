@@ -78,11 +78,13 @@ function outcome(r: PushResult): { state: OutboxItem['state'] | 'retry'; note: s
     case 'duplicate':
     case 'pending':
       // e.g. a case logged for another township: its number and where it went.
-      return { state: 'done', note: r.status === 'applied' && r.message ? r.message : '' }
+      // A replay repeats it (the first answer may have been lost on the way).
+      return { state: 'done', note: (r.status === 'applied' || r.status === 'duplicate') && r.message ? r.message : '' }
     case 'deferred':
       return { state: 'done', note: '服务器已收到，待相关登记到达后处理' }
     case 'conflict':
-      return { state: 'done', note: '与他人的修改冲突，已由乡镇综治中心处理' }
+      // The server kept both values in the case's log and flagged it for the township to settle.
+      return { state: 'done', note: '与另一台设备的修改冲突：已按最后送达的保存，请乡镇综治中心核对' }
     default:
       return { state: 'failed', note: r.message || '服务器拒绝了此项' }
   }
