@@ -16,9 +16,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-from backend.cases import categories, intake, privacy, schemas, views, workflow
+from backend.cases import categories, dossier, intake, privacy, schemas, views, workflow
 from backend.core import clock
-from backend.core.errors import NotFound
+from backend.core.errors import InvalidRequest, NotFound
 from backend.core.http import flag, requires_role
 from backend.core.identity import CurrentUser, Role
 from backend.grids.maps import parse_bbox
@@ -163,6 +163,27 @@ class CaseController(Controller):
             **context, roles=PARTY_ROLES, tz=clock.LOCAL_TZ
         )
         return Response(html, media_type="text/html", headers={"Cache-Control": "private, no-store"})
+
+    @get("/{case_id:str}/dossier", operation_id="get_dossier")
+    async def dossier(
+        self,
+        case_id: FromPath[str],
+        request: Request[CurrentUser, Any, State],
+        format: FromQuery[str] = "html",
+    ) -> Response:
+        """The case file (卷宗) of a closed or archived case as a printable A4 page: cover with the archive
+        number, registration form, mediation records, agreement, return visits, photo index and event
+        log. Every print is audited."""
+        if format != "html":
+            raise InvalidRequest(
+                message="卷宗格式只能为 html（打印时可另存为 PDF）",
+                message_en="format must be html (print it to PDF)",
+                code="case.invalid_format",
+            )
+        user = request.user
+        html = await dossier.dossier_html(user, case_id, lambda key: visits.visits_for_case(user, key))
+        headers = {"Cache-Control": "private, no-store"}
+        return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
 
 async def _detail(

@@ -42,6 +42,11 @@ class CaseCreate(msgspec.Struct):
     # When the phone captured it (its clock); believed within 30 days before and 5 minutes after the
     # server's. The sync operation's client_time serves when this is absent.
     captured_at: Annotated[datetime, Meta(tz=True)] | None = None
+    # For the statistics (cases/fields.py has the codes): where it came from, who referred it, and how
+    # many people it involves (the parties' count when absent).
+    source: Annotated[str, Meta(max_length=16)] | None = None
+    referred_by: Annotated[str, Meta(max_length=16)] | None = None
+    people_involved: int | None = None
 
 
 class CaseReceipt(msgspec.Struct):
@@ -108,7 +113,11 @@ class Fail(msgspec.Struct, tag="fail", tag_field="action"):
 
 
 class Close(msgspec.Struct, tag="close", tag_field="action"):
-    pass
+    """办结, with what the settlement prevented (counted in the 司法局's statistics)."""
+
+    prevented_criminal: bool = False  # 防止民转刑
+    prevented_group_petition: bool = False  # 防止群体性上访
+    prevented_group_fight: bool = False  # 防止群体性械斗
 
 
 class Reopen(msgspec.Struct, tag="reopen", tag_field="action"):
@@ -266,6 +275,14 @@ class CaseDetail(CaseSummary):
     locate: dict[str, Any] | None = None  # on create: the locate result, so the phone can ask at a boundary
     received_at: datetime | None = None  # when the server received it (reported_at may be the capture time)
     reported_at_source: str = "server"  # phone: reported_at is the phone's capture time; server: the receipt
+    source: str | None = None  # screening | application | initiative | referral (cases/fields.py)
+    referred_by: str | None = None  # court | police | petition | hotline | other, for a referral
+    people_involved: int | None = None
+    group_dispute: bool = False  # 群体性纠纷: 5 or more people involved
+    prevented_criminal: bool = False
+    prevented_group_petition: bool = False
+    prevented_group_fight: bool = False
+    archive_number: str | None = None  # 卷宗号, given when the case is archived
 
 
 class CasePage(msgspec.Struct):

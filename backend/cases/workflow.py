@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import hooks, privacy, schemas
+from backend.cases import archive, hooks, privacy, schemas
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
@@ -381,7 +381,12 @@ async def _fail(user, case, action: schemas.Fail, now):
 
 
 async def _close(user, case, action: schemas.Close, now):
-    return {"state": "closed", "closed_at": now}, {}
+    prevented = {
+        "prevented_criminal": action.prevented_criminal,
+        "prevented_group_petition": action.prevented_group_petition,
+        "prevented_group_fight": action.prevented_group_fight,
+    }
+    return {"state": "closed", "closed_at": now, **prevented}, {}
 
 
 async def _reopen(user, case, action: schemas.Reopen, now):
@@ -488,7 +493,11 @@ async def _dismiss_duplicate(user, case, action: schemas.DismissDuplicate, now):
 
 
 async def _archive(user, case, action: schemas.Archive, now):
-    return {"state": "archived"}, {"reason": action.reason}
+    changes: dict[str, Any] = {"state": "archived"}
+    # A case reopened and archived again keeps the number its file was first given.
+    if case["archive_number"] is None:
+        changes["archive_number"] = await archive.next_archive_number(case, now)
+    return changes, {"reason": action.reason}
 
 
 # Each takes (user, case row, action, now) and returns (column changes, event data); user is None
