@@ -26,6 +26,20 @@ def committee_code(case: dict[str, Any]) -> str:
     return area[6:12] if area and len(area) == 12 else COUNTY_COMMITTEE
 
 
+# Village names in the statistics list are the village committees' (关庙社区居民委员会, 某某村民委员会);
+# the mediation committee is named after the village itself.
+_COMMITTEE_SUFFIXES = ("居民委员会", "村民委员会")
+
+
+def committee_name(area_name: str) -> str:
+    """The 人民调解委员会 of a village (or township): 关庙社区居民委员会 → 关庙社区人民调解委员会."""
+    for suffix in _COMMITTEE_SUFFIXES:
+        if area_name.endswith(suffix) and len(area_name) > len(suffix):
+            area_name = area_name[: -len(suffix)]
+            break
+    return f"{area_name}人民调解委员会"
+
+
 async def next_archive_number(case: dict[str, Any], at: datetime) -> str:
     """The next number of the case's committee in the local year of `at`. Call inside the write
     transaction (see intake.next_case_number: the upsert serialises concurrent archiving)."""

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from backend.cases import fields, privacy
+from backend.cases import archive, fields, privacy
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row
 from backend.cases.tables import Agreement, CaseEvent, CasePhoto, Party
@@ -182,6 +182,7 @@ async def dossier_html(user: CurrentUser, case_id: uuid.UUID | str, load_visits:
         grid=grid_names.get(row["grid_code"] or "", ""),
         team=teams.get(row["owner_team"], ""),
         mediators="、".join(mediators),
+        committee=archive.committee_name(village or township),
         parties=party_rows,
         masked=not full,
         source=fields.SOURCES.get(row["source"] or "", "未登记"),

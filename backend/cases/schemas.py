@@ -100,6 +100,8 @@ class Escalate(msgspec.Struct, tag="escalate", tag_field="action"):
 class Note(msgspec.Struct, tag="note", tag_field="action"):
     text: Annotated[str, Meta(min_length=1, max_length=5000)]
     participants: list[Annotated[str, Meta(max_length=64)]] = []
+    # Where the session was held (调解记录 names it; the case's village when not given).
+    place: Annotated[str, Meta(max_length=100)] = ""
     # Photos taken at the session (SHA-256, uploaded like any other): they join the case's photos.
     photos: Annotated[list[Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]], Meta(max_length=9)] = []
 

@@ -18,7 +18,7 @@ from backend.cases import archive, hooks, privacy, schemas
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
-from backend.core import clock
+from backend.core import clock, text
 from backend.core.errors import AppError, Forbidden, InvalidRequest
 from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser, Role
 from backend.db import write_transaction
@@ -325,6 +325,8 @@ async def _note(user, case, action: schemas.Note, now):
     # A mediation session: no field changes, so notes never conflict. Its photos join the case's
     # (purpose "note": shown with the case's other photos, apart from the agreement and the visits').
     data: dict[str, Any] = {"text": action.text, "participants": action.participants}
+    if action.place:
+        data["place"] = text.single_line(action.place, "place")
     if action.photos:
         have = {
             r["sha256"]

@@ -63,7 +63,9 @@ async def _push_update(client, case: dict, changes: dict) -> dict:
         "payload": changes,
         "client_time": "2026-11-20T10:00:00+08:00",
     }
-    response = await client.post("/api/sync/push", json={"ops": [op]}, headers=await auth(client, "mediator1"))
+    response = await client.post(
+        "/api/sync/push", json={"ops": [op]}, headers=await auth(client, "mediator1")
+    )
     assert response.status_code == 200, response.text
     return response.json()["results"][0]
 
@@ -91,7 +93,11 @@ async def test_closing_records_what_the_settlement_prevented(client):
     assert response.status_code == 200, response.text
     closed = response.json()
     assert closed["state"] == "closed"
-    flags = (closed["prevented_criminal"], closed["prevented_group_petition"], closed["prevented_group_fight"])
+    flags = (
+        closed["prevented_criminal"],
+        closed["prevented_group_petition"],
+        closed["prevented_group_fight"],
+    )
     assert flags == (True, False, True)
 
 
