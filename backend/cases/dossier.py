@@ -9,6 +9,8 @@ The return visits belong to the visits domain (it depends on cases): the route p
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -64,6 +66,19 @@ ACTIONS = {
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html", "j2"])
 )
+
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+def print_style_hashes() -> list[str]:
+    """CSP sources ('sha256-…') of the case file's stylesheet: opened from the app as a blob: page, it
+    runs under the app's policy, which allows this one inline stylesheet by its hash (core/headers.py)."""
+    source = (Path(__file__).parent / "templates" / "dossier.html.j2").read_text(encoding="utf-8")
+    return [
+        f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+        for css in _STYLE.findall(source)
+    ]
 
 
 class DossierNotReady(AppError):

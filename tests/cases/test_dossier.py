@@ -3,8 +3,11 @@ history as one printable A4 document, rendered to PDF by Chromium as a county cl
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import os
+import re
 from datetime import datetime
 
 import pytest
@@ -161,3 +164,17 @@ async def test_an_open_case_has_no_dossier_yet(client):
     assert "办结" in response.json()["message"]
     for bad in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
         assert (await _dossier(client, bad)).status_code == 404
+
+
+async def test_the_page_s_own_stylesheet_is_allowed_by_the_app_s_policy(client):
+    """Opened from the phone as a blob: page, the file runs under the app's Content-Security-Policy:
+    its inline stylesheet must be allowed there by its hash, or it prints unstyled."""
+    case = await _archived_case(client)
+    response = await _dossier(client, case["id"])
+    [css] = re.findall(r"<style>(.*?)</style>", response.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    app_policy = (await client.get("/api/health")).headers["content-security-policy"]
+    style_src = next(d for d in app_policy.split("; ") if d.startswith("style-src"))
+    assert f"'sha256-{digest}'" in style_src.split()
+    assert "'unsafe-inline'" not in style_src
+    assert "onclick" not in response.text  # no inline script: it would not run under the policy

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { localAllowed, nextStep, predictedState } from './rules'
+import { checkPeople, localAllowed, nextStep, predictedState } from './rules'
 import { kindOfDevice } from '../core/device'
 import type { CaseView } from './types'
 import type { User } from '../people/types'
@@ -47,5 +47,18 @@ describe('device names', () => {
   it('names a desktop browser 电脑, a phone 手机', () => {
     expect(kindOfDevice('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36')).toBe('电脑')
     expect(kindOfDevice('Mozilla/5.0 (Linux; Android 13; M2012K11AC) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36')).toBe('手机')
+  })
+})
+
+describe('checkPeople', () => {
+  it('takes an empty field (the parties count) or a whole number from 1 to 100000', () => {
+    expect(checkPeople('')).toBe('')
+    expect(checkPeople(' 12 ')).toBe('')
+    expect(checkPeople('100000')).toBe('')
+  })
+  it('refuses zero, fractions, huge numbers and text with a Chinese message', () => {
+    for (const bad of ['0', '2.5', '100001', '99999999999999999999', 'abc', '-3']) {
+      expect(checkPeople(bad)).toMatch(/涉及人数应为 1 到 100000 之间的整数/)
+    }
   })
 })
