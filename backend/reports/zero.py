@@ -18,7 +18,7 @@ from backend.core.identity import CurrentUser, Role
 from backend.db import write_transaction
 from backend.people.tables import Team
 from backend.people.teams import TeamNotFound, team_in_reach
-from backend.reports.periods import Span
+from backend.reports.periods import Span, span_for
 from backend.reports.rates import EXCLUDED_STATES
 from backend.reports.service import MAX_YEAR, MIN_YEAR
 from backend.reports.tables import ZeroReport
@@ -93,7 +93,7 @@ async def file_zero_report(
         raise FutureMonth(details={"month": month})
     team = await _team(user, team_id)
     try:
-        return await _file(user, team, month, Span(first, _month_end(first)))
+        return await _file(user, team, month, span_for("monthly", first))
     except (asyncpg.exceptions.UniqueViolationError, sqlite3.IntegrityError):
         # The same month filed at the same moment by another request: that one is this report.
         row = await _existing(team_id, month)
@@ -128,11 +128,6 @@ async def _file(
         row = await _existing(team_id, month)
         assert row is not None  # inserted above, in this transaction
     return _view(row, team), True
-
-
-def _month_end(first: date) -> date:
-    following = date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
-    return date.fromordinal(following.toordinal() - 1)
 
 
 async def _existing(team_id: int, month: str) -> dict[str, Any] | None:

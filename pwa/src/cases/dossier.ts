@@ -3,6 +3,7 @@
  * bearer token (a plain link cannot send it) and opened as a blob page the browser prints or saves
  * as PDF; the photos are inline in it, so nothing else needs the token.
  */
+import { ref } from 'vue'
 import { api } from '../core/session'
 import { ApiError } from '../core/errors'
 import type { CaseView } from './types'
@@ -26,4 +27,23 @@ export async function openDossier(caseId: string): Promise<void> {
     win?.close()
     throw e
   }
+}
+
+/** 打印卷宗 for a view: whether the file is being fetched, what went wrong, and the tap handler. */
+export function useDossierPrint() {
+  const printing = ref(false)
+  const printError = ref('')
+  async function print(caseId: string): Promise<void> {
+    if (printing.value) return
+    printing.value = true
+    printError.value = ''
+    try {
+      await openDossier(caseId)
+    } catch (e) {
+      printError.value = `卷宗打开失败：${(e as Error).message}`
+    } finally {
+      printing.value = false
+    }
+  }
+  return { printing, printError, print }
 }
