@@ -70,9 +70,18 @@ class _ZeroReportMigrationManager(MigrationManager):
 
 
 async def forwards():
-    manager = _ZeroReportMigrationManager(
-        migration_id=ID, app_name="fengqiao", description=DESCRIPTION
-    )
+    manager = _ZeroReportMigrationManager(migration_id=ID, app_name="fengqiao", description=DESCRIPTION)
+
+    async def drop_extra_indexes():
+        # Undoing: SQLite cannot drop dispute_case.archive_number while its index exists, so the
+        # indexes go first (raw backward steps run before the columns and tables are dropped).
+        from piccolo.engine import engine_finder
+
+        engine = engine_finder()
+        for name in ("dispute_case_archive_number", "team_zero_report_team_month"):
+            await engine.run_ddl(f"DROP INDEX IF EXISTS {name}")
+
+    manager.add_raw_backwards(drop_extra_indexes)
 
     manager.add_table(
         class_name="ZeroReport",
