@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.types import ControllerRouterHandler
 
 from backend.core.errors import InvalidRequest
@@ -85,9 +85,13 @@ def _respond(report: Report, format: str) -> Response:
     return Response(msgspec.to_builtins(report), headers=headers)
 
 
+# A team id as the database holds it (a 32-bit serial): a larger one is a 400, not an overflow.
+TeamId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+
+
 @post("/api/teams/{team_id:int}/zero-reports", operation_id="file_zero_report", tags=["reports"])
 async def file_zero_report(
-    team_id: FromPath[int], data: JSONBody[zero.ZeroReportIn], request: Request[CurrentUser, Any, State]
+    team_id: FromPath[TeamId], data: JSONBody[zero.ZeroReportIn], request: Request[CurrentUser, Any, State]
 ) -> Response:
     """零上报: the team had no dispute in `month` (YYYY-MM). Its leader, its township's supervisors or the
     county office; 201 when filed, 200 when it already was (the same report)."""

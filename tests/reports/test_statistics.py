@@ -160,9 +160,15 @@ async def test_zero_report_refusals(client, teams, username, team, month, status
     assert all(r["filed"] == "—" for r in section(rep, "zero_reports")["rows"])
 
 
-async def test_a_zero_report_with_a_non_string_month_is_a_400(client, teams):
+async def test_a_zero_report_with_a_non_string_month_or_a_huge_team_id_is_a_400(client, teams):
     response = await zero_report(client, "leader1", teams["tianyuan"], 202501)
     assert response.status_code == 400
+    for team_id in (2**31, 0):
+        response = await zero_report(client, "county", team_id, "2025-01")
+        assert response.status_code == 400, (team_id, response.text)
+    # Past what the router reads as an integer, no route matches: a plain 404, never a 500.
+    response = await zero_report(client, "county", 99999999999999999999, "2025-01")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
 
 
 @pytest.mark.parametrize(
