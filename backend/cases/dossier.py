@@ -13,6 +13,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,13 @@ class DossierNotReady(AppError):
 
 def _local(at: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return at.astimezone(clock.LOCAL_TZ).strftime(fmt) if at else ""
+
+
+def _local_iso(value: str | None) -> str:
+    """A visit view's instant (ISO text, UTC) as local wall time."""
+    if not value:
+        return ""
+    return _local(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def agreement_section(agreement: dict[str, Any] | None) -> Markup:
@@ -209,7 +217,7 @@ async def dossier_html(user: CurrentUser, case_id: uuid.UUID | str, load_visits:
         archived_at=_local(archived[-1].at, "%Y年%m月%d日") if archived else "",
         notes=notes,
         agreement=agreement_section(agreement),
-        visits=visits,
+        visits=[{**v, "done": _local_iso(v.get("done_at"))} for v in visits],
         photos=photo_rows,
         events=[
             {"at": _local(e.at), "action": ACTIONS.get(e.action, e.action), "actor": e.actor or "系统"}

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from backend.core import clock
 from backend.people.tables import AuditEntry
+from tests.e2e.conftest import screenshot_path
 from tests.factories import act, auth, login, make_case, make_user, tokens_for
 from tests.media.images import jpeg, sha
 from tests.notify.support import AGREEMENT
@@ -85,7 +86,9 @@ async def test_the_case_file_prints_to_pdf_with_every_part(client):
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["cache-control"] == "private, no-store"
-    reader = PdfReader(io.BytesIO(await _pdf(response.text)))
+    pdf = await _pdf(response.text)
+    screenshot_path("dossier").with_suffix(".pdf").write_bytes(pdf)  # to look at, like the screenshots
+    reader = PdfReader(io.BytesIO(pdf))
     pages = [p.extract_text() for p in reader.pages]
     # Cover, registration, records and agreement, visits and photos, history: each starts a page.
     assert len(pages) >= 5, len(pages)
@@ -106,6 +109,7 @@ async def test_the_case_file_prints_to_pdf_with_every_part(client):
         "张家于三日内清理建材",
         "回访记录",
         "已履行",
+        "2027-02-0810:00",  # the visit's local time (10:00 in Changning), not UTC
         "满意",
         "照片目录",
         "办理过程记录",
