@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from backend.core import clock
 from backend.people.tables import AuditEntry
-from tests.e2e.conftest import screenshot_path
+from backend.settings import REPO_ROOT
 from tests.factories import act, auth, login, make_case, make_user, tokens_for
 from tests.media.images import jpeg, sha
 from tests.notify.support import AGREEMENT
@@ -23,6 +23,7 @@ from tests.visits.test_record import post_record, record
 
 SHANGHAI = clock.LOCAL_TZ
 CHROMIUM = os.environ.get("FENGQIAO_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 async def _archived_case(client) -> dict:
@@ -87,7 +88,9 @@ async def test_the_case_file_prints_to_pdf_with_every_part(client):
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["cache-control"] == "private, no-store"
     pdf = await _pdf(response.text)
-    screenshot_path("dossier").with_suffix(".pdf").write_bytes(pdf)  # to look at, like the screenshots
+    # Kept beside the browser tests' screenshots, to look at.
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "dossier.pdf").write_bytes(pdf)
     reader = PdfReader(io.BytesIO(pdf))
     pages = [p.extract_text() for p in reader.pages]
     # Cover, registration, records and agreement, visits and photos, history: each starts a page.
