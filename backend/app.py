@@ -16,6 +16,7 @@ from litestar.security.jwt import JWTAuth
 from litestar.types import Message, Scope
 
 from backend import db, wiring
+from backend.cases import dossier
 from backend.cases import routes as cases_routes
 from backend.core import inbound, secrets
 from backend.core.auth import AccessToken
@@ -177,7 +178,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             render_plugins=[SwaggerRenderPlugin()] if settings.api_docs else [JsonRenderPlugin()],
         ),
         before_send=[
-            SecurityHeaders((*TILE_HOSTS.get(settings.map_tiles, ()), *settings.csp_img_hosts)),
+            SecurityHeaders(
+                (*TILE_HOSTS.get(settings.map_tiles, ()), *settings.csp_img_hosts),
+                dossier.print_style_hashes(),
+            ),
             _tell_device_to_wipe,
         ],
         # Every body is bounded before it is read (sign-in and the sync push set their own) and

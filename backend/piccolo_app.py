@@ -15,6 +15,7 @@ DOMAIN_TABLE_MODULES = [
     "backend.sync.tables",
     "backend.visits.tables",
     "backend.notify.tables",
+    "backend.reports.tables",
 ]
 
 APP_CONFIG = AppConfig(

@@ -302,19 +302,33 @@ async def print_context(user: CurrentUser, case_id: str, *, purpose: str = "prin
         fields=["name", "phone", "id_number"],
         purpose="print_agreement",
     )
-    signing = [p for p in parties if p["role"] in SIGNING_ROLES]
+    category = (await category_names()).get(row["category"], row["category"])
+    return context(row, agreement, parties, township, village, category, team["name"] if team else "")
+
+
+def context(
+    row: dict[str, Any],
+    agreement: dict[str, Any],
+    parties: list[dict[str, Any]],
+    township: str,
+    village: str,
+    category: str,
+    team: str,
+) -> dict[str, Any]:
+    """What `render_agreement_html` needs, from rows already read and checked (the print above, the
+    case file): `parties` as they may be shown to this reader (masked or not, 不公开 applied)."""
     return {
         "case": row,
         "agreement": agreement,
         "view": view(agreement, [p["name"] for p in parties]),
         "parties": parties,
-        "signing": signing,
+        "signing": [p for p in parties if p["role"] in SIGNING_ROLES],
         "others": [p for p in parties if p["role"] not in SIGNING_ROLES],
         "township": township,
         "village": village,
         "committee": committee_name(village, township),
-        "category": (await category_names()).get(row["category"], row["category"]),
-        "team": team["name"] if team else "",
+        "category": category,
+        "team": team,
         "printed_at": clock.local_now(),
     }
 

@@ -33,7 +33,16 @@ from backend.core.errors import AppError, Forbidden
 from backend.core.identity import CurrentUser
 from backend.db import write_transaction
 
-EDITABLE = ("title", "description", "occurred_at", "category", "photos")
+EDITABLE = (
+    "title",
+    "description",
+    "occurred_at",
+    "category",
+    "photos",
+    "source",
+    "referred_by",
+    "people_involved",
+)
 
 
 class CaseEdit(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,6 +51,9 @@ class CaseEdit(msgspec.Struct, forbid_unknown_fields=True):
     occurred_at: datetime | None | UnsetType = UNSET
     category: str | UnsetType = UNSET
     photos: list[str] | UnsetType = UNSET
+    source: str | None | UnsetType = UNSET
+    referred_by: str | None | UnsetType = UNSET
+    people_involved: int | UnsetType = UNSET
 
 
 class FieldNotEditable(AppError):
@@ -76,7 +88,20 @@ def _parse(changes: dict[str, Any]) -> dict[str, Any]:
         values["occurred_at"] = fields.occurred_at(values["occurred_at"])
     if "photos" in values:
         values["photos"] = fields.photos(values["photos"])
+    if "source" in values:
+        values["source"] = fields.source(values["source"])
+    if "people_involved" in values:
+        values["people_involved"] = fields.people_involved(values["people_involved"], 0)
     return values
+
+
+def _check_referral(values: dict[str, Any], case: dict[str, Any]) -> None:
+    """The sender goes with the source: leaving 委托移送 clears it; naming one needs 委托移送."""
+    source = values.get("source", case["source"])
+    if source != "referral" and "referred_by" not in values and case["referred_by"] is not None:
+        values["referred_by"] = None
+    if "referred_by" in values:
+        values["referred_by"] = fields.referred_by(source, values["referred_by"])
 
 
 def _plain(value: Any) -> Any:
@@ -139,6 +164,7 @@ async def apply_edit(
             raise Forbidden()
         if base_version is None or not 1 <= base_version <= case["version"]:
             raise BadBaseVersion(details={"version": case["version"]})
+        _check_referral(values, case)
         current = {f: case[f] for f in EDITABLE if f != "photos"}
         if "photos" in values:
             current["photos"] = await _scene_photos(case["id"])

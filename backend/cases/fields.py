@@ -101,3 +101,65 @@ def parties(raw: list[schemas.PartyIn]) -> list[dict[str, Any]]:
             {"name": name, "phone": phone, "id_number": id_number, "role": party.role, "position": index}
         )
     return rows
+
+
+# --- the statistics fields (人民调解案件统计) ----------------------------------------------------------
+
+# Where a dispute came from, and who sent a referred one (委托移送). Codes are stable (the phone keeps
+# them offline and the statistics group by them); the Chinese names are the 司法局 table's rows.
+SOURCES = {
+    "screening": "排查发现",
+    "application": "当事人申请",
+    "initiative": "主动调解",
+    "referral": "委托移送",
+}
+REFERRERS = {"court": "法院", "police": "公安", "petition": "信访", "hotline": "12345", "other": "其他"}
+# A dispute involving this many people or more is a 群体性纠纷.
+GROUP_DISPUTE = 5
+MAX_PEOPLE = 100_000
+
+
+def source(raw: str | None) -> str | None:
+    if raw is not None and raw not in SOURCES:
+        raise InvalidRequest(
+            message="纠纷来源应为：" + "、".join(SOURCES.values()),
+            message_en=f"source must be one of {', '.join(SOURCES)}",
+            code="case.invalid_source",
+            details={"field": "source", "allowed": list(SOURCES)},
+        )
+    return raw
+
+
+def referred_by(source_code: str | None, raw: str | None) -> str | None:
+    """Only a referred case (委托移送) names its sender."""
+    if raw is None:
+        return None
+    if raw not in REFERRERS:
+        raise InvalidRequest(
+            message="移送单位应为：" + "、".join(REFERRERS.values()),
+            message_en=f"referred_by must be one of {', '.join(REFERRERS)}",
+            code="case.invalid_referrer",
+            details={"field": "referred_by", "allowed": list(REFERRERS)},
+        )
+    if source_code != "referral":
+        raise InvalidRequest(
+            message="只有来源为“委托移送”的纠纷才填写移送单位",
+            message_en="referred_by is only for a case whose source is referral",
+            code="case.referrer_without_referral",
+            details={"field": "referred_by"},
+        )
+    return raw
+
+
+def people_involved(raw: int | None, parties_count: int) -> int | None:
+    """The number of people a dispute involves: the parties' count unless given (1 to MAX_PEOPLE)."""
+    if raw is None:
+        return parties_count or None
+    if not 1 <= raw <= MAX_PEOPLE:
+        raise InvalidRequest(
+            message=f"涉及人数应为 1 到 {MAX_PEOPLE} 之间的整数",
+            message_en=f"people_involved must be an integer from 1 to {MAX_PEOPLE}",
+            code="case.invalid_people_involved",
+            details={"field": "people_involved", "max": MAX_PEOPLE},
+        )
+    return raw

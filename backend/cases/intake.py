@@ -47,6 +47,9 @@ class CaseIdConflict(AppError):
         self.case_id = case_id  # the route adds the server's copy, as the caller may see it
 
 
+LATER_FIELDS = ("source", "referred_by", "people_involved")
+
+
 @dataclass(frozen=True)
 class Intake:
     created: bool  # False: the same body again, nothing changed
@@ -62,6 +65,10 @@ def create_hash(data: schemas.CaseCreate) -> str:
     keep their fingerprint)."""
     body = msgspec.to_builtins(data)
     body.pop("captured_at", None)
+    # Fields added later count only when given, so a body sent before they existed keeps its hash.
+    for name in LATER_FIELDS:
+        if body.get(name) is None:
+            body.pop(name, None)
     return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
@@ -109,9 +116,12 @@ async def create_case(
     occurred_at = fields.occurred_at(data.occurred_at)
     photos = fields.photos(data.photos)
     parties = fields.parties(data.parties)
+    source = fields.source(data.source)
+    referred_by = fields.referred_by(source, data.referred_by)
+    people_involved = fields.people_involved(data.people_involved, len(parties))
     await check_photos(user, photos)
     located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
-    source = "gcj02-converted" if data.location.crs == "gcj02" else data.location.source
+    location_source = "gcj02-converted" if data.location.crs == "gcj02" else data.location.source
     # A point outside every grid still needs a township for its number and its supervisor.
     township_code = located.township.code if located.township else user.township_code
     team_owned = user.team_id is not None and user.role in TEAM_ROLES
@@ -140,7 +150,7 @@ async def create_case(
                     lon=located.lon,
                     lat=located.lat,
                     accuracy_m=data.location.accuracy_m,
-                    location_source=source,
+                    location_source=location_source,
                     township_code=township_code,
                     village_code=located.village.code if located.village else None,
                     grid_code=located.grid.code if located.grid else None,
@@ -157,6 +167,9 @@ async def create_case(
                     reported_at_source=reported_source,
                     create_hash=fingerprint,
                     updated_at=now,
+                    source=source,
+                    referred_by=referred_by,
+                    people_involved=people_involved,
                 )
             ).run()
             if parties:

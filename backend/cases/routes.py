@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from backend.cases import agreement as agreements
-from backend.cases import categories, intake, privacy, schemas, views, workflow
+from backend.cases import categories, dossier, intake, privacy, schemas, views, workflow
 from backend.core.errors import InvalidRequest, NotFound
 from backend.core.http import flag, requires_role
 from backend.core.identity import CurrentUser, Role
@@ -157,6 +157,26 @@ class CaseController(Controller):
         if format == "json":
             return Response(agreements.agreement_json(context), headers=NO_STORE)
         return Response(agreements.render_agreement_html(context), media_type="text/html", headers=NO_STORE)
+
+    @get("/{case_id:str}/dossier", operation_id="get_dossier")
+    async def dossier(
+        self,
+        case_id: FromPath[str],
+        request: Request[CurrentUser, Any, State],
+        format: FromQuery[str] = "html",
+    ) -> Response:
+        """The case file (卷宗) of a closed or archived case as a printable A4 page: cover with the archive
+        number, registration form, mediation records, agreement, return visits, photo index and event
+        log. Every print is audited."""
+        if format != "html":
+            raise InvalidRequest(
+                message="卷宗格式只能为 html（打印时可另存为 PDF）",
+                message_en="format must be html (print it to PDF)",
+                code="case.invalid_format",
+            )
+        user = request.user
+        html = await dossier.dossier_html(user, case_id, lambda key: visits.visits_for_case(user, key))
+        return Response(html, media_type="text/html; charset=utf-8", headers=NO_STORE)
 
 
 def _html_or_json(format: str) -> None:

@@ -42,6 +42,11 @@ class CaseCreate(msgspec.Struct):
     # When the phone captured it (its clock); believed within 30 days before and 5 minutes after the
     # server's. The sync operation's client_time serves when this is absent.
     captured_at: Annotated[datetime, Meta(tz=True)] | None = None
+    # For the statistics (cases/fields.py has the codes): where it came from, who referred it, and how
+    # many people it involves (the parties' count when absent).
+    source: Annotated[str, Meta(max_length=16)] | None = None
+    referred_by: Annotated[str, Meta(max_length=16)] | None = None
+    people_involved: int | None = None
 
 
 class CaseReceipt(msgspec.Struct):
@@ -122,6 +127,8 @@ class Escalate(msgspec.Struct, tag="escalate", tag_field="action"):
 class Note(msgspec.Struct, tag="note", tag_field="action"):
     text: Annotated[str, Meta(min_length=1, max_length=5000)]
     participants: list[Annotated[str, Meta(max_length=64)]] = []
+    # Where the session was held (调解记录 names it; the case's village when not given).
+    place: Annotated[str, Meta(max_length=100)] = ""
     # Photos taken at the session (SHA-256, uploaded like any other): they join the case's photos.
     photos: Annotated[list[Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]], Meta(max_length=9)] = []
 
@@ -135,7 +142,11 @@ class Fail(msgspec.Struct, tag="fail", tag_field="action"):
 
 
 class Close(msgspec.Struct, tag="close", tag_field="action"):
-    pass
+    """办结, with what the settlement prevented (counted in the 司法局's statistics)."""
+
+    prevented_criminal: bool = False  # 防止民转刑
+    prevented_group_petition: bool = False  # 防止群体性上访
+    prevented_group_fight: bool = False  # 防止群体性械斗
 
 
 class Reopen(msgspec.Struct, tag="reopen", tag_field="action"):
@@ -410,6 +421,14 @@ class CaseDetail(CaseSummary):
     confidential: bool = False  # 不公开
     supervision: str | None = None  # the open 督办 order's status
     supervision_orders: list[SupervisionOrderView] = []
+    source: str | None = None  # screening | application | initiative | referral (cases/fields.py)
+    referred_by: str | None = None  # court | police | petition | hotline | other, for a referral
+    people_involved: int | None = None
+    group_dispute: bool = False  # 群体性纠纷: 5 or more people involved
+    prevented_criminal: bool = False
+    prevented_group_petition: bool = False
+    prevented_group_fight: bool = False
+    archive_number: str | None = None  # 卷宗号, given when the case is archived
 
 
 class CasePage(msgspec.Struct):

@@ -79,6 +79,17 @@ class Case(Table, tablename="dispute_case"):
     reject_reason = Text(null=True, default=None)
     refer_target = Varchar(length=20, null=True, default=None)
     merged_into = UUID(null=True, default=None)
+    # For the 司法局's statistics (人民调解案件统计): where the dispute came from (fields.SOURCES), who
+    # sent a referred one (fields.REFERRERS), how many people it involves (the parties unless a
+    # mediator counted a group: 5 or more is a 群体性纠纷) and what closing it prevented.
+    source = Varchar(length=16, null=True, default=None)
+    referred_by = Varchar(length=16, null=True, default=None)
+    people_involved = Integer(null=True, default=None)
+    prevented_criminal = Boolean(default=False)  # 防止民转刑
+    prevented_group_petition = Boolean(default=False)  # 防止群体性上访
+    prevented_group_fight = Boolean(default=False)  # 防止群体性械斗
+    # 卷宗 number, given once when the case is first archived: {year}-{committee short code}-{serial}.
+    archive_number = Varchar(length=24, null=True, default=None)  # unique: index in fengqiao_0016
     conflict = Boolean(default=False, index=True)
     version = Integer(default=1)
     # The status of the case's open 督办 order (issued | acknowledged | reported), None when none is open

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import duplicates, party_data, privacy, schemas, search, supervision
+from backend.cases import duplicates, fields, party_data, privacy, schemas, search, supervision
 from backend.cases.agreement import view as agreement_view
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
@@ -273,9 +273,25 @@ async def case_details(user: CurrentUser, rows: list[dict[str, Any]]) -> list[sc
                 confidential=row["confidential"],
                 supervision=row["supervision"],
                 supervision_orders=orders[row["id"]],
+                **statistics_fields(row),
             )
         )
     return out
+
+
+def statistics_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields the 司法局's statistics count, as a detail shows them."""
+    people = row["people_involved"]
+    return {
+        "source": row["source"],
+        "referred_by": row["referred_by"],
+        "people_involved": people,
+        "group_dispute": people is not None and people >= fields.GROUP_DISPUTE,
+        "prevented_criminal": row["prevented_criminal"],
+        "prevented_group_petition": row["prevented_group_petition"],
+        "prevented_group_fight": row["prevented_group_fight"],
+        "archive_number": row["archive_number"],
+    }
 
 
 async def case_detail(

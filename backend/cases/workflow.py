@@ -14,11 +14,11 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import agreement, hooks, privacy, risk, schemas, supervision
+from backend.cases import agreement, archive, hooks, privacy, risk, schemas, supervision
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
-from backend.core import clock
+from backend.core import clock, text
 from backend.core.errors import AppError, Forbidden, InvalidRequest
 from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser, Role
 from backend.db import write_transaction
@@ -371,6 +371,8 @@ async def _note(user, case, action: schemas.Note, now):
     # A mediation session: no field changes, so notes never conflict. Its photos join the case's
     # (purpose "note": shown with the case's other photos, apart from the agreement and the visits').
     data: dict[str, Any] = {"text": action.text, "participants": action.participants}
+    if action.place:
+        data["place"] = text.single_line(action.place, "place")
     if action.photos:
         have = {
             r["sha256"]
@@ -436,7 +438,12 @@ async def _fail(user, case, action: schemas.Fail, now):
 
 
 async def _close(user, case, action: schemas.Close, now):
-    return {"state": "closed", "closed_at": now}, {}
+    prevented = {
+        "prevented_criminal": action.prevented_criminal,
+        "prevented_group_petition": action.prevented_group_petition,
+        "prevented_group_fight": action.prevented_group_fight,
+    }
+    return {"state": "closed", "closed_at": now, **prevented}, {}
 
 
 async def _reopen(user, case, action: schemas.Reopen, now):
@@ -543,7 +550,11 @@ async def _dismiss_duplicate(user, case, action: schemas.DismissDuplicate, now):
 
 
 async def _archive(user, case, action: schemas.Archive, now):
-    return {"state": "archived"}, {"reason": action.reason}
+    changes: dict[str, Any] = {"state": "archived"}
+    # A case reopened and archived again keeps the number its file was first given.
+    if case["archive_number"] is None:
+        changes["archive_number"] = await archive.next_archive_number(case, now)
+    return changes, {"reason": action.reason}
 
 
 async def _signable_agreement(case_id: uuid.UUID) -> dict[str, Any]:

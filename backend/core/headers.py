@@ -29,13 +29,16 @@ SWAGGER_PATH = "/schema/swagger"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
 
 
-def content_security_policy(img_hosts: Iterable[str] = ()) -> str:
+def content_security_policy(img_hosts: Iterable[str] = (), style_hashes: Iterable[str] = ()) -> str:
+    """`style_hashes`: the 'sha256-…' sources of printable pages' own inline stylesheets. Such a page
+    is opened from the app as a blob: document, which inherits the app's policy, so its stylesheet is
+    allowed here by its hash (and nothing else inline is)."""
     images = " ".join(("'self'", "data:", "blob:", *img_hosts))
     return "; ".join(
         (
             "default-src 'self'",
             "script-src 'self'",
-            "style-src 'self'",
+            " ".join(("style-src 'self'", *style_hashes)),
             f"img-src {images}",
             "connect-src 'self'",
             "font-src 'self' data:",  # the build inlines small fonts as data: URLs
@@ -65,8 +68,8 @@ SWAGGER_POLICY = "; ".join(
 class SecurityHeaders:
     """The before_send hook: adds the headers to each response's start message."""
 
-    def __init__(self, img_hosts: Iterable[str] = ()) -> None:
-        self.policy = content_security_policy(img_hosts)
+    def __init__(self, img_hosts: Iterable[str] = (), style_hashes: Iterable[str] = ()) -> None:
+        self.policy = content_security_policy(img_hosts, style_hashes)
         self.fixed = {
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it

@@ -46,10 +46,15 @@ def area_name(report: Report) -> str:
 
 
 def html(report: Report) -> str:
-    # Section numbers follow 一、主要指标, so the first section is 二.
-    numerals = {i: _numeral(i + 1) for i in range(1, len(report.sections) + 1)}
+    # Section numbers follow 一、主要指标 when there are rates, so the first section is 二.
+    first = 1 if report.rates else 0
+    numerals = {i: _numeral(i + first) for i in range(1, len(report.sections) + 1)}
+    area = area_name(report)
+    # The statistics table (人民调解案件统计) is named as the 司法局 names it; the rhythm's reports as
+    # the county's 矛盾纠纷 reports.
+    heading = f"{area}{report.title}" if report.kind == "statistics" else f"{area}矛盾纠纷{report.title}"
     return _templates.get_template("report.html.j2").render(
-        report=report, area=area_name(report), pct=pct, cell=_cell, numerals=numerals, escape=escape
+        report=report, area=area, heading=heading, pct=pct, cell=_cell, numerals=numerals, escape=escape
     )
 
 

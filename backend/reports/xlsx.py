@@ -179,7 +179,8 @@ def workbook(report: Report) -> bytes:
     )
     formats = _Formats(wb)
     used: set[str] = set()
-    ws = wb.add_worksheet(_sheet_title("指标", used))
+    # A report without rates (the statistics table) opens on a sheet that only says what it is.
+    ws = wb.add_worksheet(_sheet_title("指标" if report.rates else "说明", used))
     rate_columns = [
         Column(key="name", label="指标"),
         Column(key="value", label="数值", type="percent"),
@@ -197,7 +198,7 @@ def workbook(report: Report) -> bytes:
         }
         for r in report.rates
     ]
-    n = _write_table(ws, formats, rate_columns, rate_rows, None)
+    n = _write_table(ws, formats, rate_columns, rate_rows, None) if report.rates else -2
     area = area_name(report, f"{report.county}（全县）")
     info = [
         ("报表", report.title),

@@ -302,6 +302,8 @@ MATRIX: dict[str, Op] = {
     ),
     # Every role may ask; each gets the oral agreements of the cases it sees in full (a grid worker: none).
     "oral_agreement_register": Op(_get("/api/agreements/oral"), 200),
+    # The case file of the closed case: a grid worker of the village gets it with the parties masked.
+    "get_dossier": Op(_get("/api/cases/{w.case_id}/dossier"), 200, sees=SEES),
     "list_audit": Op(_get("/api/audit"), 200, COUNTY),
     "export_audit": Op(_get("/api/audit/export"), 200, COUNTY),
     # --- map ---
@@ -364,6 +366,25 @@ MATRIX: dict[str, Op] = {
         200,
         frozenset({"county", "tianyuan", "kasi", "leader1"}),  # a team leader: the team's cases
         forbidden="report.forbidden",
+    ),
+    "get_statistics": Op(
+        _get("/api/reports/statistics"),
+        200,
+        frozenset({"county", "tianyuan", "kasi"}),
+        forbidden="report.forbidden",
+    ),
+    # 关庙社区's team: its leader, 田园镇 and the county file; each role its own past month (no case then).
+    "file_zero_report": Op(
+        _call(
+            "POST",
+            "/api/teams/{w.extra[team_id]}/zero-reports",
+            lambda w, r: {"month": f"2024-{ROLES.index(r) + 1:02d}" if r in ROLES else "2024-12"},
+        ),
+        201,
+        frozenset({"county", "tianyuan", "kasi", "leader1"}),
+        frozenset({"county", "tianyuan", "leader1"}),
+        not_found="people.team_not_found",
+        forbidden="report.zero_forbidden",
     ),
 }
 

@@ -7,7 +7,7 @@ import { enqueue } from '../sync/outbox'
 import { afterEnqueue } from '../sync/store'
 import type { User } from '../people/types'
 import type { CaseCreate, CaseRecord, CaseView, DraftRow, Level } from './types'
-import { ACTION_LABELS } from './types'
+import { ACTION_LABELS, GROUP_DISPUTE } from './types'
 import { predictedState, predictedSupervision } from './rules'
 
 const DRAFT_KEY = 'capture'
@@ -29,6 +29,9 @@ export function emptyDraft(): DraftRow {
     place: null,
     placeConfirmed: false,
     occurredAt: '',
+    source: '',
+    referredBy: '',
+    people: '',
     updatedAt: Date.now(),
   }
 }
@@ -68,7 +71,17 @@ export function buildCreate(d: DraftRow): CaseCreate {
       .filter((p) => p.name.trim())
       .map((p) => ({ name: p.name.trim(), phone: normalisePhone(p.phone), id_number: normaliseId(p.id_number), role: p.role })),
     photos: [...d.photos],
+    ...statisticsFields(d),
   }
+}
+
+/** The statistics fields a capture carries: only those given (the server defaults the rest). */
+function statisticsFields(d: DraftRow): Pick<CaseCreate, 'source' | 'referred_by' | 'people_involved'> {
+  const out: Pick<CaseCreate, 'source' | 'referred_by' | 'people_involved'> = {}
+  if (d.source) out.source = d.source
+  if (d.source === 'referral' && d.referredBy) out.referred_by = d.referredBy
+  if ((d.people ?? '').trim()) out.people_involved = Number(d.people)
+  return out
 }
 
 /** Saves the case to the outbox and shows it at once in 我的案件 (marked 未发送). */
@@ -93,6 +106,9 @@ export async function saveCase(draft: DraftRow, user: User, categoryName: string
     accuracy_m: body.location.accuracy_m,
     locate_status: d.place?.status ?? null,
     parties: body.parties.map((p) => ({ ...p })),
+    source: body.source ?? null,
+    referred_by: body.referred_by ?? null,
+    people_involved: body.people_involved ?? (body.parties.length || null),
     photo_count: body.photos.length,
     photos: body.photos.map((sha256) => ({ sha256, status: 'local', purpose: 'scene' })),
     events: [{ id: 'local-create', at: now, action: 'create', actor: user.display_name, data: {}, local: true }],
@@ -184,7 +200,17 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
  * phone holds as its base (1 for a case not sent yet: the version its create will make). Only the
  * changed fields go; the server merges them, and flags a conflict when another device changed the same.
  */
-export async function queueUpdate(record: CaseRecord, changes: { title?: string; description?: string; photos?: string[] }, user: User, newPhotos: string[] = []): Promise<void> {
+/** The fields an edit (case.update) may change. */
+export interface CaseChanges {
+  title?: string
+  description?: string
+  photos?: string[]
+  source?: string | null
+  referred_by?: string | null
+  people_involved?: number
+}
+
+export async function queueUpdate(record: CaseRecord, changes: CaseChanges, user: User, newPhotos: string[] = []): Promise<void> {
   const rec = plain(record)
   const payload = plain(changes) as Record<string, unknown>
   if (!Object.keys(payload).length) return
@@ -192,6 +218,14 @@ export async function queueUpdate(record: CaseRecord, changes: { title?: string;
   const view = { ...rec.view }
   if (changes.title !== undefined) view.title = changes.title
   if (changes.description !== undefined) view.description = changes.description
+  if (changes.source !== undefined) view.source = changes.source
+  if (changes.referred_by !== undefined || (changes.source !== undefined && changes.source !== 'referral')) {
+    view.referred_by = changes.source !== undefined && changes.source !== 'referral' ? null : (changes.referred_by ?? null)
+  }
+  if (changes.people_involved !== undefined) {
+    view.people_involved = changes.people_involved
+    view.group_dispute = changes.people_involved >= GROUP_DISPUTE
+  }
   if (changes.photos) {
     const known = new Set((view.photos ?? []).map((p) => p.sha256))
     view.photos = [...(view.photos ?? []), ...changes.photos.filter((sha) => !known.has(sha)).map((sha256) => ({ sha256, status: 'local', purpose: 'scene' }))]

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { localAllowed, nextStep, predictedState, predictedSupervision } from './rules'
+import { checkPeople, localAllowed, nextStep, predictedState, predictedSupervision } from './rules'
 import { kindOfDevice } from '../core/device'
 import type { CaseView } from './types'
 import type { User } from '../people/types'
@@ -66,5 +66,18 @@ describe('督办 on the phone', () => {
     expect(localAllowed(user('township_supervisor', 9), reported)).toEqual(expect.arrayContaining(['accept_supervision', 'return_supervision']))
     expect(predictedSupervision(reported, 'accept_supervision')).toBeNull()
     expect(predictedSupervision(reported, 'note')).toBe('reported')
+  })
+})
+
+describe('checkPeople', () => {
+  it('takes an empty field (the parties count) or a whole number from 1 to 100000', () => {
+    expect(checkPeople('')).toBe('')
+    expect(checkPeople(' 12 ')).toBe('')
+    expect(checkPeople('100000')).toBe('')
+  })
+  it('refuses zero, fractions, huge numbers and text with a Chinese message', () => {
+    for (const bad of ['0', '2.5', '100001', '99999999999999999999', 'abc', '-3']) {
+      expect(checkPeople(bad)).toMatch(/涉及人数应为 1 到 100000 之间的整数/)
+    }
   })
 })

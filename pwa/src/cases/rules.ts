@@ -5,6 +5,7 @@
  */
 import type { User } from '../people/types'
 import type { CaseView } from './types'
+import { MAX_PEOPLE } from './types'
 
 const IN_MEDIATION = ['accepted', 'mediating', 'reopened']
 const NOT_MERGED = ['reported', 'accepted', 'mediating', 'reopened', 'resolved', 'failed', 'closed', 'archived', 'rejected', 'referred']
@@ -124,4 +125,12 @@ export function nextStep(view: CaseView): string | null {
   if (state === 'closed') return '已办结，等待回访'
   if (state === 'failed') return '调解未成，等待乡镇综治中心处理（移交或重新指派）'
   return null
+}
+
+/** The people a dispute involves as typed: empty (the parties count) or a whole number 1–MAX_PEOPLE. */
+export function checkPeople(raw: string): string {
+  const text = raw.trim()
+  if (!text) return ''
+  const n = Number(text)
+  return Number.isInteger(n) && n >= 1 && n <= MAX_PEOPLE ? '' : `涉及人数应为 1 到 ${MAX_PEOPLE} 之间的整数`
 }

@@ -35,6 +35,10 @@ export interface CaseCreate {
   occurred_at: string | null
   parties: PartyIn[]
   photos: string[]
+  /** For the 司法局's statistics (SOURCE_LABELS, REFERRER_LABELS); people_involved defaults to the parties. */
+  source?: string | null
+  referred_by?: string | null
+  people_involved?: number | null
 }
 
 export interface CaseEvent {
@@ -137,6 +141,16 @@ export interface CaseView {
   /** The status of the case's open 督办 order (issued | acknowledged | reported); null: none open. */
   supervision?: string | null
   supervision_orders?: SupervisionOrder[]
+  source?: string | null
+  referred_by?: string | null
+  people_involved?: number | null
+  /** 群体性纠纷: GROUP_DISPUTE or more people involved. */
+  group_dispute?: boolean
+  prevented_criminal?: boolean
+  prevented_group_petition?: boolean
+  prevented_group_fight?: boolean
+  /** 卷宗号, given when the case is archived. */
+  archive_number?: string | null
 }
 
 /** A 督办 order (backend SupervisionOrderView); `red`: why it is red now (unacknowledged | overdue). */
@@ -202,7 +216,29 @@ export interface DraftRow {
   place: { township: Ref | null; village: Ref | null; grid: Ref | null; status: string } | null
   placeConfirmed: boolean
   occurredAt: string
+  /** Statistics fields: source and referrer codes ('' = not given), people involved as typed. */
+  source: string
+  referredBy: string
+  people: string
   updatedAt: number
+}
+
+/** Where a dispute came from (backend/cases/fields.py SOURCES), and who referred it in. */
+export const SOURCE_LABELS: Record<string, string> = {
+  screening: '排查发现',
+  application: '当事人申请',
+  initiative: '主动调解',
+  referral: '委托移送',
+}
+export const REFERRER_LABELS: Record<string, string> = { court: '法院', police: '公安', petition: '信访', hotline: '12345', other: '其他' }
+/** This many people or more make a 群体性纠纷. */
+export const GROUP_DISPUTE = 5
+export const MAX_PEOPLE = 100000
+/** What closing a case prevented (the close action's flags). */
+export const PREVENTION_LABELS: Record<string, string> = {
+  prevented_criminal: '防止民转刑',
+  prevented_group_petition: '防止群体性上访',
+  prevented_group_fight: '防止群体性械斗',
 }
 
 export const LEVEL_LABELS: Record<Level, string> = { small: '小事', hard: '难事', big: '大事' }

@@ -2,14 +2,27 @@
 import { api } from '../core/session'
 import { ApiError } from '../core/errors'
 
-export type ReportKind = 'daily' | 'weekly' | 'monthly' | 'quarterly'
+export type ReportKind = 'daily' | 'weekly' | 'monthly' | 'quarterly' | 'statistics'
 
 export const REPORT_KINDS: { key: ReportKind; label: string; hint: string }[] = [
   { key: 'daily', label: '日报告', hint: '一天的新增、受理、办结、逾期和大事' },
   { key: 'weekly', label: '周分析', hint: '环比、热点网格、重复纠纷' },
   { key: 'monthly', label: '月排查', hint: '久拖未决、逾期、冲突、回访逾期' },
   { key: 'quarterly', label: '季调度', hint: '乡镇和调解队按五率排名' },
+  { key: 'statistics', label: '统计表', hint: '人民调解案件统计（报司法局）：按类别、结果、来源，零上报' },
 ]
+
+/** The statistics table's period: a year and, optionally, a quarter ('' = the whole year). */
+export interface StatisticsPeriod {
+  year: string
+  quarter: string
+}
+
+/** The period parameters of a report: a date in it, or the statistics table's year and quarter. */
+function periodParams(kind: ReportKind, date: string, stats?: StatisticsPeriod): Record<string, string | null> {
+  if (kind !== 'statistics') return { date }
+  return { year: stats?.year ?? date.slice(0, 4), quarter: stats?.quarter || null }
+}
 
 export interface Rate {
   key: string
@@ -66,8 +79,8 @@ function query(params: Record<string, string | undefined | null>): string {
   return s ? `?${s}` : ''
 }
 
-export function getReport(kind: ReportKind, date: string, township: string | null): Promise<Report> {
-  return api.get<Report>(`/reports/${kind}${query({ date, township })}`)
+export function getReport(kind: ReportKind, date: string, township: string | null, stats?: StatisticsPeriod): Promise<Report> {
+  return api.get<Report>(`/reports/${kind}${query({ ...periodParams(kind, date, stats), township })}`)
 }
 
 export function getDashboard(township?: string | null): Promise<Dashboard> {
@@ -98,8 +111,9 @@ export async function fetchReportFile(
   date: string,
   township: string | null,
   format: 'xlsx' | 'html',
+  stats?: StatisticsPeriod,
 ): Promise<{ blob: Blob; name: string }> {
-  const res = await api.raw('GET', `/reports/${kind}${query({ date, township, format })}`, {
+  const res = await api.raw('GET', `/reports/${kind}${query({ ...periodParams(kind, date, stats), township, format })}`, {
     headers: { Accept: format === 'xlsx' ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/html' },
   })
   if (!res.ok) throw await ApiError.fromResponse(res)
