@@ -24,14 +24,14 @@ from piccolo.querystring import QueryString
 from backend.cases.fields import GROUP_DISPUTE, REFERRERS, SOURCES
 from backend.core import clock
 from backend.core.errors import InvalidRequest
-from backend.core.identity import CurrentUser
+from backend.core.identity import SUPERVISOR_ROLES, CurrentUser
 from backend.db import read_transaction
 from backend.grids import county
 from backend.people.tables import Team
 from backend.reports import periods
 from backend.reports.queries import EXCLUDED_IN, Filter, q, run
 from backend.reports.schemas import Column, Period, Report, Section
-from backend.reports.service import MAX_YEAR, MIN_YEAR, Area, generated_at, report_area
+from backend.reports.service import MAX_YEAR, MIN_YEAR, Area, ReportsForbidden, generated_at, report_area
 from backend.reports.tables import ZeroReport
 
 KIND = "statistics"
@@ -261,7 +261,10 @@ def _month_label(month: str) -> str:
 
 async def build(user: CurrentUser, year: str | None, quarter: str | None, township: str | None) -> Report:
     """The statistics table for the user's area (township supervisors their township, the county
-    office any township or all)."""
+    office any township or all). It is the committees' return to the 司法局, listing every team of the
+    area and who filed 零上报: not a team leader's (they read the four reports of their own team)."""
+    if user.role not in SUPERVISOR_ROLES:
+        raise ReportsForbidden()
     span, label = parse_period(year, quarter)
     area = await report_area(user, township)
     flt = area.filter

@@ -178,10 +178,13 @@ async def test_the_page_s_own_stylesheet_is_allowed_by_the_app_s_policy(client):
     its inline stylesheet must be allowed there by its hash, or it prints unstyled."""
     case = await _archived_case(client)
     response = await _dossier(client, case["id"])
-    [css] = re.findall(r"<style>(.*?)</style>", response.text, re.DOTALL)
-    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    # The file's own stylesheet and the embedded agreement's.
+    sheets = re.findall(r"<style>(.*?)</style>", response.text, re.DOTALL)
+    assert len(sheets) == 2
     app_policy = (await client.get("/api/health")).headers["content-security-policy"]
     style_src = next(d for d in app_policy.split("; ") if d.startswith("style-src"))
-    assert f"'sha256-{digest}'" in style_src.split()
+    for css in sheets:
+        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in style_src.split()
     assert "'unsafe-inline'" not in style_src
     assert "onclick" not in response.text  # no inline script: it would not run under the policy
