@@ -176,6 +176,16 @@ def awaiting_signature() -> Combinable:
     return (Agreement.form == "written") & Agreement.signed_at.is_null() & Agreement.signed_photo.is_null()
 
 
+def awaiting_signature_at(at: datetime) -> Combinable:
+    """Written agreements that were 待签字 at `at`: made before it, the signed paper not yet attached
+    then (the 月排查 report as of its period's end)."""
+    return (
+        (Agreement.form == "written")
+        & (Agreement.made_at < at)
+        & (Agreement.signed_at.is_null() | (Agreement.signed_at >= at))
+    )
+
+
 def confirmation_deadline(row: dict[str, Any]) -> date | None:
     """The last local day the parties may apply for 司法确认: 30 days after the agreement took effect
     (was signed). None for an oral agreement or one not yet signed."""

@@ -11,7 +11,8 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
-from backend.cases.tables import Case, Category
+from backend.cases.agreement import awaiting_signature_at
+from backend.cases.tables import Agreement, Case, Category
 from backend.core import clock
 from backend.core.identity import CurrentUser
 from backend.db import read_transaction
@@ -277,11 +278,22 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         "当前数据冲突（生成时仍待处理）",
         [Case.conflict.eq(True), Case.state.not_in(["merged", "archived"]), Case.reported_at < at],
     )
+    # A written agreement takes effect when signed (人民调解法 art. 29): one still unsigned is followed up.
+    unsigned = await lists.case_list(
+        area,
+        "awaiting_signature",
+        "调解协议待签字",
+        [
+            Case.id.is_in(Agreement.select(Agreement.case).where(awaiting_signature_at(at))),
+            Case.state != "merged",
+        ],
+    )
     return [
         summary,
         unresolved,
         overdue,
         conflicts,
+        unsigned,
         await lists.repeated_section(area, span, "本月重复纠纷", groups),
         await lists.visits_overdue(area, at),
         await _supervision_section(area),

@@ -365,3 +365,21 @@ async def test_agreements_from_before_the_form_still_resolve_and_print_as_they_w
         client, "mediator1", (await mediating_case(client))["id"], "resolve", agreement={"facts": "x"}
     )
     assert missing.json()["missing"] == ["matters", "terms", "performance"]
+
+
+async def test_monthly_screening_lists_written_agreements_until_their_signed_paper_comes(client):
+    written = await resolved_case(client)
+    await resolved_case(client, ORAL)  # an oral agreement is never signed: not listed
+
+    async def unsigned(username: str) -> list[str]:
+        r = await client.get("/api/reports/monthly", headers=await auth(client, username))
+        assert r.status_code == 200, r.text
+        section = next(s for s in r.json()["sections"] if s["key"] == "awaiting_signature")
+        return [row["number"] for row in section["rows"]]
+
+    assert await unsigned("tianyuan") == [written["number"]]
+    assert await unsigned("kasi") == []  # another township's report
+    photo = await upload(client, "mediator1", jpeg())
+    signed = await act(client, "mediator1", written["id"], "attach_signed_agreement", photos=[photo])
+    assert signed.status_code == 200, signed.text
+    assert await unsigned("tianyuan") == []
