@@ -292,6 +292,14 @@ async def _link(screening_id: uuid.UUID, data: schemas.ScreeningIn) -> bool:
 _COLUMNS = (*Screening.all_columns(), Screening.team.name, Screening.reported_by.display_name)
 
 
+async def village_names(codes: list[str]) -> dict[str, str]:
+    """Short names (关庙社区, not 关庙社区居民委员会): they must fit a phone's picker and a map label."""
+    rows = await Division.select(Division.code, Division.name, Division.short_name).where(
+        Division.code.is_in(codes)
+    )
+    return {r["code"]: r["short_name"] or r["name"] for r in rows}
+
+
 async def _views(rows: list[dict[str, Any]]) -> list[schemas.ScreeningView]:
     if not rows:
         return []
@@ -312,10 +320,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[schemas.ScreeningView]:
             )
         )
     codes = list({r["village_code"] for r in rows})
-    names = {
-        r["code"]: r["name"]
-        for r in await Division.select(Division.code, Division.name).where(Division.code.is_in(codes)).run()
-    }
+    names = await village_names(codes)
     return [
         schemas.ScreeningView(
             id=str(r["id"]),
@@ -445,12 +450,7 @@ async def village_status(user: CurrentUser, month: str | None) -> schemas.Screen
         codes = sorted({r["village_code"] for r in await served.run()})
         if not codes:
             return schemas.ScreeningLayer(month=month, villages=[])
-        names = {
-            r["code"]: r["name"]
-            for r in await Division.select(Division.code, Division.name)
-            .where(Division.code.is_in(codes))
-            .run()
-        }
+        names = await village_names(codes)
         counts: dict[str, list[int]] = {c: [0, 0] for c in codes}
         reports = await _scoped(
             Screening.select(Screening.id, Screening.village_code).where(
