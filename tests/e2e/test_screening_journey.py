@@ -4,18 +4,34 @@ the server. Screenshots go to test-artifacts/screening-*.png."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.e2e.conftest import screenshot_path
 from tests.e2e.test_field_journey import READ_OUTBOX, wait_controlled
 from tests.e2e.test_roles_journeys import api, server_case, sign_in, until_sent  # noqa: F401
+from tests.e2e.test_supervision_journey import desktop  # noqa: F401
+from tests.e2e.test_supervisor_journey import map_ready
 from tests.factories import auth
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 GUANMIAO = "530524101001"
 
 
-async def test_a_screening_filed_offline_with_a_lead_that_becomes_a_case(phone, api):  # noqa: F811
+async def server_screenings(api) -> list[dict]:  # noqa: F811
+    """关庙社区's reports on the server, asked again for a few seconds: a read right after the phone's
+    outbox emptied has been seen to miss the last write (also in notes/supervise16.md)."""
+    for _ in range(20):
+        items = (await api.get("/api/screenings", headers=await auth(api, "tianyuan"))).json()["items"]
+        found = [s for s in items if s["village_code"] == GUANMIAO]
+        if found and all(lead["case_id"] for s in found for lead in s["found"]):
+            return found
+        await asyncio.sleep(0.5)
+    return found
+
+
+async def test_a_screening_filed_offline_with_a_lead_that_becomes_a_case(phone, desktop, api):  # noqa: F811
     page = phone
     await sign_in(page, "mediator1")
     await wait_controlled(page)
@@ -69,8 +85,7 @@ async def test_a_screening_filed_offline_with_a_lead_that_becomes_a_case(phone, 
     await report.get_by_test_id("scr-lead-case").wait_for()
     await page.context.set_offline(False)
     await until_sent(page)
-    screenings = (await api.get("/api/screenings", headers=await auth(api, "tianyuan"))).json()["items"]
-    [saved] = [s for s in screenings if s["village_code"] == GUANMIAO]
+    [saved] = await server_screenings(api)
     assert saved["households_visited"] == 28
     [lead] = saved["found"]
     assert lead["summary"] == "两户因宅基地滴水檐起争执" and lead["case_id"]
@@ -81,3 +96,18 @@ async def test_a_screening_filed_offline_with_a_lead_that_becomes_a_case(phone, 
     await page.screenshot(path=screenshot_path("screening-03-sent"), full_page=True)
     layer = (await api.get("/api/map/screenings", headers=await auth(api, "tianyuan"))).json()
     assert {v["village_code"]: v["status"] for v in layer["villages"]}[GUANMIAO] == "screened"
+
+    # The township's map: the 本月排查 layer draws 关庙社区 as screened, the other served villages not.
+    await sign_in(desktop, "tianyuan", synced=False)
+    await desktop.goto("/map")
+    await map_ready(desktop)
+    await desktop.get_by_test_id("filter-screening").click()
+    summary = desktop.get_by_test_id("screening-summary")
+    await summary.wait_for()
+    served = len(layer["villages"])
+    assert (await summary.get_attribute("data-screened"), await summary.get_attribute("data-served")) == (
+        "1",
+        str(served),
+    )
+    assert f"未排查 {served - 1}" in await summary.inner_text()
+    await desktop.screenshot(path=screenshot_path("screening-04-map-layer"))
