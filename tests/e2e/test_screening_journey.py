@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import screenshot_path
 from tests.e2e.test_field_journey import READ_OUTBOX, wait_controlled
-from tests.e2e.test_roles_journeys import api, server_case, sign_in, until_sent  # noqa: F401
+from tests.e2e.test_roles_journeys import api, finish_capture, server_case, sign_in, until_sent  # noqa: F401
 from tests.e2e.test_supervision_journey import desktop  # noqa: F401
 from tests.e2e.test_supervisor_journey import map_ready
 from tests.factories import auth
@@ -60,18 +60,7 @@ async def test_a_screening_filed_offline_with_a_lead_that_becomes_a_case(phone, 
     await page.get_by_test_id("cap-title").wait_for()
     assert await page.get_by_test_id("cap-title").input_value() == "两户因宅基地滴水檐起争执"
     assert await page.get_by_test_id("cap-category").input_value() == "neighbour"
-    await page.get_by_test_id("cap-level-small").click()
-    await page.get_by_test_id("party-0-name").fill("张建华")
-    await page.get_by_test_id("party-0-phone").fill("13812345678")
-    await page.get_by_test_id("party-1-name").fill("李秀英")
-    await page.wait_for_function(
-        "() => document.querySelector('[data-testid=cap-place]')?.textContent.includes('关庙社区')",
-        timeout=15_000,
-    )
-    if await page.get_by_test_id("cap-boundary").count():
-        await page.get_by_test_id("cap-boundary-ok").check()
-    await page.get_by_test_id("cap-save").click()
-    await page.get_by_test_id("saved-note").wait_for()
+    await finish_capture(page)
     outbox = await page.evaluate(READ_OUTBOX)
     # The report, the case and the report again naming the case (sent in that order, by seq).
     assert sorted(row[0] for row in outbox if row[1] != "done") == [
