@@ -126,9 +126,11 @@ const PENDING_LINK = 'fq-screening-link'
  * remembered so the case saved next is linked to it. */
 export async function leadToCase(row: ScreeningRow, index: number): Promise<void> {
   const lead = row.found[index]
-  localStorage.setItem(PENDING_LINK, JSON.stringify({ row, index }))
+  const draft = emptyDraft()
+  // The draft's case id goes with the link: only that case is linked (not one from a later, unrelated draft).
+  localStorage.setItem(PENDING_LINK, JSON.stringify({ row, index, caseId: draft.caseId }))
   const summary = lead.summary.trim()
-  await saveDraft({ ...emptyDraft(), title: summary.slice(0, 100), description: summary, category: lead.category ?? '' })
+  await saveDraft({ ...draft, title: summary.slice(0, 100), description: summary, category: lead.category ?? '' })
 }
 
 /** After the capture form saved a case: if it came from a lead, queue the report again naming it. */
@@ -136,7 +138,8 @@ export async function linkSavedCase(caseId: string, user: User): Promise<void> {
   const raw = localStorage.getItem(PENDING_LINK)
   if (!raw) return
   localStorage.removeItem(PENDING_LINK)
-  const { row, index } = JSON.parse(raw) as { row: ScreeningRow; index: number }
+  const { row, index, caseId: expected } = JSON.parse(raw) as { row: ScreeningRow; index: number; caseId: string }
+  if (expected !== caseId) return // the lead's draft was discarded and another case written
   const body: ScreeningBody = bodies()[row.id] ?? {
     village_code: row.village_code,
     month: row.month,
