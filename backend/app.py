@@ -35,6 +35,7 @@ from backend.ops import health as ops_health
 from backend.people import routes as people_routes
 from backend.people.service import PasswordChangeRequired, load_current_user
 from backend.reports import routes as reports_routes
+from backend.screenings import routes as screenings_routes
 from backend.settings import Settings, get_settings
 from backend.supervision import routes as supervision_routes
 from backend.sync import routes as sync_routes
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *map_routes.ROUTES,
             *sync_routes.ROUTES,
             *visits_routes.ROUTES,
+            *screenings_routes.ROUTES,
             *notify_routes.ROUTES,
             *reports_routes.ROUTES,
             make_pwa_handler(settings.pwa_dist),

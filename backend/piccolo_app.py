@@ -14,6 +14,7 @@ DOMAIN_TABLE_MODULES = [
     "backend.cases.risk",
     "backend.sync.tables",
     "backend.visits.tables",
+    "backend.screenings.tables",
     "backend.notify.tables",
     "backend.reports.tables",
 ]

@@ -18,6 +18,8 @@ from backend.core.identity import CurrentUser
 from backend.grids.maps import parse_bbox
 from backend.map import live, schemas, service
 from backend.people.service import still_current
+from backend.screenings import schemas as screening_schemas
+from backend.screenings import service as screenings
 
 
 class MapController(Controller):
@@ -28,6 +30,15 @@ class MapController(Controller):
     async def config(self, request: Request[CurrentUser, Any, State]) -> schemas.MapConfig:
         """Base tiles (none, tianditu or osm, from settings) and the bounds of your area."""
         return await service.config(request.user, request.app.state.settings)
+
+    @get("/screenings", operation_id="map_screenings")
+    async def screenings(
+        self, request: Request[CurrentUser, Any, State], month: FromQuery[str | None] = None
+    ) -> screening_schemas.ScreeningLayer:
+        """The "screened this month" layer (月排查): the villages served by the teams of your area (a
+        team member: their team's), each screened or not in `month` (YYYY-MM, default this month),
+        with its reports and leads; drawn on the village boundaries."""
+        return await screenings.village_status(request.user, month)
 
     @get("/cases", operation_id="map_cases")
     async def cases(

@@ -33,6 +33,7 @@ from backend.reports.service import (
     report_area,
     township_names,
 )
+from backend.screenings import service as screenings
 from backend.supervision import service as supervision
 
 HOTSPOTS = 10
@@ -297,6 +298,63 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         await lists.repeated_section(area, span, "本月重复纠纷", groups),
         await lists.visits_overdue(area, at),
         await _supervision_section(area),
+        *await _screening_sections(area, span),
+    ]
+
+
+async def _screening_sections(area: Area, span: Span) -> list[Section]:
+    """Screening coverage of the month: per township and per team, and the teams that did not report."""
+    month = f"{span.start.year:04d}-{span.start.month:02d}"
+    code = area.township.code if area.township else None
+    towns = await screenings.township_coverage(month, code)
+    teams = await screenings.team_coverage(month, code)
+    figures = [
+        _c("served", "服务村（社区）", "int"),
+        _c("screened", "已排查村（社区）", "int"),
+        _c("leads", "发现线索", "int"),
+        _c("cases", "转为案件", "int"),
+    ]
+    town_columns = [_c("township", "乡镇"), *figures]
+    town_rows = [
+        {
+            "township": name,
+            **{k: towns.get(c, {}).get(k, 0) for k in ("served", "screened", "leads", "cases")},
+        }
+        for c, name in area.township_names.items()
+        if c in towns
+    ]
+    team_columns = [_c("team", "调解队"), _c("township", "乡镇"), *figures, _c("reports", "排查报告", "int")]
+    team_rows = [
+        {
+            "team": t["name"],
+            "township": area.township_names.get(t["township"] or "", ""),
+            **{k: t[k] for k in ("served", "screened", "leads", "cases", "reports")},
+        }
+        for t in teams
+    ]
+    silent = [r for r in team_rows if r["reports"] == 0]
+    return [
+        Section(
+            key="screening_coverage",
+            title="分乡镇排查覆盖",
+            columns=town_columns,
+            rows=town_rows,
+            totals=_totals(town_columns, town_rows, "township"),
+            note=f"{month} 各调解队上报的排查（含“未发现矛盾纠纷”的零报告）；已排查 = 服务村中本月有报告的",
+        ),
+        Section(
+            key="screening_teams",
+            title="各调解队排查情况",
+            columns=team_columns,
+            rows=team_rows,
+            totals=_totals(team_columns, team_rows, "team"),
+        ),
+        Section(
+            key="screening_missing",
+            title="本月未上报排查的调解队",
+            columns=[_c("team", "调解队"), _c("township", "乡镇"), _c("served", "服务村（社区）", "int")],
+            rows=[{k: r[k] for k in ("team", "township", "served")} for r in silent],
+        ),
     ]
 
 

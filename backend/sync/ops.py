@@ -24,6 +24,7 @@ from backend.core.errors import InvalidRequest
 from backend.core.identity import CurrentUser
 from backend.db import DB
 from backend.media import service as media
+from backend.screenings import service as screenings
 from backend.sync.schemas import OpIn
 from backend.visits import service as visits
 
@@ -154,6 +155,21 @@ async def record_visit(user: CurrentUser, op: OpIn) -> Outcome:
     return Outcome("duplicate", "visit.exists", None)
 
 
+async def screening_exists(screening_id: uuid.UUID) -> bool:
+    return bool(await DB.run_querystring(QueryString("SELECT id FROM screening WHERE id = {}", screening_id)))
+
+
+async def record_screening(user: CurrentUser, op: OpIn) -> Outcome:
+    """A village screened this month (月排查), saved on the phone; the report is the entity, so a
+    replay finds it. A later copy with case_id on leads links them to the cases they became. When it
+    took place is the phone's clock: visited_at, else the operation's client_time."""
+    payload = dict(op.payload)
+    if payload.get("visited_at") is None and op.client_time is not None:
+        payload["visited_at"] = op.client_time.isoformat()
+    recorded = await screenings.record(user, op.entity_id, payload)
+    return Outcome("applied" if recorded.applied else "duplicate", recorded.code, None)
+
+
 # Every case operation tells that the case exists, reads its version and flags it for review alike.
 _case_op = functools.partial(OpType, exists=case_exists, flag=edits.flag_for_review, version=case_version)
 
@@ -163,4 +179,5 @@ OP_TYPES: dict[str, OpType] = {
     "case.note": _case_op(note_case),
     "case.action": _case_op(act_on_case),
     "visit.record": OpType(record_visit, exists=visit_exists),
+    "screening.record": OpType(record_screening, exists=screening_exists, creates=True),
 }

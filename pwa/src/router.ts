@@ -37,6 +37,7 @@ export const router = createRouter({
     { path: '/visits', name: 'visits', component: () => import('./visits/VisitsView.vue'), meta: { auth: true, title: '回访' } },
     { path: '/visits/:id', redirect: (to) => `/visits/${String(to.params.id)}/record` },
     { path: '/visits/:id/record', name: 'visit-record', component: () => import('./visits/VisitRecordView.vue'), props: true, meta: { auth: true, title: '记录回访' } },
+    { path: '/screenings', name: 'screenings', component: () => import('./screenings/ScreeningView.vue'), meta: { auth: true, title: '月排查' } },
     { path: '/inbox', name: 'inbox', component: () => import('./notify/InboxView.vue'), meta: { auth: true, title: '消息' } },
     // The supervisors' and team leaders' screens: Leaflet + supercluster and ECharts load only in these routes' chunks.
     {

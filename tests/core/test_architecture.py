@@ -21,6 +21,7 @@ LAYERS = (
     "notify",
     "supervision",
     "visits",
+    "screenings",
     "sync",
     "reports",
     "map",

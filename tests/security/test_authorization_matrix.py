@@ -312,6 +312,27 @@ MATRIX: dict[str, Op] = {
     "map_cells": Op(_get("/api/map/cells"), 200),
     "map_cell": Op(_get(f"/api/map/cells/{GUANMIAO_CELL}"), 200, sees=SEES, not_found="map.cell_not_found"),
     "map_events": Op(_get("/api/map/events"), 200, stream=True),
+    "map_screenings": Op(_get("/api/map/screenings"), 200),  # each role the villages of its area
+    # --- screenings (月排查): a team reports the villages it serves; the others read their area ---
+    "record_screening": Op(
+        _call(
+            "POST",
+            "/api/screenings",
+            lambda w, r: {
+                "id": str(uuid.uuid4()),
+                "village_code": GUANMIAO,
+                "month": datetime.now(SHANGHAI).strftime("%Y-%m"),
+                "households_visited": 5,
+                "found": [],
+            },
+        ),
+        201,
+        frozenset({"mediator1", "leader1", "mediator2"}),
+        forbidden="screening.forbidden",
+        ok_for={"mediator2": (404, "screening.village_not_found")},  # not a village its team serves
+    ),
+    "list_screenings": Op(_get("/api/screenings"), 200),
+    "get_screening": Op(_get("/api/screenings/{w.extra[screening_id]}"), 200, sees=SEES),
     # --- sync ---
     "sync_pull": Op(_get("/api/sync/pull"), 200),
     # Per-operation answers inside a 200 (a note on a case out of scope is `rejected`, see tests/sync).
@@ -443,6 +464,17 @@ async def _world(client) -> World:
     )
     world.extra["member_id"] = next(m["id"] for m in added.json()["members"] if m["name"] == "矩阵待删")
     world.extra["roster"] = roster([], [])
+    screening = await client.post(
+        "/api/screenings",
+        json={
+            "village_code": GUANMIAO,
+            "month": datetime.now(SHANGHAI).strftime("%Y-%m"),
+            "households_visited": 3,
+        },
+        headers=bearer(mediator),
+    )
+    assert screening.status_code == 201, screening.text
+    world.extra["screening_id"] = screening.json()["id"]
     return world
 
 

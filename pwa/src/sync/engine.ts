@@ -374,7 +374,7 @@ export class SyncEngine {
 
 /** Operation types that POST /api/sync/push applies (all that this version makes); an item of another
  * type, stored by an older version of the app, goes to its own endpoint (ownRoute). */
-export const SYNC_TYPES = new Set(['case.create', 'case.update', 'case.note', 'case.action', 'visit.record'])
+export const SYNC_TYPES = new Set(['case.create', 'case.update', 'case.note', 'case.action', 'visit.record', 'screening.record'])
 
 function takeWhile<T>(xs: T[], ok: (x: T) => boolean): T[] {
   const out: T[] = []

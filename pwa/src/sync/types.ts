@@ -1,6 +1,6 @@
 /** The outbox: every operation made on the phone, kept until the server has confirmed it. */
 
-export type OpType = 'case.create' | 'case.update' | 'case.note' | 'case.action' | 'visit.record'
+export type OpType = 'case.create' | 'case.update' | 'case.note' | 'case.action' | 'visit.record' | 'screening.record'
 
 /**
  * waiting   – not sent yet (or will be retried automatically after a network failure)
