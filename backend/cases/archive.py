@@ -26,8 +26,6 @@ def committee_code(case: dict[str, Any]) -> str:
     return area[6:12] if area and len(area) == 12 else COUNTY_COMMITTEE
 
 
-# Village names in the statistics list are the village committees' (关庙社区居民委员会, 某某村民委员会);
-# the mediation committee is named after the village itself.
 async def next_archive_number(case: dict[str, Any], at: datetime) -> str:
     """The next number of the case's committee in the local year of `at`. Call inside the write
     transaction (see intake.next_case_number: the upsert serialises concurrent archiving)."""
