@@ -383,3 +383,24 @@ async def test_monthly_screening_lists_written_agreements_until_their_signed_pap
     signed = await act(client, "mediator1", written["id"], "attach_signed_agreement", photos=[photo])
     assert signed.status_code == 200, signed.text
     assert await unsigned("tianyuan") == []
+
+
+async def test_the_statistics_count_written_and_oral_agreements_and_the_amount(client):
+    """The 司法局 table (issue 15 §4) reads the agreement's form and amount: a written agreement with
+    1,200.50 yuan and an oral one, resolved this quarter in 田园镇."""
+    today = clock.local_now()
+    params = {"year": str(today.year), "quarter": str((today.month - 1) // 3 + 1)}
+
+    async def tianyuan_row() -> dict:
+        r = await client.get("/api/reports/statistics", params=params, headers=await auth(client, "tianyuan"))
+        assert r.status_code == 200, r.text
+        section = next(s for s in r.json()["sections"] if s["key"] == "by_township")
+        return next(row for row in section["rows"] if row["township"] == "田园镇")
+
+    before = await tianyuan_row()
+    await resolved_case(client)
+    await resolved_case(client, ORAL)
+    after = await tianyuan_row()
+    assert after["written"] - before["written"] == 1
+    assert after["oral"] - before["oral"] == 1
+    assert round(after["amount"] - before["amount"], 2) == 1200.5
