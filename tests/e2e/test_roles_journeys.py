@@ -5,6 +5,7 @@ locks one account, not the office. Screenshots go to test-artifacts/roles-*.png.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import datetime
 
@@ -58,14 +59,21 @@ async def server_case(api, case_id: str, username: str = "county") -> dict:
 
 
 async def until_sent(page) -> None:
-    """The phone's outbox has nothing left to send."""
-    await page.wait_for_function(
-        """() => new Promise((ok) => { const r = indexedDB.open('fengqiao');
-          r.onsuccess = () => { const g = r.result.transaction('outbox').objectStore('outbox').getAll();
-          g.onsuccess = () => ok(g.result.every(x => x.state === 'done')) } })""",
-        timeout=30_000,
-        polling=500,
-    )
+    """The phone's outbox has nothing left to send. Polled with `evaluate`, which waits for the
+    IndexedDB read: `wait_for_function` does not await a returned promise (a promise is truthy), so it
+    returned at once and a read right after could still find the step before."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        states = await page.evaluate(OUTBOX_STATES)
+        if all(state == "done" for state in states):
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"outbox still holds {states}"
+        await asyncio.sleep(0.5)
+
+
+OUTBOX_STATES = """() => new Promise((ok, no) => { const r = indexedDB.open('fengqiao'); r.onerror = no;
+  r.onsuccess = () => { const g = r.result.transaction('outbox').objectStore('outbox').getAll();
+  g.onsuccess = () => ok(g.result.map(x => x.state)); g.onerror = no } })"""
 
 
 def signed_agreement_photo() -> bytes:

@@ -4,7 +4,6 @@ accepts it. Screenshots go to test-artifacts/supervision-*.png."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import httpx
@@ -33,18 +32,6 @@ async def desktop(browser, live_server):
     page = await context.new_page()
     yield page
     await context.close()
-
-
-async def server_supervision(api, case_id: str, expected: str | None) -> str | None:
-    """The case's order status on the server, asked again for a few seconds until it is `expected`:
-    once in ~5 runs a read right after the phone's outbox emptied still showed the step before (seen
-    on SQLite under load; noted in notes/supervise16.md for the sync owner)."""
-    for _ in range(20):
-        status = (await server_case(api, case_id))["supervision"]
-        if status == expected:
-            break
-        await asyncio.sleep(0.5)
-    return status
 
 
 async def test_issue_acknowledge_offline_report_accept(phone, desktop, api):
@@ -82,7 +69,7 @@ async def test_issue_acknowledge_offline_report_accept(phone, desktop, api):
 
     await page.context.set_offline(False)
     await until_sent(page)
-    assert await server_supervision(api, case["id"], "acknowledged") == "acknowledged"
+    assert (await server_case(api, case["id"]))["supervision"] == "acknowledged"
     await page.goto(f"/cases/{case['id']}")
     await page.get_by_test_id("act-report_supervision").click()
     await page.get_by_test_id("sv-report").fill("已组织双方到果园现场协商，约定轮流灌溉")
