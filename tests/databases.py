@@ -214,11 +214,18 @@ class Databases:
 
 
 async def grid_key() -> tuple:
-    """The grid generations a database holds, and which are active."""
-    from backend.grids.tables import GridGeneration
+    """What the in-memory grid data (locate index, map levels) is built from: the generations and
+    which are active, how many regions there are, and the divisions' names. A test that changes any of
+    it leaves caches the next test must not inherit (tests/conftest.py forgets them)."""
+    from backend.grids.tables import Division, GridGeneration, GridRegion
 
     rows = await GridGeneration.select(GridGeneration.id, GridGeneration.active).run()
-    return tuple(sorted((r["id"], bool(r["active"])) for r in rows))
+    divisions = await Division.select(Division.code, Division.name).run()
+    return (
+        tuple(sorted((r["id"], bool(r["active"])) for r in rows)),
+        await GridRegion.count().run(),
+        hash(tuple(sorted((d["code"], d["name"]) for d in divisions))),
+    )
 
 
 def _db_name(url: str) -> str:

@@ -306,8 +306,17 @@ async def _screening_sections(area: Area, span: Span) -> list[Section]:
     """Screening coverage of the month: per township and per team, and the teams that did not report."""
     month = f"{span.start.year:04d}-{span.start.month:02d}"
     code = area.township.code if area.township else None
-    towns = await screenings.township_coverage(month, code)
     teams = await screenings.team_coverage(month, code)
+    if area.team is not None:
+        # A team leader's report: the team's own screening, under its township; no other team's.
+        teams = [t for t in teams if str(t["team_id"]) == area.team.code]
+        towns = {
+            t["township"]: {k: t[k] for k in ("served", "screened", "leads", "cases")}
+            for t in teams
+            if t["township"]
+        }
+    else:
+        towns = await screenings.township_coverage(month, code)
     figures = [
         _c("served", "服务村（社区）", "int"),
         _c("screened", "已排查村（社区）", "int"),

@@ -245,6 +245,9 @@ async def test_the_monthly_report_counts_screening_coverage(client):
         county = (
             await client.get("/api/reports/monthly?date=2026-11-20", headers=await auth(client, "county"))
         ).json()
+        leader = (
+            await client.get("/api/reports/monthly?date=2026-11-20", headers=await auth(client, "leader1"))
+        ).json()
     sections = {s["key"]: s for s in tianyuan["sections"]}
     [town] = sections["screening_coverage"]["rows"]
     assert town == {"township": "田园镇", "served": 4, "screened": 3, "leads": 4, "cases": 1}
@@ -263,6 +266,20 @@ async def test_the_monthly_report_counts_screening_coverage(client):
     }
     assert county_towns["田园镇"] == town
     assert (county_towns["卡斯镇"]["screened"], county_towns["卡斯镇"]["leads"]) == (1, 2)
+    # leader1's report: team A alone, under 田园镇; no other team and nothing of 卡斯镇.
+    own = {s["key"]: s for s in leader["sections"]}
+    [team_a] = own["screening_teams"]["rows"]
+    assert (team_a["served"], team_a["screened"], team_a["reports"], team_a["leads"], team_a["cases"]) == (
+        2,
+        2,
+        3,
+        3,
+        1,
+    )
+    assert own["screening_coverage"]["rows"] == [
+        {"township": "田园镇", "served": 2, "screened": 2, "leads": 3, "cases": 1}
+    ]
+    assert own["screening_missing"]["rows"] == []
 
 
 async def test_the_map_layer_shows_which_served_villages_were_screened(client):
