@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import Databases, Template, grid_key
+from tests.databases import Databases, Template, forget_cached_grids, grid_key
 
 PG_URL_VAR = "FENGQIAO_TEST_POSTGRES_URL"
 _state: dict[str, object] = {}
@@ -94,6 +94,7 @@ async def template(databases: Databases) -> Template:
     wiring.connect()
     url = databases.template_url()
     await databases.bind(url)
+    forget_cached_grids()  # built lazily: a worker may have run tests on other templates first
     applied = await db.migrate()
     assert applied, "the test database must start empty and be built by migrations"
     await demo.load_demo()

@@ -172,11 +172,13 @@ class Databases:
     async def bind(self, url: str) -> None:
         """Point the backend's engine and settings at `url`."""
         from backend import db
+        from backend.grids import county
         from backend.settings import get_settings
 
         await db.close()
         os.environ["FENGQIAO_DATABASE_URL"] = url
         get_settings.cache_clear()
+        county.forget()  # the county row read from the last database (a test may have made another)
         if self.engine == "postgresql":
             db.DB.config["dsn"] = url
         else:
@@ -198,6 +200,7 @@ class Databases:
         url = self.url_of(self._name(label))
         await self.create_empty(url)
         await self.bind(url)
+        forget_cached_grids()  # built lazily, maybe after tests that loaded other grids
         await db.migrate()
         key = await grid_key()
         await self.seal(url)
@@ -207,10 +210,17 @@ class Databases:
         """A template of `base` plus what `seed(url)` writes (in this process or another)."""
         url = await self.copy(base, label)
         await self.bind(url)
+        forget_cached_grids()  # built lazily, maybe after tests that loaded other grids
         data = await seed(url) or {}
         key = await grid_key()
         await self.seal(url)
         return Template(url=url, data=data, grid_key=key)
+
+
+def forget_cached_grids() -> None:
+    from backend.grids.maps import forget_cached_grids as forget
+
+    forget()
 
 
 async def grid_key() -> tuple:
