@@ -25,7 +25,7 @@ from backend.cases import fields, party_data, privacy
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row
 from backend.cases.tables import Agreement, CaseEvent, CasePhoto, Party
-from backend.cases.views import event_view
+from backend.cases.views import event_view, names_by_id
 from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import CurrentUser
@@ -126,14 +126,6 @@ def _thumbnail(sha256: str) -> str | None:
     return f"data:{imaging.DERIVATIVE_MIME};base64,{base64.b64encode(data).decode()}"
 
 
-async def _names(table: Any, column: Any, ids: set[Any]) -> dict[int, str]:
-    wanted = [i for i in ids if i]
-    if not wanted:
-        return {}
-    rows = await table.select(table.id, column.as_alias("name")).where(table.id.is_in(wanted)).run()
-    return {r["id"]: r["name"] for r in rows}
-
-
 VisitLoader = Callable[[uuid.UUID], Awaitable[list[dict[str, Any]]]]
 
 
@@ -170,8 +162,8 @@ async def dossier_html(user: CurrentUser, case_id: uuid.UUID | str, load_visits:
         names = await division_names({c for c in (row["township_code"], row["village_code"]) if c})
         grid_names = await grids.region_names({row["grid_code"]} if row["grid_code"] else set())
         categories = await category_names()
-        teams = await _names(Team, Team.name, {row["owner_team"]})
-        users = await _names(User, User.display_name, {row["mediator"]})
+        teams = await names_by_id(Team, Team.name, {row["owner_team"]})
+        users = await names_by_id(User, User.display_name, {row["mediator"]})
         visits = await load_visits(row["id"])
     township = names.get(row["township_code"] or "", "")
     village = names.get(row["village_code"] or "", "")

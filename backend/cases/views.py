@@ -112,8 +112,8 @@ async def case_summaries(
     division_codes = {c for r in rows for c in (r["township_code"], r["village_code"]) if c}
     names = await division_names(division_codes)
     grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
-    teams = await _names(Team, Team.name, {r["owner_team"] for r in rows})
-    users = await _names(User, User.display_name, {r["mediator"] for r in rows})
+    teams = await names_by_id(Team, Team.name, {r["owner_team"] for r in rows})
+    users = await names_by_id(User, User.display_name, {r["mediator"] for r in rows})
     party_rows = party_data.opened(
         await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
     )
@@ -190,7 +190,8 @@ def next_step(case: dict[str, Any]) -> str | None:
     return None
 
 
-async def _names(table: Any, column: Any, ids: set[int | None]) -> dict[int, str]:
+async def names_by_id(table: Any, column: Any, ids: set[Any]) -> dict[int, str]:
+    """`column` of the rows of `table` with these ids (None and 0 left out), by id."""
     wanted = [i for i in ids if i]
     if not wanted:
         return {}
