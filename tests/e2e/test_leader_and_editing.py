@@ -94,7 +94,9 @@ async def test_an_edit_on_the_phone_goes_with_its_version_and_a_conflict_is_show
     assert server["events"][-1]["data"]["base_version"] == 1
     base = server["version"]
 
-    # Offline, the phone changes the title again; meanwhile another device changes it too.
+    # Offline, the phone changes the title again; meanwhile another device changes it too. The page
+    # reloads from the service worker's cache, so it must control the page before the link goes.
+    await wait_controlled(page)
     await page.context.set_offline(True)
     await page.reload()
     await page.get_by_test_id("act-update").click()
