@@ -76,7 +76,9 @@ async def assign(user: CurrentUser, case: dict[str, Any], action: schemas.Assign
             raise LeaderUnchanged()
         return {"leader": None}, {"leader_id": None, "previous": case["leader"], "reason": action.reason}
     row = (
-        await User.select(User.id, User.role, User.scope_level, User.scope_code, User.active)
+        await User.select(
+            User.id, User.display_name, User.role, User.scope_level, User.scope_code, User.active
+        )
         .where(User.id == action.user_id)
         .first()
         .run()
@@ -89,7 +91,9 @@ async def assign(user: CurrentUser, case: dict[str, Any], action: schemas.Assign
         raise LeaderOutOfArea()
     if case["leader"] == row["id"]:
         raise LeaderUnchanged()
-    data = {"leader_id": row["id"], "previous": case["leader"], "reason": action.reason}
+    # The name too, so the case's history reads as it was (an account may be renamed later).
+    data = {"leader_id": row["id"], "leader_name": row["display_name"], "previous": case["leader"]}
+    data["reason"] = action.reason
     return {"leader": row["id"]}, data
 
 

@@ -489,12 +489,13 @@ async def generate(
 async def _attach_leaders(now: datetime) -> None:
     """领导包案: the county leader takes the oldest big case still in mediation, 田园镇's leader the
     oldest hard one of 田园镇 (each with its assign_leader event, as the county office would)."""
-    users = {
-        r["username"]: r["id"]
-        for r in await User.select(User.id, User.username)
+    rows = (
+        await User.select(User.id, User.username, User.display_name)
         .where(User.username.is_in(["county", "county_leader", "tianyuan_leader"]))
         .run()
-    }
+    )
+    users = {r["username"]: r["id"] for r in rows}
+    names = {r["username"]: r["display_name"] for r in rows}
     picks = (
         ("county_leader", (Case.level == "big"), None),
         ("tianyuan_leader", (Case.level == "hard"), TIANYUAN),
@@ -524,7 +525,12 @@ async def _attach_leaders(now: datetime) -> None:
                 device=DEMO_DEVICE,
                 action="assign_leader",
                 after={"leader": users[username]},
-                data={"leader_id": users[username], "previous": None, "reason": "演示：领导包案"},
+                data={
+                    "leader_id": users[username],
+                    "leader_name": names[username],
+                    "previous": None,
+                    "reason": "演示：领导包案",
+                },
                 version=version,
             )
         ).run()

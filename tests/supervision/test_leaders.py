@@ -41,7 +41,12 @@ async def test_a_supervisor_attaches_a_leader_and_the_case_and_the_leader_show_i
     assert attached.json()["leader"] == {"id": leader, "name": "周光荣"}
     [event] = [e for e in attached.json()["events"] if e["action"] == "assign_leader"]
     assert (event["before"], event["after"]) == ({"leader": None}, {"leader": leader})
-    assert event["data"] == {"leader_id": leader, "previous": None, "reason": "群众反映强烈"}
+    assert event["data"] == {
+        "leader_id": leader,
+        "leader_name": "周光荣",
+        "previous": None,
+        "reason": "群众反映强烈",
+    }
 
     # The leader is told at once and finds it in its own list (leader=me); another leader does not.
     [note] = await inbox_items(client, "tianyuan_leader")
