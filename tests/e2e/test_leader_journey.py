@@ -4,33 +4,17 @@ names the leader. Screenshots go to test-artifacts/leader-*.png."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import screenshot_path
-from tests.e2e.test_roles_journeys import DESKTOP, new_case, server_case, sign_in, until_sent
+from tests.e2e.test_roles_journeys import new_case, server_case, sign_in, until_sent
+from tests.e2e.test_supervision_journey import api, desktop  # noqa: F401  (the same two fixtures)
 from tests.factories import act, tokens_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
 
-@pytest.fixture
-async def api(live_server):
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-async def desktop(browser, live_server):
-    context = await browser.new_context(
-        viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server
-    )
-    page = await context.new_page()
-    yield page
-    await context.close()
-
-
-async def test_a_supervisor_assigns_a_leader_who_then_sees_the_case(phone, desktop, api):
+async def test_a_supervisor_assigns_a_leader_who_then_sees_the_case(phone, desktop, api):  # noqa: F811
     case = await new_case(api, "mediator1", title="宅基地滴水檐纠纷", level="hard")
     assert (await act(api, "leader1", case["id"], "accept")).status_code == 200
     leader = (await tokens_for(api, "tianyuan_leader"))["user"]["id"]
