@@ -84,7 +84,7 @@ async def section(area: Area, span: Span) -> Section:
         title="领导包案",
         columns=columns,
         rows=rows,
-        totals=totals,
+        totals=totals if rows else None,  # no totals row (nor chart) for an empty table
         note=(
             "本辖区内至本期末已登记、现有包案领导的案件，按领导列出；状态与逾期为生成本表时的情况"
             "（逾期：仍在办理且已超过调解期限），逾期多的领导在前"
