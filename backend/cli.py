@@ -10,7 +10,7 @@ import click
 
 from backend.settings import get_settings
 
-ROLE_NAMES = ("mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin")
+ROLE_NAMES = ("mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin", "leader")
 
 
 def _run(coro):
@@ -102,7 +102,7 @@ def demo(case_count: int, seed: int) -> None:
     click.echo(f"演示账号（仅用于演示，密码均为 {demo_data.DEMO_PASSWORD}）：")
     for account in demo_data.DEMO_ACCOUNTS:
         click.echo(
-            f"  {account.username:<10} {account.role:<20} {account.display_name}  {account.scope_code}"
+            f"  {account.username:<16} {account.role:<20} {account.display_name}  {account.scope_code}"
         )
     if case_count:
         _demo_history(case_count, seed)

@@ -24,7 +24,7 @@ from backend.cases.categories import require_active
 from backend.cases.scope import check_photos
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
-from backend.core.errors import AppError
+from backend.core.errors import AppError, Forbidden
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 from backend.db import DB, write_transaction
 from backend.grids import county
@@ -105,6 +105,13 @@ async def create_case(
 ) -> Intake:
     """Log a case under the phone's id; a replay is `created=False`, another body 409 (CaseIdConflict).
     `client_time` is when the phone captured it (see reported_time)."""
+    if user.role == Role.leader:
+        # A leader takes charge of cases and supervises them; the teams and grid workers log them.
+        raise Forbidden(
+            message="包案领导不登记案件，请由调解队或网格员登记",
+            message_en="Leaders do not log cases",
+            code="case.leader_cannot_log",
+        )
     fingerprint = create_hash(data)
     existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
     if existing is not None:

@@ -74,11 +74,14 @@ def mask_name(name: str) -> str:
 
 
 def may_see_personal_data(user: CurrentUser, case: dict[str, Any]) -> bool:
-    """The owning team, the case's mediator, its township's supervisors and the county."""
+    """The owning team, the case's mediator, its township's supervisors, the county and the leader in
+    charge of it (a leader reading the rest of its area sees the parties masked)."""
     if user.role == Role.county_admin:
         return True
     if user.role == Role.township_supervisor:
         return case.get("township_code") == user.scope_code
+    if user.role == Role.leader:
+        return case.get("leader") == user.id
     if user.role in TEAM_ROLES:
         return (user.team_id is not None and case.get("owner_team") == user.team_id) or case.get(
             "mediator"

@@ -95,6 +95,7 @@ class CaseController(Controller):
         overdue: FromQuery[str | None] = None,
         conflict: FromQuery[str | None] = None,
         since: FromQuery[datetime | None] = None,
+        leader: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         reported_from: FromQuery[datetime | None] = None,
         reported_before: FromQuery[datetime | None] = None,
@@ -104,7 +105,8 @@ class CaseController(Controller):
         """Cases in your area, last changed first. Personal data is masked in lists. `q` finds a case
         by its number, a party's name or phone (or ID number), exactly or by its start; a search by
         phone or ID number is written to the audit log. `reported_from` / `reported_before` keep the
-        cases reported in [from, before) (a dashboard tile's or a report row's cases)."""
+        cases reported in [from, before) (a dashboard tile's or a report row's cases). `leader`: me (the
+        cases in your charge, 包案), any, none or a leader's user id."""
         filters = {
             "q": q,
             "reported_from": reported_from,
@@ -119,6 +121,7 @@ class CaseController(Controller):
             "overdue": flag(overdue),
             "conflict": flag(conflict),
             "since": since,
+            "leader": leader,
         }
         return await views.list_cases(request.user, filters, cursor, max(1, min(limit, 200)))
 
@@ -141,6 +144,14 @@ class CaseController(Controller):
         correct_location, extend_deadline, clear_conflict, merge, dismiss_duplicate."""
         row = await workflow.apply_action(request.user, case_id, data)
         return await _detail(request.user, row["id"])
+
+    @get("/{case_id:str}/leaders", operation_id="list_case_leaders")
+    async def list_case_leaders(
+        self, case_id: FromPath[str], request: Request[CurrentUser, Any, State]
+    ) -> list[schemas.LeaderView]:
+        """The leaders who may take charge of the case (包案): the county's and its township's, for those
+        who assign them (the county office, the township's 综治中心)."""
+        return await views.leader_candidates(request.user, case_id)
 
     @get("/{case_id:str}/agreement", operation_id="get_agreement")
     async def agreement(

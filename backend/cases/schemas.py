@@ -234,6 +234,13 @@ class SetRisk(msgspec.Struct, tag="set_risk", tag_field="action"):
     reason: Annotated[str, Meta(min_length=1, max_length=200)]
 
 
+class AssignLeader(msgspec.Struct, tag="assign_leader", tag_field="action"):
+    """领导包案: a leader whose area covers the case takes charge of it; `user_id` null clears it."""
+
+    user_id: int | None
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+
+
 Action = (
     Accept
     | Reject
@@ -260,6 +267,7 @@ Action = (
     | AcceptSupervision
     | ReturnSupervision
     | SetRisk
+    | AssignLeader
 )
 
 
@@ -377,6 +385,16 @@ class CaseSummary(msgspec.Struct):
     deadline_colour: str | None = None
     days_left: int | None = None  # local days to the deadline; negative when overdue
     risk_reason: str = ""
+    leader: IdName | None = None  # 包案领导, the leader in charge
+
+
+class LeaderView(msgspec.Struct):
+    """A leader who may take charge of a case: a county leader (level county) or the township's."""
+
+    id: int
+    name: str
+    level: str  # county | township
+    area: str  # the county's or the township's name
 
 
 class SupervisionOrderView(msgspec.Struct):

@@ -28,6 +28,12 @@ def visible_to(user: CurrentUser) -> Combinable | None:
         return None
     if user.role == Role.township_supervisor:
         return Case.township_code == user.scope_code
+    if user.role == Role.leader:
+        # A leader reads its area like its supervisor (a county leader: all of it), and keeps the
+        # cases in its charge should one be moved out of the area (correct_location).
+        if user.scope_level == "county":
+            return None
+        return (Case.township_code == user.scope_code) | (Case.leader == user.id)
     if user.role in TEAM_ROLES:
         mine = Case.mediator == user.id
         return (Case.owner_team == user.team_id) | mine if user.team_id is not None else mine

@@ -95,6 +95,8 @@ class Case(Table, tablename="dispute_case"):
     # The status of the case's open 督办 order (issued | acknowledged | reported), None when none is open
     # (backend/cases/supervision.py).
     supervision = Varchar(length=12, null=True, default=None, index=True)
+    # 包案领导: the leader (role leader) in charge of the case, whose area covers it (cases/leaders.py).
+    leader = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null, index=True)
     # 风险等级 green | yellow | red and why (backend/cases/risk.py): set at intake, re-assessed by set_risk.
     risk = Varchar(length=8, default="green", index=True)
     risk_reason = Varchar(length=200, default="")

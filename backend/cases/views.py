@@ -13,14 +13,21 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import duplicates, fields, party_data, privacy, schemas, search, supervision
+from backend.cases import duplicates, fields, leaders, party_data, privacy, schemas, search, supervision
 from backend.cases.agreement import view as agreement_view
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row, scoped
 from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
-from backend.cases.workflow import IN_MEDIATION, allowed_actions, days_left, deadline_colour, is_overdue
+from backend.cases.workflow import (
+    IN_MEDIATION,
+    allowed_actions,
+    days_left,
+    deadline_colour,
+    is_overdue,
+    may_act,
+)
 from backend.core import clock
-from backend.core.errors import NotFound
+from backend.core.errors import Forbidden, NotFound
 from backend.core.identity import CurrentUser
 from backend.core.pagination import decode_cursor, encode_cursor
 from backend.db import read_transaction
@@ -77,6 +84,8 @@ async def _list_cases(
         query = query.where(Case.reported_at >= filters["reported_from"])
     if filters.get("reported_before"):
         query = query.where(Case.reported_at < filters["reported_before"])
+    if filters.get("leader"):
+        query = query.where(leaders.list_filter(filters["leader"], user))
     if filters.get("search") is not None:
         query = query.where(filters["search"].condition)
     if not filters.get("include_merged"):
@@ -113,7 +122,7 @@ async def case_summaries(
     names = await division_names(division_codes)
     grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
     teams = await names_by_id(Team, Team.name, {r["owner_team"] for r in rows})
-    users = await names_by_id(User, User.display_name, {r["mediator"] for r in rows})
+    users = await names_by_id(User, User.display_name, {r[k] for r in rows for k in ("mediator", "leader")})
     party_rows = party_data.opened(
         await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
     )
@@ -166,6 +175,7 @@ async def case_summaries(
                 deadline_colour=deadline_colour(r, now),
                 days_left=days_left(r, now),
                 risk_reason=r["risk_reason"],
+                leader=id_name(r["leader"], users),
             )
         )
     return out
@@ -310,6 +320,16 @@ async def case_detail(
         fields = sorted({f for p in detail.parties for f in ("name", "phone", "id_number") if getattr(p, f)})
         await privacy.audit(user, "case.read_personal", detail.id, fields=fields)
     return detail
+
+
+async def leader_candidates(user: CurrentUser, case_id: str) -> list[schemas.LeaderView]:
+    """The leaders who may take charge of a case the caller sees (404 otherwise), for those who
+    assign them (403 for the others)."""
+    async with read_transaction():
+        row = await get_case_row(user, case_id)
+        if not may_act(user, "assign_leader", row):
+            raise Forbidden()
+        return await leaders.candidates(row)
 
 
 def event_view(e: dict[str, Any]) -> schemas.EventView:

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from backend.cases import agreement, archive, hooks, privacy, risk, schemas, supervision
+from backend.cases import agreement, archive, hooks, leaders, privacy, risk, schemas, supervision
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
 from backend.cases.tables import Agreement, Case, CaseEvent, CaseLink, CasePhoto
@@ -37,6 +37,8 @@ class Rule:
     supervisors: bool = True  # township supervisors of the area and the county may always act
     team_roles: frozenset[str] = frozenset()  # roles that may act when they work on the owning team
     anyone_in_scope: bool = False
+    # The area's leaders (role leader, 包案领导) may act too: they supervise, but work no case.
+    leaders: bool = False
     # A condition on the case beyond its state (None: none), e.g. only a team's own 小事 is settled on
     # the spot before anyone accepts it.
     applies: Callable[[dict[str, Any]], bool] | None = None
@@ -104,7 +106,9 @@ RULES: dict[str, Rule] = {
     # the leader acknowledges and reports; the issuer accepts the report or sends it back.
     # One open order per case at a time (a new one after the last is accepted).
     "supervise": Rule(
-        states("reported", "failed") | IN_MEDIATION, applies=lambda case: case["supervision"] is None
+        states("reported", "failed") | IN_MEDIATION,
+        applies=lambda case: case["supervision"] is None,
+        leaders=True,
     ),
     "acknowledge_supervision": Rule(
         NOT_MERGED, supervisors=False, team_roles=LEADER, applies=lambda case: case["supervision"] == "issued"
@@ -115,10 +119,17 @@ RULES: dict[str, Rule] = {
         team_roles=LEADER,
         applies=lambda case: case["supervision"] == "acknowledged",
     ),
-    "accept_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
-    "return_supervision": Rule(NOT_MERGED, applies=lambda case: case["supervision"] == "reported"),
+    # (The issuer only, or the county office: supervision.accept; so a leader decides on its own orders.)
+    "accept_supervision": Rule(
+        NOT_MERGED, applies=lambda case: case["supervision"] == "reported", leaders=True
+    ),
+    "return_supervision": Rule(
+        NOT_MERGED, applies=lambda case: case["supervision"] == "reported", leaders=True
+    ),
     # 风险等级 re-assessed by a supervisor (backend/cases/risk.py).
     "set_risk": Rule(NOT_MERGED - states("archived")),
+    # 领导包案 (backend/cases/leaders.py): attach, replace or clear the leader in charge.
+    "assign_leader": Rule(NOT_MERGED - states("archived")),
 }
 
 OWNER_ORDER = ("team", "township", "county")
@@ -171,6 +182,8 @@ def may_act(user: CurrentUser, action: str, case: dict[str, Any]) -> bool:
     """Role check only (the case is already known to be visible to the user)."""
     rule = RULES[action]
     if user.role in SUPERVISOR_ROLES and rule.supervisors:
+        return True
+    if user.role == Role.leader and rule.leaders:
         return True
     if user.role in rule.team_roles and works_on_case(user, case):
         return True
@@ -644,5 +657,6 @@ _HANDLERS: dict[str, Callable[..., Awaitable[tuple[dict[str, Any], dict[str, Any
     "accept_supervision": supervision.accept,
     "return_supervision": supervision.send_back,
     "set_risk": risk.set_risk,
+    "assign_leader": leaders.assign,
 }
 assert set(_HANDLERS) == set(RULES) - {"update"}

@@ -18,10 +18,15 @@ class Role(StrEnum):
     team_leader = "team_leader"
     township_supervisor = "township_supervisor"
     county_admin = "county_admin"
+    # 包案领导: a county or township leader who takes personal charge of hard cases (领导包案). Reads
+    # the area like its supervisor, notes and issues 督办, and hears of the cases in its charge.
+    leader = "leader"
 
 
 # Those who supervise an area: the township's 综治中心 and the county office.
 SUPERVISOR_ROLES = frozenset({Role.township_supervisor, Role.county_admin})
+# Those who read a whole area (its cases, map and reports): the supervisors and the area's leaders.
+AREA_READERS = SUPERVISOR_ROLES | {Role.leader}
 # Those who work as a red mediation team; they need a team.
 TEAM_ROLES = frozenset({Role.mediator, Role.team_leader})
 

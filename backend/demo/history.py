@@ -34,13 +34,14 @@ from backend.db import DB, write_transaction
 from backend.demo.loader import _GIVEN, _SURNAMES
 from backend.grids.service import active_primary
 from backend.grids.tables import GridRegion
-from backend.people.tables import TeamVillage
+from backend.people.tables import TeamVillage, User
 from backend.settings import get_settings
 from backend.sync.tables import SyncChange
 from backend.visits.policy import DEFAULT_OFFSETS
 from backend.visits.tables import Visit
 
 DEMO_DEVICE = "demo-history"
+TIANYUAN = "530524101000"  # 田园镇, whose demo leader takes a case
 CASES_PER_TRANSACTION = 1000
 CHUNK = 400  # rows per INSERT: under SQLite's bound-parameter limit for the widest table
 
@@ -480,4 +481,59 @@ async def generate(
                 await serials.save()
             if progress:
                 progress(made % CASES_PER_TRANSACTION or CASES_PER_TRANSACTION)
+    async with write_transaction():
+        await _attach_leaders(ctx["now"])
     return {"cases": made, "removed": removed}
+
+
+async def _attach_leaders(now: datetime) -> None:
+    """领导包案: the county leader takes the oldest big case still in mediation, 田园镇's leader the
+    oldest hard one of 田园镇 (each with its assign_leader event, as the county office would)."""
+    rows = (
+        await User.select(User.id, User.username, User.display_name)
+        .where(User.username.is_in(["county", "county_leader", "tianyuan_leader"]))
+        .run()
+    )
+    users = {r["username"]: r["id"] for r in rows}
+    names = {r["username"]: r["display_name"] for r in rows}
+    picks = (
+        ("county_leader", (Case.level == "big"), None),
+        ("tianyuan_leader", (Case.level == "hard"), TIANYUAN),
+    )
+    for username, level, township in picks:
+        if username not in users:
+            continue
+        query = Case.select(Case.id, Case.version).where(
+            level & Case.state.is_in(["accepted", "mediating"]) & (Case.created_device == DEMO_DEVICE)
+        )
+        if township:
+            query = query.where(Case.township_code == township)
+        case = await query.order_by(Case.reported_at).first().run()
+        if case is None:
+            continue
+        version = case["version"] + 1
+        await (
+            Case.update({Case.leader: users[username], Case.version: version})
+            .where(Case.id == case["id"])
+            .run()
+        )
+        await CaseEvent.insert(
+            CaseEvent(
+                case=case["id"],
+                at=now,
+                actor=users.get("county"),
+                device=DEMO_DEVICE,
+                action="assign_leader",
+                after={"leader": users[username]},
+                data={
+                    "leader_id": users[username],
+                    "leader_name": names[username],
+                    "previous": None,
+                    "reason": "演示：领导包案",
+                },
+                version=version,
+            )
+        ).run()
+        await SyncChange.insert(
+            SyncChange(entity="case", entity_id=case["id"], version=version, action="assign_leader", at=now)
+        ).run()

@@ -1,4 +1,4 @@
-"""The Changning demo: real townships and villages, 125 red mediation teams, six demo accounts.
+"""The Changning demo: real townships and villages, 125 red mediation teams, eight demo accounts.
 
 Idempotent: running it again updates rows in place. Demo-only accounts; never load into production.
 """
@@ -49,6 +49,9 @@ DEMO_ACCOUNTS = (
     DemoAccount("mediator1", "王德明", "mediator", "530524101001", team_village="530524101001"),
     DemoAccount("mediator2", "赵丽芬", "mediator", "530524104201", team_village="530524104201"),
     DemoAccount("leader1", "杨正发", "team_leader", "530524101001", team_village="530524101001"),
+    # 包案领导: a county leader and 田园镇's (they take charge of cases; `--cases` gives them a few).
+    DemoAccount("county_leader", "刘建国", "leader", COUNTY_CODE),
+    DemoAccount("tianyuan_leader", "周光荣", "leader", "530524101000"),
 )
 
 _SURNAMES = "王李张刘杨赵段字陈周黄罗苏施何董茶鲁邓余"

@@ -1,5 +1,6 @@
 """Case-change listeners of the notify domain (registered by backend.wiring.connect): a case assigned
-to you, a case escalated to your level, a conflict to clear. They run inside the change's transaction,
+to you, a case escalated to your level, a conflict to clear, a case in your charge (包案) closed or
+failed. They run inside the change's transaction,
 so a notification exists exactly when its change does. Also: a device that signs out or is revoked
 loses its push subscription."""
 
@@ -33,6 +34,10 @@ async def on_case_change(change: CaseChange) -> None:
         await _assigned(change)
     elif change.action == "escalate":
         await _escalated(change)
+    elif change.action == "assign_leader":
+        await _leader_assigned(change)
+    elif change.action in ("close", "fail"):
+        await _to_leader(change)
     if change.after.get("conflict") is True:  # newly flagged (an already flagged case is not told again)
         await _conflict(change)
 
@@ -92,6 +97,58 @@ async def _conflict(change: CaseChange) -> None:
             url=_case_url(change),
             key=f"case:{change.case_id}:conflict:{change.case['version']}",
             case_id=change.case_id,
+        ),
+    )
+
+
+async def _leader_assigned(change: CaseChange) -> None:
+    """包案: the new leader is told it is in charge; the one replaced, that it no longer is."""
+    reason = str(change.data.get("reason") or "")
+    new = await recipients.active_users([change.data.get("leader_id")])
+    await notify(
+        _without_actor(new, change),
+        Message(
+            kind="case_leader_assigned",
+            title=f"包案通知：{_label(change)}"[:100],
+            body=f"您已被确定为该案件的包案领导，请关注化解进展。{reason}"[:1000],
+            url=_case_url(change),
+            key=f"case:{change.case_id}:leader:{change.case['version']}",
+            case_id=change.case_id,
+            urgency="high",
+        ),
+    )
+    previous = await recipients.active_users([change.data.get("previous")])
+    await notify(
+        _without_actor(previous, change),
+        Message(
+            kind="case_leader_released",
+            title=f"包案变更：{_label(change)}"[:100],
+            body=f"您不再担任该案件的包案领导。{reason}"[:1000],
+            url=_case_url(change),
+            key=f"case:{change.case_id}:leader_released:{change.case['version']}",
+            case_id=change.case_id,
+        ),
+    )
+
+
+async def _to_leader(change: CaseChange) -> None:
+    """A case in a leader's charge closed (办结) or failed (调解未成): the leader hears of it."""
+    failed = change.action == "fail"
+    body = (
+        f"调解未成：{change.data.get('reason', '')}，等待乡镇综治中心处理（移交或重新指派）。"
+        if failed
+        else "案件已办结，将按期回访。"
+    )
+    await notify(
+        _without_actor(await recipients.case_leader(change.case), change),
+        Message(
+            kind="case_failed" if failed else "case_closed",
+            title=f"{'调解未成' if failed else '已办结'}：{_label(change)}"[:100],
+            body=body[:1000],
+            url=_case_url(change),
+            key=f"case:{change.case_id}:{change.action}:{change.case['version']}",
+            case_id=change.case_id,
+            urgency="high" if failed else "normal",
         ),
     )
 

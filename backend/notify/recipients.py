@@ -1,8 +1,10 @@
-"""Who is "the right person": team leaders, township supervisors, the county office."""
+"""Who is "the right person": team leaders, township supervisors, the county office, the leader in
+charge of a case (包案领导)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from backend.core.identity import Role
 from backend.people.tables import TeamMember, User
@@ -70,3 +72,8 @@ async def team_members(team_id: int | None) -> list[int]:
         .run()
     )
     return await active_users([r["id"] for r in users] + [r["user"] for r in linked])
+
+
+async def case_leader(case: dict[str, Any]) -> list[int]:
+    """The leader in charge of the case (包案领导), if it has one and the account is active."""
+    return await active_users([case.get("leader")])

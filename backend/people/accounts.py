@@ -118,6 +118,12 @@ async def check_team(role: str, team_id: int | None, scope_code: str) -> int | N
         )
     if team_id is None:
         return None
+    if role == Role.leader:  # a leader (包案领导) takes charge of cases; it works in no team
+        raise InvalidRequest(
+            message="包案领导不属于调解队",
+            message_en="Leaders belong to no team",
+            code="people.team_not_allowed",
+        )
     team = await Team.select(Team.township_code).where(Team.id == team_id).first().run()
     if team is None:
         raise InvalidRequest(message="调解队不存在", message_en="No such team", code="people.unknown_team")

@@ -9,6 +9,7 @@ ROLE_LABELS: dict[str, str] = {
     Role.team_leader: "调解队长",
     Role.township_supervisor: "乡镇综治中心",
     Role.county_admin: "县信联办",
+    Role.leader: "包案领导",
 }
 
 # The scope level each role works at; field roles may also be scoped to a whole township.
@@ -18,4 +19,6 @@ ROLE_SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     Role.team_leader: ("village", "township"),
     Role.township_supervisor: ("township",),
     Role.county_admin: ("county",),
+    # A county leader (县领导) or a township's (乡镇领导); no team.
+    Role.leader: ("county", "township"),
 }

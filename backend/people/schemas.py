@@ -11,7 +11,7 @@ from msgspec import Meta
 Username = Annotated[str, Meta(min_length=1, max_length=64)]
 Name = Annotated[str, Meta(min_length=1, max_length=64)]
 DivisionCode = Annotated[str, Meta(pattern=r"^\d{12}$")]
-RoleName = Literal["mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin"]
+RoleName = Literal["mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin", "leader"]
 MemberKind = Literal["老干部", "老党员", "老模范", "律师", "网格员"]
 
 

@@ -19,7 +19,7 @@ from backend.db import read_transaction
 from backend.grids import county
 from backend.grids.service import region_names
 from backend.people.tables import Team
-from backend.reports import lists, periods, queries
+from backend.reports import leaders, lists, periods, queries
 from backend.reports.lists import column as _c
 from backend.reports.periods import Span
 from backend.reports.rates import DEFINITIONS, RateCounts
@@ -68,6 +68,7 @@ async def build(
             by_town = await queries.rate_rows(area.filter, span, today, "township")
             overall = queries.RateRow.total(by_town.values())
             sections = await _quarterly(area, span, overall, by_town)
+            sections.append(await leaders.section(area, span))  # 领导包案
         else:
             overall = (await queries.rate_rows(area.filter, span, today)).get(None) or queries.RateRow()
             if kind == "daily":

@@ -12,7 +12,7 @@ from backend.cases.scope import scoped, visible_to
 from backend.cases.tables import Case
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
-from backend.core.identity import SUPERVISOR_ROLES, TEAM_ROLES, CurrentUser, Role
+from backend.core.identity import AREA_READERS, TEAM_ROLES, CurrentUser, Role
 from backend.db import read_transaction
 from backend.grids import county
 from backend.grids.tables import Division
@@ -104,13 +104,14 @@ async def township_names() -> dict[str, str]:
 
 
 async def report_area(user: CurrentUser, township: str | None) -> Area:
-    """The four reports: township supervisors see their township, the county office any or all, a team
-    leader their team's cases (what `visible_to` gives them, as on their dashboard and map)."""
+    """The four reports: township supervisors and leaders see their township, the county office and
+    county leaders any or all, a team leader their team's cases (what `visible_to` gives them, as on
+    their dashboard and map)."""
     if user.role == Role.team_leader and user.team_id is not None:
         return await _team_area(user, township)
-    if user.role not in SUPERVISOR_ROLES:
+    if user.role not in AREA_READERS:
         raise ReportsForbidden()
-    if user.role == Role.township_supervisor:
+    if user.scope_level == "township":  # a township's supervisor or leader: the township's
         township = township or user.scope_code
     return await _area(user, township)
 

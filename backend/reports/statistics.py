@@ -24,7 +24,7 @@ from piccolo.querystring import QueryString
 from backend.cases.fields import GROUP_DISPUTE, REFERRERS, SOURCES
 from backend.core import clock
 from backend.core.errors import InvalidRequest
-from backend.core.identity import SUPERVISOR_ROLES, CurrentUser
+from backend.core.identity import AREA_READERS, CurrentUser
 from backend.db import read_transaction
 from backend.grids import county
 from backend.people.tables import Team
@@ -263,7 +263,7 @@ async def build(user: CurrentUser, year: str | None, quarter: str | None, townsh
     """The statistics table for the user's area (township supervisors their township, the county
     office any township or all). It is the committees' return to the 司法局, listing every team of the
     area and who filed 零上报: not a team leader's (they read the four reports of their own team)."""
-    if user.role not in SUPERVISOR_ROLES:
+    if user.role not in AREA_READERS:  # the area's leaders read it too
         raise ReportsForbidden()
     span, label = parse_period(year, quarter)
     area = await report_area(user, township)

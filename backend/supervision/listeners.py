@@ -1,5 +1,6 @@
 """Who hears of a 督办 order (registered by backend.wiring.connect): the team when it is issued or sent
-back (urgent: push at once, SMS when left unread), the issuer when it is reported or turns red. The
+back (urgent: push at once, SMS when left unread), the issuer when it is reported or turns red, and the
+case's leader in charge (包案) when it is issued or turns red. The
 escalation runs with the other periodic jobs of a running server (notify.worker)."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ async def on_red_risk(change: CaseChange) -> None:
     actor = change.actor.id if change.actor else None
     users = set(await recipients.township_supervisors(change.case["township_code"]))
     users |= set(await recipients.county_admins())
+    users |= set(await recipients.case_leader(change.case))  # 包案领导
     await notify(
         [u for u in users if u != actor],
         Message(
@@ -79,6 +81,16 @@ async def on_case_change(change: CaseChange) -> None:
                 urgency="high",
             ),
         )
+        # The leader in charge (包案) hears of an order on its case (unless it issued it).
+        await notify(
+            [u for u in await recipients.case_leader(change.case) if u != actor],
+            message(
+                "supervision_issued",
+                f"督办（包案案件）：{_label(change.case)}",
+                f"{change.data['instruction']}（期限 {change.data['due_date']}）",
+                f"supervision:{order_id}:issued",
+            ),
+        )
     elif change.action == "report_supervision":
         order = (
             await SupervisionOrder.select(SupervisionOrder.issued_by)
@@ -118,7 +130,10 @@ async def escalate() -> list[int]:
     async with db.write_transaction():
         rows = (
             await SupervisionOrder.select(
-                *SupervisionOrder.all_columns(), SupervisionOrder.case.number, SupervisionOrder.case.title
+                *SupervisionOrder.all_columns(),
+                SupervisionOrder.case.number,
+                SupervisionOrder.case.title,
+                SupervisionOrder.case.leader,
             )
             .where(SupervisionOrder.status.is_in(["issued", "acknowledged"]))
             .run()
@@ -134,6 +149,7 @@ async def escalate() -> list[int]:
             )
             users = await recipients.active_users([row["issued_by"]])
             users = users or await recipients.county_admins()
+            users = [*users, *await recipients.case_leader({"leader": row["case.leader"]})]  # 包案领导
             written += await notify(
                 users,
                 Message(

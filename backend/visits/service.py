@@ -463,6 +463,7 @@ async def record_visit(
             await _attach_photos(case["id"], photos)
             await _flag_not_performed(user, visit, case, data)
             await _apply_outcome(user, visit, case, data)
+            await _tell_leader(user, visit, case, data)
     if not updated:
         return await _replay_or_conflict(user, await _visible_row(user, visit["id"]), fingerprint)
     nudge()
@@ -556,6 +557,26 @@ async def _attach_photos(case_id: uuid.UUID, photos: list[str]) -> None:
                 for i, sha in enumerate(new)
             ]
         ).run()
+
+
+async def _tell_leader(user: CurrentUser, visit: dict[str, Any], case: dict[str, Any], data) -> None:
+    """The leader in charge of the case (包案) hears every return visit's result."""
+    found = schemas.SATISFACTION_LABELS.get(data.satisfaction, data.satisfaction)
+    bad = data.satisfaction not in SATISFIED or data.recurred
+    await notify(
+        await recipients.case_leader(case),
+        Message(
+            kind="visit_result",
+            title=f"回访结果：{case['number']}"[:100],
+            body=f"{case['title']}：第{visit['seq']}次回访（{user.display_name}），当事人{found}"
+            f"{'，纠纷反复' if data.recurred else ''}。{data.notes}"[:1000],
+            url=f"/cases/{case['id']}",
+            key=f"visit:{visit['id']}:leader",
+            case_id=case["id"],
+            visit_id=visit["id"],
+            urgency="high" if bad else "normal",
+        ),
+    )
 
 
 async def _apply_outcome(

@@ -242,7 +242,8 @@ async def test_the_user_list_pages_and_filters(client):
         params={"township": "530524101000", "limit": 2, "cursor": body["next_cursor"]},
         headers=bearer(admin),
     )
-    assert [u["username"] for u in rest.json()["items"]] == ["leader1"]
+    # (tianyuan_leader: 田园镇's 包案领导 of the demo.)
+    assert [u["username"] for u in rest.json()["items"]] == ["leader1", "tianyuan_leader"]
     assert rest.json()["next_cursor"] is None
     leaders = await client.get("/api/admin/users", params={"role": "team_leader"}, headers=bearer(admin))
     assert [u["username"] for u in leaders.json()["items"]] == ["leader1"]

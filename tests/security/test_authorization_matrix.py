@@ -4,8 +4,9 @@ operation's own answer. The table below must name every operation in the schema,
 cannot be added without saying who may call it and on what.
 
 The objects are in 田园镇 关庙社区, made by mediator1 (of 关庙社区's team, led by leader1): tianyuan
-(田园镇's supervisor), the county office and a grid worker of 关庙社区 see them too; kasi (卡斯镇's
-supervisor) and mediator2 (卡斯社区's team) do not.
+(田园镇's supervisor), the county office, a grid worker of 关庙社区 and tianyuan_leader (田园镇's 包案领导,
+who reads its area and may only note and supervise) see them too; kasi (卡斯镇's supervisor) and
+mediator2 (卡斯社区's team) do not.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from tests.notify.support import close_case_at
 from tests.people.test_roster import roster
 from tests.sync.helpers import note_op
 
-ROLES = ("county", "tianyuan", "kasi", "mediator1", "mediator2", "leader1", "grid")
+ROLES = ("county", "tianyuan", "kasi", "mediator1", "mediator2", "leader1", "grid", "tianyuan_leader")
 ALL = frozenset(ROLES)
 COUNTY = frozenset({"county"})
 ADMINS = frozenset({"county", "tianyuan", "kasi"})  # people administration: the county and townships
 GUANMIAO_ADMINS = frozenset({"county", "tianyuan"})  # who manage an account or team of 关庙社区
-SEES = frozenset({"county", "tianyuan", "mediator1", "leader1", "grid"})  # the case, its photo
+SEES = frozenset(
+    {"county", "tianyuan", "mediator1", "leader1", "grid", "tianyuan_leader"}
+)  # the case, its photo
 SEES_VISIT = SEES  # a visit is seen with its case
 GUANMIAO = "530524101001"
 GUANMIAO_CELL = "530524101001001"  # a grid cell of 关庙社区 (the first of its village)
@@ -286,7 +289,12 @@ MATRIX: dict[str, Op] = {
     "update_category": Op(_call("PATCH", "/api/categories/other", {"name": "其他"}), 200, COUNTY),
     "delete_category": Op(_call("DELETE", "/api/categories/{w.extra[category]}"), 204, COUNTY),
     "list_cases": Op(_get("/api/cases"), 200),
-    "create_case": Op(_call("POST", "/api/cases", lambda w, r: case_body()), 201),
+    # A leader (包案领导) takes charge of cases; the teams and grid workers log them.
+    "create_case": Op(
+        _call("POST", "/api/cases", lambda w, r: case_body()),
+        201,
+        ok_for={"tianyuan_leader": (403, "case.leader_cannot_log")},
+    ),
     "get_case": Op(_get("/api/cases/{w.case_id}"), 200, sees=SEES),
     "act_on_case": Op(
         _call("POST", "/api/cases/{w.open_case_id}/actions", {"action": "note", "text": "矩阵测试备注"}),
@@ -297,12 +305,19 @@ MATRIX: dict[str, Op] = {
         _get("/api/cases/{w.case_id}/agreement"),
         200,
         sees=SEES,
-        # It names the parties in full: not for grid workers.
-        ok_for={"grid": (403, "auth.forbidden")},
+        # It names the parties in full: not for grid workers, nor a leader not in charge of the case.
+        ok_for={"grid": (403, "auth.forbidden"), "tianyuan_leader": (403, "auth.forbidden")},
     ),
     # Every role may ask; each gets the oral agreements of the cases it sees in full (a grid worker: none).
     "oral_agreement_register": Op(_get("/api/agreements/oral"), 200),
     # The case file of the closed case: a grid worker of the village gets it with the parties masked.
+    # The leaders who may take charge of the case (包案): for those who assign them, on a case they see.
+    "list_case_leaders": Op(
+        _get("/api/cases/{w.open_case_id}/leaders"),
+        200,
+        sees=SEES,
+        ok_for={r: (403, "auth.forbidden") for r in ("mediator1", "leader1", "grid", "tianyuan_leader")},
+    ),
     "get_dossier": Op(_get("/api/cases/{w.case_id}/dossier"), 200, sees=SEES),
     "list_audit": Op(_get("/api/audit"), 200, COUNTY),
     "export_audit": Op(_get("/api/audit/export"), 200, COUNTY),
@@ -355,7 +370,8 @@ MATRIX: dict[str, Op] = {
         ),
         200,
         sees=SEES_VISIT,
-        ok_for={"grid": (403, "auth.forbidden")},  # sees the village's cases, but is not on the visit
+        # They see the case, but are not on the visit.
+        ok_for={"grid": (403, "auth.forbidden"), "tianyuan_leader": (403, "auth.forbidden")},
     ),
     "list_visit_policies": Op(_get("/api/visit-policies"), 200),
     "set_visit_policy": Op(
@@ -385,13 +401,14 @@ MATRIX: dict[str, Op] = {
     "get_report": Op(
         _get("/api/reports/daily"),
         200,
-        frozenset({"county", "tianyuan", "kasi", "leader1"}),  # a team leader: the team's cases
+        # A team leader: the team's cases; a leader (包案领导): its area's, read-only.
+        frozenset({"county", "tianyuan", "kasi", "leader1", "tianyuan_leader"}),
         forbidden="report.forbidden",
     ),
     "get_statistics": Op(
         _get("/api/reports/statistics"),
         200,
-        frozenset({"county", "tianyuan", "kasi"}),
+        frozenset({"county", "tianyuan", "kasi", "tianyuan_leader"}),
         forbidden="report.forbidden",
     ),
     # 关庙社区's team: its leader, 田园镇 and the county file; each role its own past month (no case then).

@@ -166,6 +166,8 @@ export const ROLE_OPTIONS: { value: Role; label: string; county: boolean }[] = [
   { value: 'team_leader', label: '调解队长', county: false },
   { value: 'township_supervisor', label: '乡镇管理员', county: true },
   { value: 'county_admin', label: '县级管理员', county: true },
+  // 包案领导: a county leader (the whole county) or a township's leader; no team.
+  { value: 'leader', label: '包案领导（县/乡镇领导）', county: true },
 ]
 
 export const LEVELS: { value: string; label: string }[] = [

@@ -178,6 +178,8 @@ export async function queueAction(record: CaseRecord, request: Record<string, un
   if (action === 'escalate' && body.level) view.level = body.level as CaseView['level']
   if (action === 'assign' && body.mediator_name) view.mediator = { id: String(body.mediator_id), name: String(body.mediator_name) }
   delete body.mediator_name // shown on the phone only; not part of the action
+  if (action === 'assign_leader') view.leader = body.user_id ? { id: String(body.user_id), name: String(body.leader_name ?? '') } : null
+  delete body.leader_name
   view.next_step = undefined
   view.allowed_actions = []
   await db.transaction('rw', db.cases, db.outbox, async () => {

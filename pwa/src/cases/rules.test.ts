@@ -37,6 +37,14 @@ describe('what the phone offers while the server cannot be asked', () => {
     expect(predictedState(kase({ state: 'reported' }), 'accept')).toBe('mediating')
   })
 
+  it('offers a leader (包案领导) only a note and 督办, and supervisors the leader in charge', () => {
+    const leader = { ...user('leader', 9), team: null }
+    expect(localAllowed(leader, kase({ state: 'mediating' }))).toEqual(['note', 'supervise'])
+    expect(localAllowed(leader, kase({ state: 'mediating', supervision: 'issued' }))).toEqual(['note'])
+    expect(localAllowed(user('township_supervisor', 3), kase({ state: 'mediating' }))).toContain('assign_leader')
+    expect(localAllowed(user('team_leader', 2), kase({ state: 'mediating' }))).not.toContain('assign_leader')
+  })
+
   it('offers only a note to a mediator of another team who sees the case', () => {
     const other = { ...user('mediator', 9), team: { id: 99, name: '卡斯社区红色调解队' } }
     expect(localAllowed(other, kase({ state: 'mediating', mediator: null }))).toEqual(['note'])

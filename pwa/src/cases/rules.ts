@@ -16,6 +16,8 @@ interface Rule {
   team?: 'leader' | 'members'
   anyone?: boolean
   supervisors?: boolean
+  /** The area's leaders (包案领导) may act too: they supervise but work no case. */
+  leaders?: boolean
   applies?: (c: CaseView) => boolean
 }
 
@@ -43,12 +45,14 @@ export const RULES: Record<string, Rule> = {
   record_confirmation: { states: ['resolved', 'closed', 'archived'], team: 'members' },
   set_confidential: { states: NOT_MERGED, team: 'members' },
   // 督办: supervisors order, the team leader acknowledges and reports, the issuer accepts or returns.
-  supervise: { states: ['reported', 'failed', ...IN_MEDIATION], applies: (c) => !c.supervision },
+  supervise: { states: ['reported', 'failed', ...IN_MEDIATION], applies: (c) => !c.supervision, leaders: true },
   acknowledge_supervision: { states: NOT_MERGED, team: 'leader', supervisors: false, applies: (c) => c.supervision === 'issued' },
   report_supervision: { states: NOT_MERGED, team: 'leader', supervisors: false, applies: (c) => c.supervision === 'acknowledged' },
-  accept_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported' },
-  return_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported' },
+  accept_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported', leaders: true },
+  return_supervision: { states: NOT_MERGED, applies: (c) => c.supervision === 'reported', leaders: true },
   set_risk: { states: NOT_MERGED.filter((s) => s !== 'archived') },
+  // 领导包案: supervisors attach, replace or clear the leader in charge.
+  assign_leader: { states: NOT_MERGED.filter((s) => s !== 'archived') },
 }
 
 const SUPERVISORS = ['township_supervisor', 'county_admin']
@@ -64,6 +68,7 @@ export function localAllowed(user: User, view: CaseView): string[] {
     .filter(([, r]) => r.states.includes(c.state) && (!r.applies || r.applies(c)))
     .filter(([, r]) => {
       if (SUPERVISORS.includes(user.role) && r.supervisors !== false) return true
+      if (user.role === 'leader' && r.leaders) return true
       if (r.team === 'leader' && user.role === 'team_leader' && worksOn(user, c)) return true
       if (r.team === 'members' && ['mediator', 'team_leader'].includes(user.role) && worksOn(user, c)) return true
       return !!r.anyone

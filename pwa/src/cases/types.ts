@@ -122,6 +122,8 @@ export interface CaseView {
   owner_level?: string
   owner_team?: { id: number | string; name: string } | null
   mediator?: { id: number | string; name: string } | null
+  /** 包案领导: the leader in charge of the case (county or township leader), if any. */
+  leader?: { id: number | string; name: string } | null
   /** Who acts next (e.g. 等待调解队长受理); null when the case's own team is at work. */
   next_step?: string | null
   received_at?: string | null
@@ -305,6 +307,7 @@ export const ACTION_LABELS: Record<string, string> = {
   accept_supervision: '验收督办',
   return_supervision: '退回督办',
   set_risk: '风险研判',
+  assign_leader: '领导包案',
 }
 
 export const RISK_LABELS: Record<string, string> = { green: '绿色', yellow: '黄色风险', red: '红色风险' }

@@ -7,6 +7,7 @@ export const ROLE_LABELS: Record<Role, string> = {
   team_leader: '调解队长',
   township_supervisor: '乡镇综治中心',
   county_admin: '县信联办',
+  leader: '包案领导',
 }
 
 export const SCOPE_LEVEL_LABELS: Record<ScopeLevel, string> = {
@@ -24,10 +25,15 @@ export function isSupervisor(user: Pick<User, 'role'> | null | undefined): boole
   return user?.role === 'township_supervisor' || user?.role === 'county_admin'
 }
 
-/** Who sees the map, the dashboard and the reports: supervisors (their area) and team leaders (their
- *  team's cases; the server scopes every figure). A plain mediator or grid worker does not. */
+/** A county or township leader (包案领导): reads its area, notes and supervises, logs no case. */
+export function isAreaLeader(user: Pick<User, 'role'> | null | undefined): boolean {
+  return user?.role === 'leader'
+}
+
+/** Who sees the map, the dashboard and the reports: supervisors and leaders (their area) and team
+ *  leaders (their team's cases; the server scopes every figure). A plain mediator or grid worker does not. */
 export function seesOverview(user: Pick<User, 'role'> | null | undefined): boolean {
-  return isSupervisor(user) || user?.role === 'team_leader'
+  return isSupervisor(user) || isAreaLeader(user) || user?.role === 'team_leader'
 }
 
 /** Whether a signed-in user may open a route with these meta flags (the router sends the others home). */

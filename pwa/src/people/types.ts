@@ -1,5 +1,5 @@
 /** The user as the server returns it (GET /api/me, and inside login/refresh responses). */
-export type Role = 'mediator' | 'grid_worker' | 'team_leader' | 'township_supervisor' | 'county_admin'
+export type Role = 'mediator' | 'grid_worker' | 'team_leader' | 'township_supervisor' | 'county_admin' | 'leader'
 
 export type ScopeLevel = 'county' | 'township' | 'village'
 
