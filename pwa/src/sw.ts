@@ -18,10 +18,20 @@ declare let self: ServiceWorkerGlobalScope
 precacheAndRoute(self.__WB_MANIFEST)
 cleanupOutdatedCaches()
 
-// SPA routes (/, /login, /cases/123, ...) get the precached index.html, also offline.
+// SPA routes (/, /login, /cases/123, ...) get the precached index.html, also offline, without the
+// sign-in form written into it for first loads (index.html's <!--boot--> block): on a phone that has
+// the app, the app's own screen comes up at once, and a signed-in user never sees a sign-in form.
+const shell = createHandlerBoundToURL('index.html')
+const BOOT_BLOCK = /<!--boot-->[\s\S]*?<!--\/boot-->/
 // Server paths are left to the network.
 registerRoute(
-  new NavigationRoute(createHandlerBoundToURL('index.html'), {
+  new NavigationRoute(async (options) => {
+    const res = await shell(options)
+    const html = (await res.text()).replace(BOOT_BLOCK, '')
+    const headers = new Headers(res.headers)
+    headers.delete('content-length') // the body is shorter now
+    return new Response(html, { status: res.status, statusText: res.statusText, headers })
+  }, {
     denylist: [/^\/api(\/|$)/, /^\/schema(\/|$)/, /^\/media(\/|$)/, /\/[^/?]+\.[^/]+$/],
   }),
 )
