@@ -114,9 +114,11 @@ async def case_summaries(
     grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
     teams = await names_by_id(Team, Team.name, {r["owner_team"] for r in rows})
     users = await names_by_id(User, User.display_name, {r["mediator"] for r in rows})
-    party_rows = party_data.opened(
+    parties_of: dict[Any, list[dict[str, Any]]] = {}
+    for p in party_data.opened(
         await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
-    )
+    ):
+        parties_of.setdefault(p["case"], []).append(p)
     photo_counts: dict[Any, int] = {}
     for p in (
         await CasePhoto.select(CasePhoto.case)
@@ -153,7 +155,7 @@ async def case_summaries(
                 owner_level=r["owner_level"],
                 owner_team=id_name(r["owner_team"], teams),
                 mediator=id_name(r["mediator"], users),
-                parties=[_party_view(p, show_full) for p in party_rows if p["case"] == r["id"]],
+                parties=[_party_view(p, show_full) for p in parties_of.get(r["id"], [])],
                 photo_count=photo_counts.get(r["id"], 0),
                 reported_at=r["reported_at"],
                 updated_at=r["updated_at"],

@@ -1,6 +1,6 @@
 """HTTP read path: requests/s of the PWA shell and the common authenticated reads, on one server process.
 
-    .venv/bin/python bench/http.py [--cases 50000] [--clients 30] [--seconds 10] [--rounds 2]
+    .venv/bin/python bench/http_reads.py [--cases 50000] [--clients 30] [--seconds 10] [--rounds 2]
                                    [--data-dir DIR] [--keep]
 
 A real `fengqiao serve` (one process, SQLite) on a scratch data directory: `fengqiao migrate`,
@@ -15,12 +15,13 @@ for `--seconds` after a 2 s warm-up:
     GET /                        the PWA shell (static, no auth): the yardstick
     GET /api/me                  auth (token + device check) and one small read
     GET /api/categories          auth and a cached list
-    GET /api/locate?lat=&lng=    auth and the in-memory locate index
+    GET /api/locate?lat=&lon=    auth and the in-memory locate index
     GET /api/cases?limit=50      auth and the first page of the case list (every case in scope)
 
 It prints requests/s, p50 / p95 ms and the ratio of each route's requests/s to the shell's in the same
 round; with several rounds, each figure is the median over the rounds. The clients run on the same
 machine as the server, so on a small box they take CPU from it: the ratios are what to compare.
+(Not bench/http.py: a script of that name would shadow the standard library's `http` package.)
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ ROUTES = (
     ("GET /", "/", False),
     ("GET /api/me", "/api/me", True),
     ("GET /api/categories", "/api/categories", True),
-    ("GET /api/locate", f"/api/locate?lat={TIANYUAN[0]}&lng={TIANYUAN[1]}", True),
+    ("GET /api/locate", f"/api/locate?lat={TIANYUAN[0]}&lon={TIANYUAN[1]}", True),
     ("GET /api/cases?limit=50", "/api/cases?limit=50", True),
 )
 
