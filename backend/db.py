@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,15 @@ def make_engine(settings: Settings) -> SQLiteEngine | PostgresEngine:
 # - A transaction holds one pooled connection from BEGIN to COMMIT/ROLLBACK; nesting joins the outer
 #   one (Piccolo's rule), write_transaction still begins IMMEDIATE under the writer turn.
 # - A connection is used only while the database file is the one it opened: a file replaced or
-#   deleted under the server (a restore, a test's copy) is opened anew, as before.
+#   deleted under the server is opened anew, as before; pointing the engine at another file (the
+#   tests' copies) drops the pool.
 # - Each query is one round trip to the connection's thread (execute and fetch together), and the
 #   per-query `PRAGMA foreign_keys` Piccolo sends is set once per connection instead.
+# (A file replaced is noticed within FILE_RECHECK_SECONDS; `fengqiao restore` asks for the server to
+# be stopped anyway.)
 
-POOL_SIZE = 8
+POOL_SIZE = 16
+FILE_RECHECK_SECONDS = 1.0
 # What surely only reads (anything else takes the writer turn; a read taken for a write only waits).
 _READ = re.compile(r"\s*\(?\s*(select|with)\b", re.IGNORECASE)
 _WRITE_WORD = re.compile(r"\b(insert|update|delete|replace)\b", re.IGNORECASE)
@@ -98,6 +103,8 @@ class PooledSQLiteEngine(SQLiteEngine):
     def __init__(self, path: str, pool_size: int = POOL_SIZE, **connection_kwargs: Any) -> None:
         self._idle: list[aiosqlite.Connection] = []
         self._files: dict[int, tuple[int, int] | None] = {}  # id(connection) -> the file it opened
+        self._file: tuple[int, int] | None = None
+        self._file_checked = -FILE_RECHECK_SECONDS
         self.pool_size = pool_size
         super().__init__(path=path, **connection_kwargs)
 
@@ -109,17 +116,24 @@ class PooledSQLiteEngine(SQLiteEngine):
     def path(self, value: str) -> None:
         # Another database (the tests' copies): connections to the old file are not used again.
         self.connection_kwargs["database"] = value
+        self._file_checked = -FILE_RECHECK_SECONDS
         idle, self._idle = self._idle, []
         for connection in idle:
             self._files.pop(id(connection), None)
             connection.stop()
 
-    def _file_id(self) -> tuple[int, int] | None:
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return (stat.st_dev, stat.st_ino)
+    def _file_id(self, fresh: bool = False) -> tuple[int, int] | None:
+        # Looked at once a second at most: a stat releases the GIL, and the connections' threads
+        # waiting for it make each release cost up to a switch interval under load.
+        now = time.monotonic()
+        if fresh or now - self._file_checked > FILE_RECHECK_SECONDS:
+            try:
+                stat = os.stat(self.path)
+                self._file = (stat.st_dev, stat.st_ino)
+            except FileNotFoundError:
+                self._file = None
+            self._file_checked = now
+        return self._file
 
     async def get_connection(self) -> aiosqlite.Connection:
         """A new connection (Piccolo's batch() and anyone outside the pool close it themselves)."""
@@ -140,7 +154,7 @@ class PooledSQLiteEngine(SQLiteEngine):
                 return connection
             await self.discard(connection)
         connection = await self.get_connection()
-        self._files[id(connection)] = self._file_id()
+        self._files[id(connection)] = self._file_id(fresh=True)
         return connection
 
     async def checkin(self, connection: aiosqlite.Connection) -> None:

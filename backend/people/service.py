@@ -370,21 +370,35 @@ async def division_names(codes: set[str]) -> dict[str, str]:
 
 
 async def user_view(user_id: int) -> schemas.UserView:
-    user = await User.objects(User.team).get(User.id == user_id)
+    # Rows, not objects, with the team's name joined: GET /api/me is among the most frequent requests.
+    user = (
+        await User.select(
+            User.id,
+            User.username,
+            User.display_name,
+            User.role,
+            User.scope_level,
+            User.scope_code,
+            User.team,
+            User.team.name.as_alias("team_name"),
+        )
+        .where(User.id == user_id)
+        .first()
+        .run()
+    )
     if user is None:
         raise NotFound()
-    names = await division_names({user.scope_code})
-    team = schemas.TeamRef(id=user.team.id, name=user.team.name) if user.team and user.team.id else None
+    code: str = user["scope_code"]
+    role: str = user["role"]
+    names = await division_names({code})
     return schemas.UserView(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        role_label=ROLE_LABELS.get(user.role, user.role),
-        scope=schemas.AreaView(
-            level=user.scope_level, code=user.scope_code, name=names.get(user.scope_code, user.scope_code)
-        ),
-        team=team,
+        id=user["id"],
+        username=user["username"],
+        display_name=user["display_name"],
+        role=role,
+        role_label=ROLE_LABELS.get(role, role),
+        scope=schemas.AreaView(level=user["scope_level"], code=code, name=names.get(code, code)),
+        team=schemas.TeamRef(id=user["team"], name=user["team_name"]) if user["team"] else None,
     )
 
 
