@@ -83,7 +83,11 @@ async def _list_cases(
         query = query.where(Case.merged_into.is_null())
     if cursor:
         at, cid = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
-        query = query.where((Case.updated_at < at) | ((Case.updated_at == at) & (Case.id < cid)))
+        # `updated_at <= at` is implied, and said so both databases walk the (updated_at, id) index
+        # from the cursor instead of filtering every newer row (PostgreSQL did not see it in the OR).
+        query = query.where(
+            (Case.updated_at <= at) & ((Case.updated_at < at) | ((Case.updated_at == at) & (Case.id < cid)))
+        )
     rows = (
         await query.order_by(Case.updated_at, ascending=False)
         .order_by(Case.id, ascending=False)
