@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import contextvars
 import os
-from collections.abc import AsyncIterator
+import re
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 from backend.settings import Settings, get_settings
 
@@ -26,7 +29,188 @@ def make_engine(settings: Settings) -> SQLiteEngine | PostgresEngine:
         return PostgresEngine(config={"dsn": settings.database_url})
     path = settings.sqlite_path
     private_file(path)
-    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT)
+    return PooledSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT)
+
+
+# --- SQLite: connections kept open --------------------------------------------------------------
+#
+# Piccolo's SQLite engine opens a connection (and with it a thread) for every query outside a
+# transaction and closes it after: ~1-3 ms a query, most of an authenticated GET. This engine keeps
+# up to POOL_SIZE idle connections and reuses them; more are opened when more queries are in flight
+# at once and closed when they come back to a full pool (so nothing ever waits for a connection).
+# - Reads outside a transaction run on any pooled connection (WAL: readers do not block the writer).
+# - Writes outside a transaction queue for the in-process writer turn first, like write_transaction,
+#   instead of sleeping in SQLite's busy handler.
+# - A transaction holds one pooled connection from BEGIN to COMMIT/ROLLBACK; nesting joins the outer
+#   one (Piccolo's rule), write_transaction still begins IMMEDIATE under the writer turn.
+# - A connection is used only while the database file is the one it opened: a file replaced or
+#   deleted under the server is opened anew, as before; pointing the engine at another file (the
+#   tests' copies) drops the pool.
+# - Each query is one round trip to the connection's thread (execute and fetch together), and the
+#   per-query `PRAGMA foreign_keys` Piccolo sends is set once per connection instead.
+# (A file replaced is noticed within FILE_RECHECK_SECONDS; `fengqiao restore` asks for the server to
+# be stopped anyway.)
+
+POOL_SIZE = 16
+FILE_RECHECK_SECONDS = 1.0
+# What surely only reads (anything else takes the writer turn; a read taken for a write only waits).
+_READ = re.compile(r"\s*\(?\s*(select|with)\b", re.IGNORECASE)
+_WRITE_WORD = re.compile(r"\b(insert|update|delete|replace)\b", re.IGNORECASE)
+
+
+def _only_reads(query: str) -> bool:
+    return bool(_READ.match(query)) and not _WRITE_WORD.search(query)
+
+
+class PooledTransaction(SQLiteTransaction):
+    """Piccolo's SQLite transaction on a pooled connection, given back (not closed) at the end."""
+
+    engine: PooledSQLiteEngine
+
+    async def __aenter__(self) -> PooledTransaction:
+        if self._parent is not None:
+            return self._parent  # type: ignore[return-value]
+        self.connection = await self.engine.checkout()
+        try:
+            await self.begin()
+        except BaseException:
+            await self.engine.checkin(self.connection)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        except BaseException:
+            await self.engine.discard(self.connection)
+            raise
+        finally:
+            self.engine.current_transaction.reset(self.context)
+        await self.engine.checkin(self.connection)
+        return exception is None
+
+
+class PooledSQLiteEngine(SQLiteEngine):
+    """SQLiteEngine with its connections kept open and reused (see above)."""
+
+    def __init__(self, path: str, pool_size: int = POOL_SIZE, **connection_kwargs: Any) -> None:
+        self._idle: list[aiosqlite.Connection] = []
+        self._files: dict[int, tuple[int, int] | None] = {}  # id(connection) -> the file it opened
+        self._file: tuple[int, int] | None = None
+        self._file_checked = -FILE_RECHECK_SECONDS
+        self.pool_size = pool_size
+        super().__init__(path=path, **connection_kwargs)
+
+    @property
+    def path(self) -> str:
+        return str(self.connection_kwargs["database"])
+
+    @path.setter
+    def path(self, value: str) -> None:
+        # Another database (the tests' copies): connections to the old file are not used again.
+        self.connection_kwargs["database"] = value
+        self._file_checked = -FILE_RECHECK_SECONDS
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            self._files.pop(id(connection), None)
+            connection.stop()
+
+    def _file_id(self, fresh: bool = False) -> tuple[int, int] | None:
+        # Looked at once a second at most: a stat releases the GIL, and the connections' threads
+        # waiting for it make each release cost up to a switch interval under load.
+        now = time.monotonic()
+        if fresh or now - self._file_checked > FILE_RECHECK_SECONDS:
+            try:
+                stat = os.stat(self.path)
+                self._file = (stat.st_dev, stat.st_ino)
+            except FileNotFoundError:
+                self._file = None
+            self._file_checked = now
+        return self._file
+
+    async def get_connection(self) -> aiosqlite.Connection:
+        """A new connection (Piccolo's batch() and anyone outside the pool close it themselves)."""
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # Its worker thread must not keep a finishing process alive (the CLI's one-shot commands
+        # leave their pooled connections idle): SQLite in WAL needs no orderly close to stay whole.
+        connection._thread.daemon = True
+        await connection
+        connection.row_factory = dict_factory  # type: ignore[assignment]
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
+
+    async def checkout(self) -> aiosqlite.Connection:
+        current = self._file_id()
+        while self._idle:
+            connection = self._idle.pop()
+            if current is not None and self._files.get(id(connection)) == current:
+                return connection
+            await self.discard(connection)
+        connection = await self.get_connection()
+        self._files[id(connection)] = self._file_id(fresh=True)
+        return connection
+
+    async def checkin(self, connection: aiosqlite.Connection) -> None:
+        reusable = (
+            len(self._idle) < self.pool_size
+            and connection._connection is not None
+            and not connection.in_transaction
+            and self._files.get(id(connection)) == self._file_id()
+        )
+        if reusable:
+            self._idle.append(connection)
+        else:
+            await self.discard(connection)
+
+    async def discard(self, connection: aiosqlite.Connection) -> None:
+        self._files.pop(id(connection), None)
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+    async def close_pool(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await self.discard(connection)
+
+    def transaction(
+        self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
+    ) -> PooledTransaction:
+        return PooledTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
+
+    async def _run_in_new_connection(
+        self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
+    ) -> Any:
+        # Not in a transaction (Piccolo's name): a pooled connection, and the writer turn for writes.
+        if _only_reads(query):
+            return await self._run_pooled(query, args)
+        async with _writer_turn():
+            return await self._run_pooled(query, args)
+
+    async def _run_pooled(self, query: str, args: list[Any] | None) -> Any:
+        connection = await self.checkout()
+        try:
+            return await connection.execute_fetchall(query, args or [])
+        finally:
+            # Also when cancelled: a statement still running on the connection's thread finishes
+            # before the next one queued there starts.
+            await self.checkin(connection)
+
+    async def _run_in_existing_connection(
+        self,
+        connection: Any,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: Any = None,
+    ) -> Any:
+        return await connection.execute_fetchall(query, args or [])
 
 
 def private_file(path: Path) -> None:
@@ -70,32 +254,70 @@ _holds_writer_lock: contextvars.ContextVar[bool] = contextvars.ContextVar("holds
 
 
 @contextlib.asynccontextmanager
-async def write_transaction() -> AsyncIterator[Any]:
-    """A transaction for writes: IMMEDIATE on SQLite so the write lock is taken up front
-    (a deferred one that upgrades later fails with 'database is locked' under concurrency).
-    Nested calls join the outer transaction."""
-    if not isinstance(DB, SQLiteEngine):
-        async with DB.transaction() as transaction:
-            yield transaction
-        return
+async def _writer_turn() -> AsyncIterator[None]:
+    """This process's turn to write to SQLite (first come, first served); re-entered freely."""
     if _holds_writer_lock.get():
-        async with DB.transaction(transaction_type=TransactionType.immediate) as transaction:
-            yield transaction
+        yield
         return
     loop = asyncio.get_running_loop()
     lock = _writer_locks.setdefault(loop, asyncio.Lock())
     async with lock:
         token = _holds_writer_lock.set(True)
         try:
-            async with DB.transaction(transaction_type=TransactionType.immediate) as transaction:
-                yield transaction
+            yield
         finally:
             _holds_writer_lock.reset(token)
 
 
+# What to do once the outermost write_transaction of this task is over (see after_commit).
+_after_commit: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "after_commit", default=None
+)
+
+
+@contextlib.asynccontextmanager
+async def write_transaction() -> AsyncIterator[Any]:
+    """A transaction for writes: IMMEDIATE on SQLite so the write lock is taken up front
+    (a deferred one that upgrades later fails with 'database is locked' under concurrency).
+    Nested calls join the outer transaction."""
+    if _after_commit.get() is not None:  # nested: the outer one runs the callbacks
+        async with _transaction() as transaction:
+            yield transaction
+        return
+    callbacks: list[Callable[[], None]] = []
+    token = _after_commit.set(callbacks)
+    try:
+        async with _transaction() as transaction:
+            yield transaction
+    finally:
+        _after_commit.reset(token)
+        for callback in callbacks:
+            callback()
+
+
+@contextlib.asynccontextmanager
+async def _transaction() -> AsyncIterator[Any]:
+    if not isinstance(DB, SQLiteEngine):
+        async with DB.transaction() as transaction:
+            yield transaction
+        return
+    async with _writer_turn(), DB.transaction(transaction_type=TransactionType.immediate) as transaction:
+        yield transaction
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` when the write_transaction this task is in has ended (committed or rolled
+    back), or now when it is in none. For in-process caches of rows a transaction changes: a
+    reader that looked between the change and its commit saw the old row and may have cached it."""
+    callbacks = _after_commit.get()
+    if callbacks is None:
+        callback()
+    else:
+        callbacks.append(callback)
+
+
 def read_transaction() -> Any:
-    """Several reads on one connection: Piccolo's SQLite engine otherwise opens a connection (and a
-    thread) per query, which dominates the cost of a page made of ten small queries."""
+    """Several reads on one connection and one snapshot (a page made of ten small queries)."""
     return DB.transaction()
 
 
@@ -108,6 +330,8 @@ async def prepare() -> None:
 
 
 async def close() -> None:
+    if isinstance(DB, PooledSQLiteEngine):
+        await DB.close_pool()
     if isinstance(DB, PostgresEngine) and DB.pool is not None:
         await DB.close_connection_pool()
         DB.pool = None

@@ -108,6 +108,7 @@ async def database(databases: Databases, template: Template):
     """This test's own copy of the template (its URL); the backend is bound to it."""
     from backend.grids import county
     from backend.grids.maps import forget_cached_grids
+    from backend.people import session_cache
     from backend.settings import get_settings
     from tests import factories
 
@@ -116,6 +117,7 @@ async def database(databases: Databases, template: Template):
     # Photos live on disk beside the database: a test starts with none, like its database.
     shutil.rmtree(get_settings().media_dir, ignore_errors=True)
     factories.forget_sessions()
+    session_cache.clear()  # user ids repeat across copies
     county.forget()  # a test may set up another county (fengqiao init)
     yield url
     if await grid_key() != template.grid_key:

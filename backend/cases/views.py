@@ -92,7 +92,11 @@ async def _list_cases(
         query = query.where(Case.merged_into.is_null())
     if cursor:
         at, cid = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
-        query = query.where((Case.updated_at < at) | ((Case.updated_at == at) & (Case.id < cid)))
+        # `updated_at <= at` is implied, and said so both databases walk the (updated_at, id) index
+        # from the cursor instead of filtering every newer row (PostgreSQL did not see it in the OR).
+        query = query.where(
+            (Case.updated_at <= at) & ((Case.updated_at < at) | ((Case.updated_at == at) & (Case.id < cid)))
+        )
     rows = (
         await query.order_by(Case.updated_at, ascending=False)
         .order_by(Case.id, ascending=False)
@@ -123,9 +127,11 @@ async def case_summaries(
     grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
     teams = await names_by_id(Team, Team.name, {r["owner_team"] for r in rows})
     users = await names_by_id(User, User.display_name, {r[k] for r in rows for k in ("mediator", "leader")})
-    party_rows = party_data.opened(
+    parties_of: dict[Any, list[dict[str, Any]]] = {}
+    for p in party_data.opened(
         await Party.select().where(Party.case.is_in(ids)).order_by(Party.position).run()
-    )
+    ):
+        parties_of.setdefault(p["case"], []).append(p)
     photo_counts: dict[Any, int] = {}
     for p in (
         await CasePhoto.select(CasePhoto.case)
@@ -162,7 +168,7 @@ async def case_summaries(
                 owner_level=r["owner_level"],
                 owner_team=id_name(r["owner_team"], teams),
                 mediator=id_name(r["mediator"], users),
-                parties=[_party_view(p, show_full) for p in party_rows if p["case"] == r["id"]],
+                parties=[_party_view(p, show_full) for p in parties_of.get(r["id"], [])],
                 photo_count=photo_counts.get(r["id"], 0),
                 reported_at=r["reported_at"],
                 updated_at=r["updated_at"],

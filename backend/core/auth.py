@@ -8,6 +8,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -69,9 +70,54 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await anyio.to_thread.run_sync(_verify)
 
 
+# Tokens already verified, by their exact text (signature included) and the secret: a phone sends the
+# same access token for up to 15 minutes, and PyJWT's verification (key checks, HMAC, JSON, claims) is
+# a good part of a small authenticated GET. Only the expiry is checked again. Bounded: cleared when full.
+_verified: dict[tuple[str, str, str], AccessToken] = {}
+MAX_VERIFIED = 10_000
+
+
 class AccessToken(Token):
     """Litestar's JWT token, telling an expired token apart from a bad one (the phone refreshes
     on `auth.token_expired` and replays; on anything else it signs in again)."""
+
+    @classmethod
+    def decode(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithm: str,
+        audience: str | Sequence[str] | None = None,
+        issuer: str | Sequence[str] | None = None,
+        require_claims: Sequence[str] | None = None,
+        verify_exp: bool = True,
+        verify_nbf: bool = True,
+        strict_audience: bool = False,
+    ) -> AccessToken:
+        plain = audience is None and issuer is None and not require_claims and verify_exp and verify_nbf
+        key = (encoded_token, secret, algorithm)
+        token = _verified.get(key) if plain else None
+        if token is not None:
+            if token.exp > datetime.now(UTC):
+                return token
+            _verified.pop(key, None)
+            raise TokenExpired()
+        token = super().decode(
+            encoded_token,
+            secret,
+            algorithm,
+            audience=audience,
+            issuer=issuer,
+            require_claims=require_claims,
+            verify_exp=verify_exp,
+            verify_nbf=verify_nbf,
+            strict_audience=strict_audience,
+        )
+        if plain:
+            if len(_verified) >= MAX_VERIFIED:
+                _verified.clear()
+            _verified[key] = token
+        return token
 
     @classmethod
     def decode_payload(

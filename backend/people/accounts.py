@@ -385,6 +385,7 @@ async def update(actor: CurrentUser, user_id: int, data: schemas.UpdateUserReque
     if changes:
         async with write_transaction():
             await User.update(changes).where(User.id == user_id).run()
+            service.forget_cached(user_id)
             if scope_changed:
                 await _revoke_all(user_id, "scope_changed")
             await audit.record(
@@ -406,6 +407,7 @@ async def set_active(actor: CurrentUser | None, user_id: int, active: bool) -> s
             .where(User.id == user_id)
             .run()
         )
+        service.forget_cached(user_id)
         if not active:
             await _revoke_all(user_id, "disabled")
         await audit.record(actor, "user.enable" if active else "user.disable", target_user=user_id)
@@ -462,6 +464,7 @@ async def change_own_password(user: CurrentUser, old_password: str, new_password
 
 
 async def _revoke_all(user_id: int, reason: str, keep: str | None = None) -> None:
+    service.forget_cached(user_id)  # the account's row changed too (password, must_change_password)
     await service.revoke_devices(user_id, reason, keep=uuid.UUID(keep) if keep else None)
 
 
@@ -499,6 +502,7 @@ async def request_wipe(actor: CurrentUser, device_id: str) -> None:
             message_en="The device is revoked: it will not contact the server again",
         )
     await Device.update({Device.wipe_requested_at: clock.now()}).where(Device.id == row["id"]).run()
+    service.forget_cached(device_id=row["id"])
     await audit.record(actor, "device.wipe", device_id=str(row["id"]), target_user=row["user"])
 
 

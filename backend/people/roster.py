@@ -532,6 +532,7 @@ async def _count_or_apply(
                 continue
             if changed:
                 await User.update(changed).where(User.id == user_id).run()  # type: ignore[arg-type]
+                service.forget_cached(user_id)
                 if changed.keys() & {"role", "scope_code", "team"}:
                     await service.revoke_devices(user_id, "scope_changed")
             if member is None and team_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from backend.core.identity import CurrentUser, Role
 from backend.core.throttle import FailureThrottle
 from backend.db import write_transaction
 from backend.grids.tables import Division
-from backend.people import schemas
+from backend.people import schemas, session_cache
 from backend.people.roles import ROLE_LABELS
 from backend.people.tables import Device, Team, TeamMember, TeamVillage, User
 from backend.settings import Settings
@@ -255,6 +256,7 @@ async def revoke_devices(
         .where(Device.id.is_in(ids) & Device.revoked_at.is_null())
         .run()
     )
+    forget_cached(user_id)
     for device_id in ids:
         for listener in _device_revoked:
             await listener(device_id)
@@ -289,11 +291,17 @@ def _current_user(
 
 
 async def load_current_user(user_id: int, device_id: str, client_addr: str | None = None) -> CurrentUser:
-    """Resolve a token's subject; a revoked device or a deactivated user is refused at once."""
+    """Resolve a token's subject; a revoked device or a deactivated user is refused at once (kept a
+    few seconds in session_cache, which every such change clears: forget_cached)."""
     try:
         device_uuid = uuid.UUID(device_id)
     except ValueError:
         raise RefreshInvalid() from None
+    device_id = str(device_uuid)
+    cached = session_cache.get(user_id, device_id)
+    if cached is not None:
+        return dataclasses.replace(cached, client_addr=client_addr)
+    read_at = session_cache.generation()
     user_columns = [
         getattr(Device.user, name).as_alias(name) for name in (*_IDENTITY, "active", "must_change_password")
     ]
@@ -309,7 +317,7 @@ async def load_current_user(user_id: int, device_id: str, client_addr: str | Non
         raise SignedOut() if row["revoked_reason"] == "logout" else DeviceRevoked()
     if not row["active"]:
         raise AccountDisabled()
-    return _current_user(
+    user = _current_user(
         row,
         user_id,
         device_id,
@@ -317,6 +325,15 @@ async def load_current_user(user_id: int, device_id: str, client_addr: str | Non
         must_change_password=bool(row["must_change_password"]),
         wipe_requested=row["wipe_requested_at"] is not None,
     )
+    session_cache.put(user, read_at)
+    return user
+
+
+def forget_cached(user_id: int | None = None, device_id: str | uuid.UUID | None = None) -> None:
+    """The signed-in state of a user (all devices) or a device changed: the next request reads it
+    again. Call it wherever a device is revoked or asked to wipe, or an account's role, area, team,
+    password or activity changes (another process: on its notification)."""
+    session_cache.forget(user_id, str(device_id) if device_id is not None else None)
 
 
 async def still_current(user: CurrentUser) -> bool:
@@ -353,21 +370,35 @@ async def division_names(codes: set[str]) -> dict[str, str]:
 
 
 async def user_view(user_id: int) -> schemas.UserView:
-    user = await User.objects(User.team).get(User.id == user_id)
+    # Rows, not objects, with the team's name joined: GET /api/me is among the most frequent requests.
+    user = (
+        await User.select(
+            User.id,
+            User.username,
+            User.display_name,
+            User.role,
+            User.scope_level,
+            User.scope_code,
+            User.team,
+            User.team.name.as_alias("team_name"),
+        )
+        .where(User.id == user_id)
+        .first()
+        .run()
+    )
     if user is None:
         raise NotFound()
-    names = await division_names({user.scope_code})
-    team = schemas.TeamRef(id=user.team.id, name=user.team.name) if user.team and user.team.id else None
+    code: str = user["scope_code"]
+    role: str = user["role"]
+    names = await division_names({code})
     return schemas.UserView(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        role_label=ROLE_LABELS.get(user.role, user.role),
-        scope=schemas.AreaView(
-            level=user.scope_level, code=user.scope_code, name=names.get(user.scope_code, user.scope_code)
-        ),
-        team=team,
+        id=user["id"],
+        username=user["username"],
+        display_name=user["display_name"],
+        role=role,
+        role_label=ROLE_LABELS.get(role, role),
+        scope=schemas.AreaView(level=user["scope_level"], code=code, name=names.get(code, code)),
+        team=schemas.TeamRef(id=user["team"], name=user["team_name"]) if user["team"] else None,
     )
 
 

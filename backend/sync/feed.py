@@ -41,7 +41,7 @@ from backend.cases import hooks, privacy, views
 from backend.cases.scope import visible_rows, visible_to
 from backend.cases.tables import Case
 from backend.core.errors import InvalidRequest
-from backend.core.identity import CurrentUser
+from backend.core.identity import SUPERVISOR_ROLES, CurrentUser
 from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.sync import reference
 from backend.sync.schemas import CaseChange, PullOut
@@ -145,10 +145,18 @@ async def _page(user: CurrentUser, position: int, upto: int, limit: int) -> list
     return await query.limit(limit + 1).run()
 
 
+def keeps_offline_copy(user: CurrentUser) -> bool:
+    """Field roles keep their cases on the phone; a township supervisor or the county office works at
+    a desk over thousands of cases and fetches what a screen shows (the PWA's sync/offline.ts)."""
+    return user.role not in SUPERVISOR_ROLES
+
+
 async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str | None) -> PullOut:
     """One page of the user's change feed, and the reference data that changed (module notes)."""
     limit = max(1, min(limit, MAX_PULL))
     position, reset = parse_cursor(cursor, user)
+    if not keeps_offline_copy(user):
+        return await _reference_only(user, position, reset, known_ref)
     scoped = visible_to(user) is not None
     if reset and scoped:
         async with write_transaction():
@@ -191,6 +199,21 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
         changes=changes,
         cursor=make_cursor(rows[-1]["last"] if more else max(upto, position), user),
         more=more,
+        reset=reset,
+        reference=ref,
+        reference_versions=versions,
+    )
+
+
+async def _reference_only(user: CurrentUser, position: int, reset: bool, known_ref: str | None) -> PullOut:
+    """A supervisor's pull: no cases, the cursor at the head of the log, and the reference data."""
+    upto = await horizon()
+    async with read_transaction():
+        ref, versions = await reference.reference_for(user, reference.parse_known(known_ref))
+    return PullOut(
+        changes=[],
+        cursor=make_cursor(max(upto, position), user),
+        more=False,
         reset=reset,
         reference=ref,
         reference_versions=versions,

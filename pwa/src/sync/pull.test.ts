@@ -90,3 +90,23 @@ describe('pull', () => {
     }
   })
 })
+
+describe('a supervisor keeps no offline copy of the area', () => {
+  it('drops what an earlier pull stored (once), keeps unsent work, and stores no case from the feed', async () => {
+    const stored = (id: string, localOnly = false) => ({ id, view: caseView(id, 1) as never, detailed: true, localOnly, state: 'mediating', updatedAt: '', localPhotos: [] })
+    await db.cases.bulkPut([stored('old1'), stored('old2'), stored('draft', true)])
+    const api = fakeApi([
+      { changes: [{ kind: 'case', op: 'upsert', id: 'c1', version: 1, case: caseView('c1', 1) }], cursor: '10.s', more: false, reference: REFERENCE },
+      { changes: [], cursor: '10.s', more: false },
+    ])
+    const puller = new DataPuller(() => false)
+    await puller.pull(api)
+    expect((await db.cases.toArray()).map((c) => c.id)).toEqual(['draft'])
+    expect(await getMeta('pullCursor', '')).toBe('10.s')
+    expect((await db.categories.toArray()).map((c) => c.name)).toEqual(['邻里纠纷']) // reference data still comes
+    // A case the supervisor opened afterwards (GET /api/cases/{id}) stays through the next pull.
+    await db.cases.put(stored('opened'))
+    await puller.pull(api)
+    expect((await db.cases.toArray()).map((c) => c.id).sort()).toEqual(['draft', 'opened'])
+  })
+})

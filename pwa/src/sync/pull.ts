@@ -99,7 +99,11 @@ export function inboxRow(n: Json): InboxRow {
 export const REF_PARTS = ['categories', 'teams', 'divisions', 'grids'] as const
 
 export class DataPuller implements Puller {
+  /** `keepsCases`: whether the signed-in user keeps their cases on this device (sync/offline.ts). */
+  constructor(private readonly keepsCases: () => boolean = () => true) {}
+
   async pull(api: EngineApi): Promise<void> {
+    if (!this.keepsCases()) await this.dropServerCopies()
     await this.pullFeed(api)
     await this.pullVisits(api)
     await this.pullInbox(api)
@@ -130,7 +134,16 @@ export class DataPuller implements Puller {
     }
   }
 
+  /** A device that keeps no copy (a supervisor's) holds only the cases it showed or has unsent work
+   *  on: what an earlier version pulled for the whole area goes, once. */
+  private async dropServerCopies(): Promise<void> {
+    if ((await getMeta<string>('caseCopy', '')) === 'shown') return
+    await db.cases.filter((c) => !c.localOnly && !(c.view.events ?? []).some((e) => e.local)).delete()
+    await setMeta('caseCopy', 'shown')
+  }
+
   private async applyChanges(changes: Json[]): Promise<void> {
+    if (!this.keepsCases()) return
     for (const c of changes) {
       const kind = str(c.kind ?? c.entity ?? 'case')
       const id = str(c.id ?? c.entity_id)

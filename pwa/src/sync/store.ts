@@ -8,6 +8,7 @@ import { api, session } from '../core/session'
 import { db } from '../core/db'
 import { SyncEngine } from './engine'
 import { DataPuller, caseRecord, dropLocal } from './pull'
+import { keepsOfflineCopy } from './offline'
 import { prunePhotos, pruneSent } from './outbox'
 import type { SyncStatus } from './types'
 import type { CaseView } from '../cases/types'
@@ -32,7 +33,7 @@ export function touch(): void {
 export const engine = new SyncEngine({
   api,
   userId: () => session.user?.id ?? null,
-  puller: new DataPuller(),
+  puller: new DataPuller(() => keepsOfflineCopy(session.user)),
   onStatus: (s) => Object.assign(state, s),
   onItems: touch,
   async onApplied(item, result, body) {
