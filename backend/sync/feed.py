@@ -15,7 +15,7 @@ that is still to commit, or the phone would miss that change for good:
   other (shared), only for a pull's instant; a pull waits at most for the writes in flight. (A
   commit-time counter under an exclusive lock would serialise every write's tail instead.)
 
-The pull is scoped with cases.scope.visible_to: a page carries the cases changed after the cursor
+The pull is scoped with cases.scope.visible_to (a leader: the cases in its charge, offline_scope): a page carries the cases changed after the cursor
 that the user may see now, as they are now. It also remembers which cases it sent to which device
 (`sync_delivery`), so when such a case is no longer visible (reassigned to another team, moved to
 another township) the device gets a `left_scope` tombstone, and nobody gets a tombstone for a case
@@ -33,6 +33,7 @@ import hashlib
 import uuid
 from typing import Any
 
+from piccolo.columns.combination import Combinable
 from piccolo.query import OrderByRaw
 from piccolo.query.functions.aggregate import Max
 from piccolo.querystring import QueryString
@@ -41,7 +42,7 @@ from backend.cases import hooks, privacy, views
 from backend.cases.scope import visible_rows, visible_to
 from backend.cases.tables import Case
 from backend.core.errors import InvalidRequest
-from backend.core.identity import SUPERVISOR_ROLES, CurrentUser
+from backend.core.identity import SUPERVISOR_ROLES, CurrentUser, Role
 from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.sync import reference
 from backend.sync.schemas import CaseChange, PullOut
@@ -132,7 +133,7 @@ async def _page(user: CurrentUser, position: int, upto: int, limit: int) -> list
         .group_by(SyncChange.entity_id)
         .order_by(OrderByRaw("last"))
     )
-    condition = visible_to(user)
+    condition = offline_scope(user)
     if condition is not None:
         sent = SyncDelivery.select(SyncDelivery.case_id).where(
             (SyncDelivery.device == user.device_id)
@@ -143,6 +144,18 @@ async def _page(user: CurrentUser, position: int, upto: int, limit: int) -> list
             | SyncChange.entity_id.is_in(sent)
         )
     return await query.limit(limit + 1).run()
+
+
+def offline_scope(user: CurrentUser) -> Combinable | None:
+    """The cases a device keeps: what the user may see, except that a leader (a whole township or
+    county to read) keeps only the cases in its charge, what its phone's 我的包案 shows offline."""
+    if user.role == Role.leader:
+        return Case.leader == user.id
+    return visible_to(user)
+
+
+def _kept(user: CurrentUser, row: dict[str, Any]) -> bool:
+    return user.role != Role.leader or row["leader"] == user.id
 
 
 def keeps_offline_copy(user: CurrentUser) -> bool:
@@ -157,7 +170,7 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
     position, reset = parse_cursor(cursor, user)
     if not keeps_offline_copy(user):
         return await _reference_only(user, position, reset, known_ref)
-    scoped = visible_to(user) is not None
+    scoped = offline_scope(user) is not None
     if reset and scoped:
         async with write_transaction():
             await SyncDelivery.delete().where(SyncDelivery.device == user.device_id).run()
@@ -171,7 +184,7 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
         rows = rows[:limit]
         last_change = {_uuid(r["entity_id"]): r["last"] for r in rows}
         ids = list(last_change)
-        visible = await visible_rows(user, ids)
+        visible = {i: r for i, r in (await visible_rows(user, ids)).items() if _kept(user, r)}
         details = {
             uuid.UUID(d.id): d
             for d in await views.case_details(user, [visible[i] for i in ids if i in visible])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from openpyxl import load_workbook
+from playwright.async_api import expect
 
 from tests.e2e.conftest import screenshot_path
 from tests.factories import KASI_POINT, TIANYUAN_POINT, auth, case_body
@@ -78,6 +79,12 @@ async def test_township_supervisor_map_drawer_and_reports(desktop, api, tmp_path
 
     await sign_in(page, "tianyuan")
     await page.get_by_test_id("home-map").wait_for()
+    # The supervisor's device keeps no copy of the township: the home's figures are the server's.
+    dashboard = (await api.get("/api/reports/dashboard", headers=await auth(api, "tianyuan"))).json()
+    counts = dashboard["counts"]
+    in_work = page.get_by_test_id("count-area-open").locator(".n")
+    await expect(in_work).to_have_text(str(counts["accepted"] + counts["mediating"]))
+    await expect(page.get_by_test_id("count-area-overdue").locator(".n")).to_have_text(str(counts["overdue"]))
     await page.screenshot(path=screenshot_path("supervisor-01-home"))
     await page.get_by_test_id("home-map").click()
     await map_ready(page)

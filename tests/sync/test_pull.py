@@ -143,6 +143,28 @@ async def test_a_supervisor_pulls_reference_data_and_no_case(client):
         assert again.json()["changes"] == [] and again.json()["reset"] is False
 
 
+async def test_a_leader_keeps_only_the_cases_in_its_charge(client):
+    """A county leader may read the whole county, but its phone keeps only its 包案 cases (what 我的包案
+    shows offline); a case it is no longer in charge of leaves the phone with a tombstone."""
+    phone = bearer(await login(client, "leader1"))
+    first, second, other = create_op(), create_op(), create_op()
+    await push(client, phone, first, second, other)
+    leader_id = (await client.get("/api/me", headers=bearer(await login(client, "county_leader")))).json()["id"]
+    for op in (first, second):
+        attached = await act(client, "county", op["entity_id"], "assign_leader", user_id=leader_id)
+        assert attached.status_code == 200
+    leader = bearer(await login(client, "county_leader"))
+    listed = (await client.get("/api/cases", params={"limit": 200}, headers=leader)).json()["items"]
+    assert other["entity_id"] in {c["id"] for c in listed}  # it may read the rest, through the API
+    held = await pull_all(client, leader)
+    assert set(held["cases"]) == {first["entity_id"], second["entity_id"]}
+
+    cleared = await act(client, "county", second["entity_id"], "assign_leader", user_id=None)
+    assert cleared.status_code == 200
+    after = await pull_all(client, leader, cursor=held["cursor"])
+    assert after["cases"] == {} and after["gone"] == [second["entity_id"]]
+
+
 async def test_a_cursor_of_another_device_or_scope_starts_over(client):
     phone_a = bearer(await login(client, "mediator1"))
     phone_b = bearer(await login(client, "mediator1"))

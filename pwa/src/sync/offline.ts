@@ -4,7 +4,8 @@
  * supervisors and the county office work at a desk (DESIGN.md, Users) over a whole township or
  * county, tens of thousands of cases: their device keeps no copy and each screen fetches what it
  * shows from the API. The server applies the same rule to GET /api/sync/pull
- * (backend/sync/feed.py: keeps_offline_copy): every role but these two keeps a copy.
+ * (backend/sync/feed.py: keeps_offline_copy): every role but these two keeps a copy; a leader's is
+ * only the cases in its charge (feed.offline_scope).
  */
 import type { Role } from '../people/types'
 
