@@ -12,15 +12,17 @@ the notifications and the red escalation are in backend/supervision (above notif
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from piccolo.columns import UUID, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.cases import schemas
-from backend.cases.tables import Case
+from backend.cases.tables import Case, CaseEvent
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
 from backend.core.identity import CurrentUser, Role
@@ -31,6 +33,9 @@ ACKNOWLEDGE_WITHIN = timedelta(hours=24)
 # The order's steps. An order sent back returns to "acknowledged": the team works on and reports again.
 OPEN_STATUSES = ("issued", "acknowledged", "reported")
 MAX_DUE_DAYS = 366
+# How the status and the red reason read in print (the case file, 月排查).
+STATUS_NAMES = {"issued": "待签收", "acknowledged": "办理中", "reported": "待验收", "accepted": "已验收"}
+RED_NAMES = {"unacknowledged": "超24小时未签收", "overdue": "已超办理期限"}
 
 
 class SupervisionOrder(Table, tablename="supervision_order"):
@@ -236,3 +241,53 @@ def order_view(r: dict[str, Any], now: datetime) -> schemas.SupervisionOrderView
         return_reason=r["return_reason"],
         red=red_reason(r, now),
     )
+
+
+# --- history: an order's steps are its case events (who and when, each send-back too) ---------------
+
+# Each step's case action and the order's status after it (a send-back returns the order to work).
+STEP_STATUS = {
+    "supervise": "issued",
+    "acknowledge_supervision": "acknowledged",
+    "report_supervision": "reported",
+    "accept_supervision": "accepted",
+    "return_supervision": "acknowledged",
+}
+
+
+def _data(value: Any) -> dict[str, Any]:
+    if isinstance(value, str | bytes):
+        return msgspec.json.decode(value) if value else {}
+    return value or {}
+
+
+async def order_steps(case_ids: Iterable[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+    """The steps of the orders on these (already visible) cases, oldest first, by order id:
+    `{action, at, actor (display name or None), data}`. The order row keeps only the latest report and
+    send-back; the case's events keep them all."""
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    rows = (
+        await CaseEvent.select(CaseEvent.at, CaseEvent.action, CaseEvent.data, CaseEvent.actor.display_name)
+        .where(CaseEvent.case.is_in(ids) & CaseEvent.action.is_in(list(STEP_STATUS)))
+        .order_by(CaseEvent.id)
+        .run()
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        data = _data(r["data"])
+        if data.get("order_id"):
+            out.setdefault(data["order_id"], []).append(
+                {"action": r["action"], "at": r["at"], "actor": r["actor.display_name"], "data": data}
+            )
+    return out
+
+
+def status_at(steps: list[dict[str, Any]], at: datetime) -> str | None:
+    """The order's status at `at` by replaying its steps (None: not issued yet)."""
+    status = None
+    for step in steps:
+        if step["at"] <= at:
+            status = STEP_STATUS[step["action"]]
+    return status
