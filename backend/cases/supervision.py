@@ -284,10 +284,23 @@ async def order_steps(case_ids: Iterable[uuid.UUID]) -> dict[str, list[dict[str,
     return out
 
 
-def status_at(steps: list[dict[str, Any]], at: datetime) -> str | None:
-    """The order's status at `at` by replaying its steps (None: not issued yet)."""
-    status = None
-    for step in steps:
-        if step["at"] <= at:
-            status = STEP_STATUS[step["action"]]
-    return status
+def as_of(order: dict[str, Any], steps: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
+    """The order row as it stood at `at`, replayed from its steps: status, when acknowledged, the last
+    report then and when, accepted or not, how often sent back. An order without steps (none are
+    missing in practice) is taken as it is now."""
+    done = [s for s in steps if s["at"] <= at]
+    if not done:
+        return order
+    last = {s["action"]: s for s in done}
+    report = last.get("report_supervision")
+    returned = last.get("return_supervision")
+    return {
+        **order,
+        "status": STEP_STATUS[done[-1]["action"]],
+        "acknowledged_at": next((s["at"] for s in done if s["action"] == "acknowledge_supervision"), None),
+        "reported_at": report["at"] if report else None,
+        "report": report["data"].get("text") if report else None,
+        "accepted_at": last["accept_supervision"]["at"] if "accept_supervision" in last else None,
+        "returned_count": sum(1 for s in done if s["action"] == "return_supervision"),
+        "return_reason": returned["data"].get("reason") if returned else None,
+    }
