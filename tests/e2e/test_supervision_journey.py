@@ -132,10 +132,20 @@ async def test_the_county_edits_the_risk_rules_in_the_console(desktop, api):
     await desktop.get_by_test_id("risk-add-keywords").click()
     await rows.nth(before).get_by_test_id("risk-text").fill("讨薪，欠薪")
     await rows.nth(before).get_by_test_id("risk-colour").select_option("red")
+    # 劳动仲裁 with more than 30,000 yuan in dispute: yellow. A bad threshold is caught before saving.
+    await desktop.get_by_test_id("risk-add-amount").click()
+    await rows.nth(before + 1).get_by_test_id("risk-amount-cats").select_option(["labour"])
+    await rows.nth(before + 1).get_by_test_id("risk-amount").fill("三万")
+    await desktop.get_by_test_id("risk-save").click()
+    assert "金额门槛应为大于 0 的元数" in await desktop.get_by_test_id("risk-error").inner_text()
+    await rows.nth(before + 1).get_by_test_id("risk-amount").fill("30000")
     await desktop.get_by_test_id("risk-save").click()
     await desktop.get_by_test_id("risk-notice").wait_for()
     await desktop.screenshot(path=screenshot_path("supervision-07-risk-rules"), full_page=True)
     saved = (await api.get("/api/risk-rules", headers=await auth(api, "county"))).json()["rules"]
-    assert saved[-1] == {"kind": "keywords", "words": ["讨薪", "欠薪"], "risk": "red"}
+    assert saved[-2] == {"kind": "keywords", "words": ["讨薪", "欠薪"], "risk": "red"}
+    assert saved[-1] == {"kind": "amount", "categories": ["labour"], "over_yuan": 30000.0, "risk": "yellow"}
     case = await new_case(api, "mediator1", title="工地欠薪", category="labour", parties=[])
     assert (case["risk"], case["risk_reason"]) == ("red", "含“欠薪”")
+    wages = await new_case(api, "mediator1", title="工程款", category="labour", amount_yuan=45000, parties=[])
+    assert wages["risk"] == "yellow" and "涉及金额超过30,000元" in wages["risk_reason"]
