@@ -12,6 +12,7 @@ def connect() -> None:
     # Importing a listeners module subscribes its functions (backend.cases.hooks.subscribe).
     import backend.notify.listeners  # noqa: F401
     import backend.ops.jobs  # noqa: F401  (periodic upkeep: stale partial uploads)
+    import backend.screenings.reminders  # noqa: F401  (月排查: teams that have not screened by the 25th)
     import backend.supervision.listeners  # noqa: F401  (督办 notifications and the red escalation)
     import backend.sync.listeners  # noqa: F401
     import backend.visits.listeners  # noqa: F401

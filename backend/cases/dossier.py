@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from backend.cases import agreement as agreements
 from backend.cases import fields, party_data, privacy
+from backend.cases import supervision as orders
 from backend.cases.categories import category_names
 from backend.cases.scope import get_case_row
 from backend.cases.tables import Agreement, CaseEvent, CasePhoto, Party
@@ -63,6 +64,23 @@ ACTIONS = {
     "archive": "归档",
     "flag": "标记待核",
     "visit": "回访",
+    "attach_signed_agreement": "上传签字协议",
+    "record_confirmation": "司法确认",
+    "set_confidential": "不公开设置",
+    "supervise": "督办",
+    "acknowledge_supervision": "签收督办",
+    "report_supervision": "回复督办",
+    "accept_supervision": "验收督办",
+    "return_supervision": "退回督办",
+    "set_risk": "风险研判",
+}
+# A 督办 order's steps as the file names them, and what the step's text is called.
+SUPERVISION_STEPS = {
+    "supervise": "下达督办",
+    "acknowledge_supervision": "签收",
+    "report_supervision": "报告办理情况",
+    "accept_supervision": "验收通过",
+    "return_supervision": "退回重办",
 }
 
 _templates = Environment(
@@ -126,6 +144,41 @@ def _thumbnail(sha256: str) -> str | None:
     return f"data:{imaging.DERIVATIVE_MIME};base64,{base64.b64encode(data).decode()}"
 
 
+async def _supervision_orders(case_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The case's 督办 orders, oldest first, each with its steps (who and when: issued, acknowledged,
+    reported, accepted, sent back) from the case's events, as the file prints them."""
+    rows = (
+        await orders.SupervisionOrder.select(
+            *orders.SupervisionOrder.all_columns(), orders.SupervisionOrder.issued_by.display_name
+        )
+        .where(orders.SupervisionOrder.case == case_id)
+        .order_by(orders.SupervisionOrder.issued_at)
+        .run()
+    )
+    steps = await orders.order_steps([case_id]) if rows else {}
+    now = clock.now()
+    return [
+        {
+            "issued_by": r["issued_by.display_name"] or "",
+            "issued_at": _local(r["issued_at"]),
+            "instruction": r["instruction"],
+            "due_date": r["due_date"].isoformat(),
+            "status": orders.STATUS_NAMES.get(r["status"], r["status"]),
+            "red": orders.RED_NAMES.get(orders.red_reason(r, now) or "", ""),
+            "steps": [
+                {
+                    "at": _local(s["at"]),
+                    "step": SUPERVISION_STEPS[s["action"]],
+                    "actor": s["actor"] or "系统",
+                    "text": s["data"].get("text") or s["data"].get("reason") or "",
+                }
+                for s in steps.get(str(r["id"]), [])
+            ],
+        }
+        for r in rows
+    ]
+
+
 VisitLoader = Callable[[uuid.UUID], Awaitable[list[dict[str, Any]]]]
 
 
@@ -165,6 +218,7 @@ async def dossier_html(user: CurrentUser, case_id: uuid.UUID | str, load_visits:
         teams = await names_by_id(Team, Team.name, {row["owner_team"]})
         users = await names_by_id(User, User.display_name, {row["mediator"]})
         visits = await load_visits(row["id"])
+        supervision = await _supervision_orders(row["id"])
     township = names.get(row["township_code"] or "", "")
     village = names.get(row["village_code"] or "", "")
     by_action: dict[str, list[Any]] = {}
@@ -237,6 +291,7 @@ async def dossier_html(user: CurrentUser, case_id: uuid.UUID | str, load_visits:
             else None
         ),
         visits=[{**v, "done": _local_iso(v.get("done_at"))} for v in visits],
+        supervision=supervision,
         photos=photo_rows,
         events=[
             {"at": _local(e.at), "action": ACTIONS.get(e.action, e.action), "actor": e.actor or "系统"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -42,6 +43,7 @@ EDITABLE = (
     "source",
     "referred_by",
     "people_involved",
+    "amount_yuan",
 )
 
 
@@ -54,6 +56,7 @@ class CaseEdit(msgspec.Struct, forbid_unknown_fields=True):
     source: str | None | UnsetType = UNSET
     referred_by: str | None | UnsetType = UNSET
     people_involved: int | UnsetType = UNSET
+    amount_yuan: float | None | UnsetType = UNSET
 
 
 class FieldNotEditable(AppError):
@@ -92,6 +95,8 @@ def _parse(changes: dict[str, Any]) -> dict[str, Any]:
         values["source"] = fields.source(values["source"])
     if "people_involved" in values:
         values["people_involved"] = fields.people_involved(values["people_involved"], 0)
+    if "amount_yuan" in values:
+        values["amount_yuan"] = fields.amount_yuan(values["amount_yuan"])
     return values
 
 
@@ -109,6 +114,8 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):  # 涉及金额: JSON has no decimals; yuan to the fen fit a float
+        return float(value)
     return value
 
 

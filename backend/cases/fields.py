@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from backend.cases import privacy, schemas
@@ -117,6 +119,8 @@ REFERRERS = {"court": "法院", "police": "公安", "petition": "信访", "hotli
 # A dispute involving this many people or more is a 群体性纠纷.
 GROUP_DISPUTE = 5
 MAX_PEOPLE = 100_000
+# 涉及金额: up to what NUMERIC(14, 2) holds, in yuan.
+MAX_AMOUNT = 999_999_999_999
 
 
 def source(raw: str | None) -> str | None:
@@ -163,3 +167,17 @@ def people_involved(raw: int | None, parties_count: int) -> int | None:
             details={"field": "people_involved", "max": MAX_PEOPLE},
         )
     return raw
+
+
+def amount_yuan(raw: float | None) -> Decimal | None:
+    """涉及金额 in yuan: 0 to MAX_AMOUNT, kept to the fen (2 decimals); None when not given."""
+    if raw is None:
+        return None
+    if not math.isfinite(raw) or not 0 <= raw <= MAX_AMOUNT:
+        raise InvalidRequest(
+            message=f"涉及金额应为 0 到 {MAX_AMOUNT} 元之间的数",
+            message_en=f"amount_yuan must be a number from 0 to {MAX_AMOUNT}",
+            code="case.invalid_amount",
+            details={"field": "amount_yuan", "max": MAX_AMOUNT},
+        )
+    return Decimal(str(round(raw, 2)))

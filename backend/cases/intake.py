@@ -47,7 +47,7 @@ class CaseIdConflict(AppError):
         self.case_id = case_id  # the route adds the server's copy, as the caller may see it
 
 
-LATER_FIELDS = ("source", "referred_by", "people_involved")
+LATER_FIELDS = ("source", "referred_by", "people_involved", "amount_yuan")
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,7 @@ async def create_case(
     source = fields.source(data.source)
     referred_by = fields.referred_by(source, data.referred_by)
     people_involved = fields.people_involved(data.people_involved, len(parties))
+    amount_yuan = fields.amount_yuan(data.amount_yuan)
     await check_photos(user, photos)
     located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
     location_source = "gcj02-converted" if data.location.crs == "gcj02" else data.location.source
@@ -177,6 +178,7 @@ async def create_case(
                     source=source,
                     referred_by=referred_by,
                     people_involved=people_involved,
+                    amount_yuan=amount_yuan,
                 )
             ).run()
             if parties:

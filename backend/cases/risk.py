@@ -8,6 +8,7 @@ highest colour of the rules that match wins; each match is named in the case's `
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from piccolo.columns import JSON, ForeignKey, OnDelete, Serial, Timestamptz
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from backend.cases import fields
 from backend.cases.categories import category_names
 from backend.cases.tables import Case, CaseLink, Party
 from backend.core import clock
@@ -64,7 +66,16 @@ class CategoryRule(msgspec.Struct, tag="category", tag_field="kind"):
     risk: Risk
 
 
-RiskRule = LevelRule | PartiesRule | KeywordsRule | RepeatRule | CategoryRule
+class AmountRule(msgspec.Struct, tag="amount", tag_field="kind"):
+    """One of these categories (e.g. 征地补偿, 劳动仲裁) with more than `over_yuan` in dispute (the
+    case's 涉及金额 at intake)."""
+
+    categories: Annotated[list[Annotated[str, Meta(max_length=32)]], Meta(min_length=1, max_length=50)]
+    over_yuan: float
+    risk: Risk
+
+
+RiskRule = LevelRule | PartiesRule | KeywordsRule | RepeatRule | CategoryRule | AmountRule
 
 
 class RiskRules(msgspec.Struct):
@@ -82,6 +93,7 @@ DEFAULT_RULES: list[RiskRule] = [
     PartiesRule(at_least=5, risk="yellow"),
     RepeatRule(risk="yellow"),
     LevelRule(level="hard", risk="yellow"),
+    AmountRule(categories=["land_compensation", "labour"], over_yuan=100_000, risk="yellow"),
 ]
 
 
@@ -132,7 +144,16 @@ async def set_rules(user: CurrentUser, data: RiskRules) -> RiskRulesView:
                     message="关键词不能为空白", message_en="A keyword is blank", code="risk.blank_word"
                 )
             rule.words = list(dict.fromkeys(words))
-        if isinstance(rule, CategoryRule):
+        if isinstance(rule, AmountRule) and not (
+            math.isfinite(rule.over_yuan) and 0 < rule.over_yuan <= fields.MAX_AMOUNT
+        ):
+            raise InvalidRequest(
+                message=f"金额门槛应为大于 0、不超过 {fields.MAX_AMOUNT} 的元数",
+                message_en=f"over_yuan must be more than 0 and at most {fields.MAX_AMOUNT}",
+                code="risk.invalid_amount",
+                details={"field": "over_yuan"},
+            )
+        if isinstance(rule, CategoryRule | AmountRule):
             unknown = [c for c in rule.categories if c not in known]
             if unknown:
                 raise InvalidRequest(
@@ -151,6 +172,10 @@ async def set_rules(user: CurrentUser, data: RiskRules) -> RiskRulesView:
     return await rules_view()
 
 
+def _yuan(amount: float) -> str:
+    return f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
+
+
 def _matches(rule: RiskRule, case: dict[str, Any], parties: int, repeated: bool) -> str | None:
     """Why the rule matches the case (in words), or None."""
     if isinstance(rule, LevelRule):
@@ -163,6 +188,11 @@ def _matches(rule: RiskRule, case: dict[str, Any], parties: int, repeated: bool)
         return "含“" + "”“".join(found) + "”" if found else None
     if isinstance(rule, RepeatRule):
         return "重复纠纷" if repeated else None
+    if isinstance(rule, AmountRule):
+        amount = case["amount_yuan"]
+        if case["category"] in rule.categories and amount is not None and amount > rule.over_yuan:
+            return f"涉及金额超过{_yuan(rule.over_yuan)}元"
+        return None
     return "重点类别" if case["category"] in rule.categories else None
 
 

@@ -47,6 +47,8 @@ class CaseCreate(msgspec.Struct):
     source: Annotated[str, Meta(max_length=16)] | None = None
     referred_by: Annotated[str, Meta(max_length=16)] | None = None
     people_involved: int | None = None
+    # 涉及金额 in yuan (cases/fields.py: 0 to MAX_AMOUNT, to the fen): the risk rules weigh it.
+    amount_yuan: float | None = None
 
 
 class CaseReceipt(msgspec.Struct):
@@ -442,6 +444,7 @@ class CaseDetail(CaseSummary):
     source: str | None = None  # screening | application | initiative | referral (cases/fields.py)
     referred_by: str | None = None  # court | police | petition | hotline | other, for a referral
     people_involved: int | None = None
+    amount_yuan: float | None = None  # 涉及金额 claimed at intake
     group_dispute: bool = False  # 群体性纠纷: 5 or more people involved
     prevented_criminal: bool = False
     prevented_group_petition: bool = False

@@ -12,15 +12,17 @@ the notifications and the red escalation are in backend/supervision (above notif
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from piccolo.columns import UUID, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.cases import schemas
-from backend.cases.tables import Case
+from backend.cases.tables import Case, CaseEvent
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden, InvalidRequest
 from backend.core.identity import CurrentUser, Role
@@ -31,6 +33,9 @@ ACKNOWLEDGE_WITHIN = timedelta(hours=24)
 # The order's steps. An order sent back returns to "acknowledged": the team works on and reports again.
 OPEN_STATUSES = ("issued", "acknowledged", "reported")
 MAX_DUE_DAYS = 366
+# How the status and the red reason read in print (the case file, 月排查).
+STATUS_NAMES = {"issued": "待签收", "acknowledged": "办理中", "reported": "待验收", "accepted": "已验收"}
+RED_NAMES = {"unacknowledged": "超24小时未签收", "overdue": "已超办理期限"}
 
 
 class SupervisionOrder(Table, tablename="supervision_order"):
@@ -236,3 +241,66 @@ def order_view(r: dict[str, Any], now: datetime) -> schemas.SupervisionOrderView
         return_reason=r["return_reason"],
         red=red_reason(r, now),
     )
+
+
+# --- history: an order's steps are its case events (who and when, each send-back too) ---------------
+
+# Each step's case action and the order's status after it (a send-back returns the order to work).
+STEP_STATUS = {
+    "supervise": "issued",
+    "acknowledge_supervision": "acknowledged",
+    "report_supervision": "reported",
+    "accept_supervision": "accepted",
+    "return_supervision": "acknowledged",
+}
+
+
+def _data(value: Any) -> dict[str, Any]:
+    if isinstance(value, str | bytes):
+        return msgspec.json.decode(value) if value else {}
+    return value or {}
+
+
+async def order_steps(case_ids: Iterable[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+    """The steps of the orders on these (already visible) cases, oldest first, by order id:
+    `{action, at, actor (display name or None), data}`. The order row keeps only the latest report and
+    send-back; the case's events keep them all."""
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    rows = (
+        await CaseEvent.select(CaseEvent.at, CaseEvent.action, CaseEvent.data, CaseEvent.actor.display_name)
+        .where(CaseEvent.case.is_in(ids) & CaseEvent.action.is_in(list(STEP_STATUS)))
+        .order_by(CaseEvent.id)
+        .run()
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        data = _data(r["data"])
+        if data.get("order_id"):
+            out.setdefault(data["order_id"], []).append(
+                {"action": r["action"], "at": r["at"], "actor": r["actor.display_name"], "data": data}
+            )
+    return out
+
+
+def as_of(order: dict[str, Any], steps: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
+    """The order row as it stood at `at`, replayed from its steps: status, when acknowledged, the last
+    report then and when, accepted or not, how often sent back. An order without steps (none are
+    missing in practice) is taken as it is now."""
+    done = [s for s in steps if s["at"] <= at]
+    if not done:
+        return order
+    last = {s["action"]: s for s in done}
+    report = last.get("report_supervision")
+    returned = last.get("return_supervision")
+    return {
+        **order,
+        "status": STEP_STATUS[done[-1]["action"]],
+        "acknowledged_at": next((s["at"] for s in done if s["action"] == "acknowledge_supervision"), None),
+        "reported_at": report["at"] if report else None,
+        "report": report["data"].get("text") if report else None,
+        "accepted_at": last["accept_supervision"]["at"] if "accept_supervision" in last else None,
+        "returned_count": sum(1 for s in done if s["action"] == "return_supervision"),
+        "return_reason": returned["data"].get("reason") if returned else None,
+    }

@@ -85,6 +85,9 @@ class Case(Table, tablename="dispute_case"):
     source = Varchar(length=16, null=True, default=None)
     referred_by = Varchar(length=16, null=True, default=None)
     people_involved = Integer(null=True, default=None)
+    # 涉及金额 (标的额) claimed at intake, in yuan: what the risk rules weigh (an agreement's amount is
+    # what was agreed, known only at the end).
+    amount_yuan = Numeric(digits=(14, 2), null=True, default=None)
     prevented_criminal = Boolean(default=False)  # 防止民转刑
     prevented_group_petition = Boolean(default=False)  # 防止群体性上访
     prevented_group_fight = Boolean(default=False)  # 防止群体性械斗

@@ -303,6 +303,7 @@ def statistics_fields(row: dict[str, Any]) -> dict[str, Any]:
         "source": row["source"],
         "referred_by": row["referred_by"],
         "people_involved": people,
+        "amount_yuan": float(row["amount_yuan"]) if row["amount_yuan"] is not None else None,
         "group_dispute": people is not None and people >= fields.GROUP_DISPUTE,
         "prevented_criminal": row["prevented_criminal"],
         "prevented_group_petition": row["prevented_group_petition"],

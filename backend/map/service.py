@@ -19,7 +19,7 @@ from piccolo.querystring import QueryString
 
 from backend.cases.scope import scoped, visible_to
 from backend.cases.tables import Case
-from backend.cases.workflow import IN_MEDIATION
+from backend.cases.workflow import IN_MEDIATION, days_left, deadline_colour
 from backend.core import clock
 from backend.core.errors import InvalidRequest, NotFound
 from backend.core.identity import CurrentUser
@@ -44,6 +44,7 @@ LEVEL_COLUMNS: dict[str, Column] = {
 METRICS = ("open", "overdue", "new")
 MARKER_FIELDS = (
     "id", "lon", "lat", "state", "category", "level", "overdue", "conflict", "number", "title", "risk",
+    "days_left", "deadline_colour",
 )  # fmt: skip
 DEFAULT_MARKERS = 20_000
 MAX_MARKERS = 50_000
@@ -142,7 +143,9 @@ async def marker_rows(user: CurrentUser, extra: Combinable | None, now: datetime
             f"CASE WHEN state IN ({_OPEN_IN}) AND deadline < {{}} THEN 1 ELSE 0 END AS overdue, "
             # A 不公开 case (若干规定 art. 29) is drawn without its title: the popup shows no details.
             f"conflict, number, CASE WHEN confidential THEN '{CONFIDENTIAL_TITLE}' ELSE title END AS title, "
-            "risk, CASE WHEN merged_into IS NULL THEN 0 ELSE 1 END AS merged "
+            "risk, CASE WHEN merged_into IS NULL THEN 0 ELSE 1 END AS merged, "
+            # The countdown's deadline, only where it counts (most markers are past mediation).
+            f"CASE WHEN state IN ({_OPEN_IN}) THEN deadline END AS deadline "
             "FROM dispute_case WHERE {} ORDER BY reported_at DESC LIMIT {}",
             now,
             where.querystring if where is not None else QueryString("1 = 1"),
@@ -151,11 +154,18 @@ async def marker_rows(user: CurrentUser, extra: Combinable | None, now: datetime
     )
 
 
-def marker_row(r: dict[str, Any]) -> list[Any]:
-    """One marker in the order of MARKER_FIELDS (the API's compact form)."""
+def marker_row(r: dict[str, Any], now: datetime | None = None) -> list[Any]:
+    """One marker in the order of MARKER_FIELDS (the API's compact form), with the deadline's
+    countdown as the case shows it (workflow.days_left, deadline_colour: yellow within 7 days, red
+    overdue; None out of mediation)."""
+    deadline = r["deadline"]
+    if isinstance(deadline, str):  # SQLite's raw rows may give the text
+        deadline = datetime.fromisoformat(deadline)
+    countdown = {"state": r["state"], "deadline": deadline}
     return [
         r["id"], round(r["lon"], 6), round(r["lat"], 6), r["state"], r["category"], r["level"],
         r["overdue"], 1 if r["conflict"] else 0, r["number"], r["title"], r["risk"],
+        days_left(countdown, now), deadline_colour(countdown, now),
     ]  # fmt: skip
 
 
@@ -173,7 +183,7 @@ async def markers(user: CurrentUser, filters: dict[str, Any], limit: int) -> sch
         else:
             total = len(rows)
     return schemas.Markers(
-        fields=list(MARKER_FIELDS), rows=[marker_row(r) for r in rows], total=total, truncated=truncated
+        fields=list(MARKER_FIELDS), rows=[marker_row(r, now) for r in rows], total=total, truncated=truncated
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
+from backend.cases import supervision as orders
 from backend.cases.agreement import awaiting_signature_at
 from backend.cases.tables import Agreement, Case, Category
 from backend.core import clock
@@ -298,7 +299,7 @@ async def _monthly(area: Area, span: Span, days: int) -> list[Section]:
         unsigned,
         await lists.repeated_section(area, span, "本月重复纠纷", groups),
         await lists.visits_overdue(area, at),
-        await _supervision_section(area),
+        await _supervision_section(area, span),
         *await _screening_sections(area, span),
     ]
 
@@ -368,21 +369,20 @@ async def _screening_sections(area: Area, span: Span) -> list[Section]:
     ]
 
 
-SUPERVISION_STATUS = {"issued": "待签收", "acknowledged": "办理中", "reported": "待验收"}
-RED_NAMES = {"unacknowledged": "超24小时未签收", "overdue": "已超办理期限"}
-
-
-async def _supervision_section(area: Area) -> Section:
-    """The 督办 orders still open when the report is made, red first (an order's past is not replayed)."""
-    items = await supervision.open_items(case_condition(area.filter))
+async def _supervision_section(area: Area, span: Span) -> Section:
+    """The month's 督办 orders: those issued in the month and those still open at its end, each with
+    its state then (not now), red first."""
+    items = await supervision.period_items(case_condition(area.filter), span.since, span.until)
     return Section(
         key="supervision",
-        title="在办督办",
+        title="本月督办",
         columns=[
             _c("number", "案件编号"),
             _c("title", "案件"),
             _c("township", "乡镇"),
             _c("team", "调解队"),
+            _c("issued_at", "下达日期"),
+            _c("issued_by", "督办人"),
             _c("instruction", "督办要求"),
             _c("due_date", "办理期限"),
             _c("status", "状态"),
@@ -394,14 +394,16 @@ async def _supervision_section(area: Area) -> Section:
                 "title": i.case.title,
                 "township": i.case.township.name if i.case.township else "",
                 "team": i.case.owner_team.name if i.case.owner_team else "",
+                "issued_at": i.order.issued_at.astimezone(clock.LOCAL_TZ).date().isoformat(),
+                "issued_by": i.order.issued_by or "",
                 "instruction": i.order.instruction,
                 "due_date": i.order.due_date.isoformat(),
-                "status": SUPERVISION_STATUS.get(i.order.status, i.order.status),
-                "red": RED_NAMES.get(i.order.red or "", ""),
+                "status": orders.STATUS_NAMES.get(i.order.status, i.order.status),
+                "red": orders.RED_NAMES.get(i.order.red or "", ""),
             }
             for i in items
         ],
-        note="生成本表时仍在办的督办（未验收），红色预警在前",
+        note="本月下达的督办和月末仍在办的督办，状态为月末（本月未过完时为生成时）的状态，红色预警在前",
     )
 
 

@@ -357,6 +357,23 @@ async def list_screenings(user: CurrentUser, month: str | None, village: str | N
         return schemas.ScreeningPage(month=month, items=await _views(rows))
 
 
+async def team_month(user: CurrentUser) -> schemas.ScreeningPage:
+    """This month's reports of the user's own team (none for anyone not in a team), for the sync
+    pull's reference data: a phone offline sees which villages its team screened already, whichever
+    phone sent them. Runs in the caller's transaction."""
+    month = parse_month(None)
+    if user.role not in TEAM_ROLES or user.team_id is None:
+        return schemas.ScreeningPage(month=month, items=[])
+    rows = (
+        await Screening.select(*_COLUMNS)
+        .where((Screening.month == month) & (Screening.team == user.team_id))
+        .order_by(Screening.visited_at, ascending=False)
+        .limit(1000)
+        .run()
+    )
+    return schemas.ScreeningPage(month=month, items=await _views(rows))
+
+
 async def get_screening(user: CurrentUser, screening_id: uuid.UUID) -> schemas.ScreeningView:
     async with read_transaction():
         rows = await _scoped(Screening.select(*_COLUMNS).where(Screening.id == screening_id), user).run()

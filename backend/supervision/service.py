@@ -3,6 +3,7 @@ its case (cases.scope.visible_to)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from piccolo.columns.combination import Combinable
@@ -91,9 +92,27 @@ async def supervision_list(user: CurrentUser, status: str | None) -> schemas.Sup
     return schemas.SupervisionPage(items=items[:LIMIT], counts=_counts(open_rows))
 
 
-async def open_items(condition: Combinable | None) -> list[schemas.SupervisionItem]:
-    """The open orders on cases matching `condition` (a Case condition), red first (月排查's list)."""
-    return (await _items(await _open_rows(condition, *_COLUMNS), clock.now()))[:LIMIT]
+async def period_items(
+    condition: Combinable | None, since: datetime, until: datetime
+) -> list[schemas.SupervisionItem]:
+    """月排查's list: the orders issued in [since, until) and those still open at `until`, on cases
+    matching `condition`, each as it stood at `until` (or now, if earlier): the status replayed from
+    its steps (cases.supervision.as_of), red as of then. An order accepted after the period shows as
+    still open in that period's report."""
+    at = min(clock.now(), until)
+    query = SupervisionOrder.select(*_COLUMNS).where(
+        (SupervisionOrder.issued_at < at)
+        & (
+            (SupervisionOrder.issued_at >= since)
+            | SupervisionOrder.accepted_at.is_null()
+            | (SupervisionOrder.accepted_at > at)
+        )
+    )
+    rows = await _in_scope(query, condition).run()
+    steps = await orders.order_steps({r["case"] for r in rows})
+    then = [orders.as_of(r, steps.get(str(r["id"]), []), at) for r in rows]
+    then = [r for r in then if r["issued_at"] >= since or r["status"] in OPEN_STATUSES]
+    return (await _items(then, at))[:LIMIT]
 
 
 async def _items(rows: list[dict[str, Any]], now: Any) -> list[schemas.SupervisionItem]:

@@ -1,7 +1,8 @@
 """Reference data the phone keeps offline, each part with a version (a hash of its content, or the
 grid generation), so a pull sends a part again only when it has changed: the categories, the teams
 of the user's township, the township's divisions (codes and names) and its grid cells as simplified
-GeoJSON, enough to name the grid of a new case without signal."""
+GeoJSON, enough to name the grid of a new case without signal; and a team member's own team's 月排查
+reports of this month, so the phone knows offline which villages are screened already."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from backend.grids import maps
 from backend.grids.tables import Division
 from backend.people.service import team_views
 from backend.people.tables import Team
+from backend.screenings import service as screenings
 from backend.sync.schemas import Reference, ReferencePart
 
 
@@ -46,10 +48,16 @@ async def _divisions(user: CurrentUser) -> Any:
     return await query.order_by(Division.code).run()
 
 
+async def _screenings(user: CurrentUser) -> Any:
+    # The team's own reports of this month (screenings.team_month): its month changes the version too.
+    return await screenings.team_month(user)
+
+
 PARTS: dict[str, Callable[[CurrentUser], Awaitable[Any]]] = {
     "categories": _categories,
     "teams": _teams,
     "divisions": _divisions,
+    "screenings": _screenings,
 }
 
 

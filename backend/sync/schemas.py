@@ -74,6 +74,8 @@ class Reference(msgspec.Struct, omit_defaults=True):
     teams: ReferencePart | None = None
     divisions: ReferencePart | None = None  # the user's township and its villages: codes, names
     grids: ReferencePart | None = None  # GeoJSON of the township's grid cells, simplified
+    # {month, items}: this month's 月排查 reports of the user's own team (empty outside a team)
+    screenings: ReferencePart | None = None
 
 
 class PullOut(msgspec.Struct):

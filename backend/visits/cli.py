@@ -40,6 +40,7 @@ def remind(now_iso: str | None) -> None:
     from backend import db
     from backend.core import clock
     from backend.notify import push, sms
+    from backend.screenings.reminders import screening_reminders
     from backend.visits import jobs
 
     at = _parse_now(now_iso)
@@ -49,16 +50,18 @@ def remind(now_iso: str | None) -> None:
         try:
             with clock.frozen(at) if at else contextlib.nullcontext():
                 result = await jobs.remind()
+                screening = await screening_reminders()
                 pushed = await push.deliver_due()
                 texted = await sms.escalate_unread()
         finally:
             await db.close()
-        return result, pushed, texted
+        return result, screening, pushed, texted
 
-    result, pushed, texted = asyncio.run(run())
+    result, screening, pushed, texted = asyncio.run(run())
     click.echo(
         f"回访提醒：处理 {result.visits} 个回访，新建 {len(result.notifications)} 条提醒，"
-        f"{len(result.deadlines)} 条调解期限提醒，{len(result.confirmations)} 条司法确认提醒"
+        f"{len(result.deadlines)} 条调解期限提醒，{len(result.confirmations)} 条司法确认提醒，"
+        f"{len(screening)} 条月排查提醒"
     )
     click.echo(
         f"推送：送达 {pushed.delivered}，待重试 {pushed.retried}，订阅失效 {pushed.gone}，"

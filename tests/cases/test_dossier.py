@@ -188,3 +188,68 @@ async def test_the_page_s_own_stylesheet_is_allowed_by_the_app_s_policy(client):
         assert f"'sha256-{digest}'" in style_src.split()
     assert "'unsafe-inline'" not in style_src
     assert "onclick" not in response.text  # no inline script: it would not run under the policy
+
+
+async def test_the_file_keeps_each_supervision_order_with_every_step(client):
+    """督办 in the case file: who issued it, the instruction and due date, and each step with its time
+    and name: acknowledged, reported, sent back, reported again, accepted."""
+    at = datetime(2027, 1, 25, 9, 0, tzinfo=SHANGHAI)
+    with clock.frozen(at):
+        case = await make_case(client)
+        assert (await act(client, "leader1", case["id"], "accept")).status_code == 200
+        issued = await act(
+            client,
+            "tianyuan",
+            case["id"],
+            "supervise",
+            instruction="三日内上门调解并回复",
+            due_date="2027-01-31",
+        )
+        assert issued.status_code == 200, issued.text
+    steps = [
+        (datetime(2027, 1, 25, 15, 0), "leader1", "acknowledge_supervision", {}),
+        (datetime(2027, 1, 27, 10, 0), "leader1", "report_supervision", {"text": "已电话联系双方"}),
+        (datetime(2027, 1, 27, 16, 30), "tianyuan", "return_supervision", {"reason": "须当面调解"}),
+        (datetime(2027, 1, 29, 11, 0), "leader1", "report_supervision", {"text": "已上门调解，双方和解"}),
+        (datetime(2027, 1, 30, 9, 15), "tianyuan", "accept_supervision", {}),
+    ]
+    for when, who, action, body in steps:
+        with clock.frozen(when.replace(tzinfo=SHANGHAI)):
+            done = await act(client, who, case["id"], action, **body)
+            assert done.status_code == 200, done.text
+    with clock.frozen(datetime(2027, 2, 1, 10, 0, tzinfo=SHANGHAI)):
+        assert (await act(client, "mediator1", case["id"], "resolve", agreement=AGREEMENT)).status_code == 200
+        assert (await act(client, "mediator1", case["id"], "close")).status_code == 200
+        response = await _dossier(client, case["id"])
+    assert response.status_code == 200, response.text
+    html = re.sub(r"[ \n]+", " ", response.text)
+    assert "<h2>督办记录</h2>" in html
+    assert "督办人：李春华　　下达时间：2027-01-25 09:00" in html
+    assert '<td class="pre">三日内上门调解并回复</td>' in html
+    assert "<th>办理期限</th><td>2027-01-31</td>" in html
+    assert "<th>办理状态</th><td>已验收</td>" in html
+    rows = re.findall(
+        r"<tr><td>([0-9: -]+)</td><td>([^<]+)</td><td>([^<]+)</td><td class=\"pre\">([^<]*)</td></tr>", html
+    )
+    assert rows == [
+        ("2027-01-25 09:00", "下达督办", "李春华", ""),
+        ("2027-01-25 15:00", "签收", "杨正发", ""),
+        ("2027-01-27 10:00", "报告办理情况", "杨正发", "已电话联系双方"),
+        ("2027-01-27 16:30", "退回重办", "李春华", "须当面调解"),
+        ("2027-01-29 11:00", "报告办理情况", "杨正发", "已上门调解，双方和解"),
+        ("2027-01-30 09:15", "验收通过", "李春华", ""),
+    ]
+    # The event log names the steps in Chinese too.
+    assert "<td>签收督办</td>" in html and "<td>验收督办</td>" in html
+    pdf = await _pdf(response.text)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "dossier-supervision.pdf").write_bytes(pdf)
+    (ARTIFACTS / "dossier-supervision.html").write_text(response.text, encoding="utf-8")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace(" ", "")
+    assert "督办记录" in text and "退回重办" in text
+
+
+async def test_a_file_without_supervision_says_so(client):
+    case = await _archived_case(client)
+    response = await _dossier(client, case["id"])
+    assert "本案无督办。" in response.text

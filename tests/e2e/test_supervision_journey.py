@@ -123,6 +123,42 @@ async def test_the_map_risk_layer(desktop, api):
     await desktop.screenshot(path=screenshot_path("supervision-06-case-risk"))
 
 
+async def test_the_map_counts_deadlines_down(desktop, api):
+    """An overdue case's marker is red with the days it is late, one near its deadline amber with the
+    days left; the cell's list says the same."""
+    from backend.cases.tables import Case
+    from tests.e2e.test_supervisor_journey import map_ready
+    from tests.factories import TIANYUAN_POINT
+
+    late = await new_case(api, "mediator1", title="逾期未结的纠纷", parties=[])
+    near = await new_case(
+        api, "mediator1", (TIANYUAN_POINT[0] + 0.004, TIANYUAN_POINT[1] + 0.003), title="将到期", parties=[]
+    )
+    for case in (late, near):
+        assert (await act(api, "leader1", case["id"], "accept")).status_code == 200
+    # The 30 days have run (the server's clock is real: move the deadlines instead).
+    now = clock.now()
+    await Case.update({Case.deadline: now - timedelta(days=2, hours=1)}).where(Case.id == late["id"]).run()
+    await Case.update({Case.deadline: now + timedelta(days=3, hours=1)}).where(Case.id == near["id"]).run()
+
+    await sign_in(desktop, "tianyuan", synced=False)
+    await desktop.goto("/map")
+    await map_ready(desktop)
+    marker = desktop.locator(f'.leaflet-marker-icon[title^="{late["number"]}"]')
+    badge = marker.locator("[data-deadline]")
+    assert await badge.get_attribute("data-deadline") == "red"
+    assert await badge.inner_text() == "逾期 2 天"
+    assert "逾期 2 天" in await marker.get_attribute("title")
+    colour = await badge.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(198, 40, 40)"  # red
+    near_badge = desktop.locator(f'.leaflet-marker-icon[title^="{near["number"]}"] [data-deadline]')
+    assert (await near_badge.get_attribute("data-deadline"), await near_badge.inner_text()) == (
+        "yellow",
+        "剩 3 天",
+    )
+    await desktop.screenshot(path=screenshot_path("supervision-08-map-countdown"))
+
+
 async def test_the_county_edits_the_risk_rules_in_the_console(desktop, api):
     await sign_in(desktop, "county", synced=False)
     await desktop.goto("/admin/risk-rules")
@@ -132,10 +168,20 @@ async def test_the_county_edits_the_risk_rules_in_the_console(desktop, api):
     await desktop.get_by_test_id("risk-add-keywords").click()
     await rows.nth(before).get_by_test_id("risk-text").fill("讨薪，欠薪")
     await rows.nth(before).get_by_test_id("risk-colour").select_option("red")
+    # 劳动仲裁 with more than 30,000 yuan in dispute: yellow. A bad threshold is caught before saving.
+    await desktop.get_by_test_id("risk-add-amount").click()
+    await rows.nth(before + 1).get_by_test_id("risk-amount-cats").select_option(["labour"])
+    await rows.nth(before + 1).get_by_test_id("risk-amount").fill("三万")
+    await desktop.get_by_test_id("risk-save").click()
+    assert "金额门槛应为大于 0 的元数" in await desktop.get_by_test_id("risk-error").inner_text()
+    await rows.nth(before + 1).get_by_test_id("risk-amount").fill("30000")
     await desktop.get_by_test_id("risk-save").click()
     await desktop.get_by_test_id("risk-notice").wait_for()
     await desktop.screenshot(path=screenshot_path("supervision-07-risk-rules"), full_page=True)
     saved = (await api.get("/api/risk-rules", headers=await auth(api, "county"))).json()["rules"]
-    assert saved[-1] == {"kind": "keywords", "words": ["讨薪", "欠薪"], "risk": "red"}
+    assert saved[-2] == {"kind": "keywords", "words": ["讨薪", "欠薪"], "risk": "red"}
+    assert saved[-1] == {"kind": "amount", "categories": ["labour"], "over_yuan": 30000.0, "risk": "yellow"}
     case = await new_case(api, "mediator1", title="工地欠薪", category="labour", parties=[])
     assert (case["risk"], case["risk_reason"]) == ("red", "含“欠薪”")
+    wages = await new_case(api, "mediator1", title="工程款", category="labour", amount_yuan=45000, parties=[])
+    assert wages["risk"] == "yellow" and "涉及金额超过30,000元" in wages["risk_reason"]

@@ -60,7 +60,7 @@ async def test_reference_data_is_sent_again_only_when_it_changed(client):
     first = await client.get("/api/sync/pull", params={"limit": 1}, headers=phone)
     body = first.json()
     ref = body["reference"]
-    assert set(ref) == {"categories", "teams", "divisions", "grids"}
+    assert set(ref) == {"categories", "teams", "divisions", "grids", "screenings"}
     assert {c["code"] for c in ref["categories"]["data"]} >= {"neighbour", "labour"}
     assert {d["code"] for d in ref["divisions"]["data"]} >= {"530524101000", "530524101001"}
     assert all(d["code"][:9] == "530524101" for d in ref["divisions"]["data"])

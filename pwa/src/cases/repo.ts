@@ -32,6 +32,7 @@ export function emptyDraft(): DraftRow {
     source: '',
     referredBy: '',
     people: '',
+    amount: '',
     updatedAt: Date.now(),
   }
 }
@@ -76,11 +77,12 @@ export function buildCreate(d: DraftRow): CaseCreate {
 }
 
 /** The statistics fields a capture carries: only those given (the server defaults the rest). */
-function statisticsFields(d: DraftRow): Pick<CaseCreate, 'source' | 'referred_by' | 'people_involved'> {
-  const out: Pick<CaseCreate, 'source' | 'referred_by' | 'people_involved'> = {}
+function statisticsFields(d: DraftRow): Pick<CaseCreate, 'source' | 'referred_by' | 'people_involved' | 'amount_yuan'> {
+  const out: Pick<CaseCreate, 'source' | 'referred_by' | 'people_involved' | 'amount_yuan'> = {}
   if (d.source) out.source = d.source
   if (d.source === 'referral' && d.referredBy) out.referred_by = d.referredBy
   if ((d.people ?? '').trim()) out.people_involved = Number(d.people)
+  if ((d.amount ?? '').trim()) out.amount_yuan = Number(d.amount)
   return out
 }
 

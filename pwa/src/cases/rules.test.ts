@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkPeople, localAllowed, nextStep, predictedState, predictedSupervision } from './rules'
+import { checkAmount, checkPeople, localAllowed, nextStep, predictedState, predictedSupervision } from './rules'
 import { kindOfDevice } from '../core/device'
 import type { CaseView } from './types'
 import type { User } from '../people/types'
@@ -87,5 +87,14 @@ describe('checkPeople', () => {
     for (const bad of ['0', '2.5', '100001', '99999999999999999999', 'abc', '-3']) {
       expect(checkPeople(bad)).toMatch(/涉及人数应为 1 到 100000 之间的整数/)
     }
+  })
+})
+
+describe('checkAmount', () => {
+  it('takes an empty field or yuan with at most two decimals', () => {
+    for (const ok of ['', ' ', '0', '150000', '2500.5', '999999999999']) expect(checkAmount(ok)).toBe('')
+  })
+  it('refuses negatives, text, three decimals and more than the server keeps', () => {
+    for (const bad of ['-1', '十万', '1.234', '1e5', '1000000000000']) expect(checkAmount(bad)).toMatch(/涉及金额应为/)
   })
 })

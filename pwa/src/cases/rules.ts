@@ -133,6 +133,15 @@ export function nextStep(view: CaseView): string | null {
 }
 
 /** The people a dispute involves as typed: empty (the parties count) or a whole number 1–MAX_PEOPLE. */
+/** 涉及金额 in yuan: empty, or 0 to the server's maximum with at most 2 decimals. */
+export const MAX_AMOUNT = 999_999_999_999
+export function checkAmount(raw: string | undefined): string {
+  const text = (raw ?? '').trim()
+  if (!text) return ''
+  const n = Number(text)
+  return /^\d+(\.\d{1,2})?$/.test(text) && n <= MAX_AMOUNT ? '' : '涉及金额应为 0 或以上的元数（最多两位小数）'
+}
+
 export function checkPeople(raw: string): string {
   const text = raw.trim()
   if (!text) return ''

@@ -39,6 +39,8 @@ export interface CaseCreate {
   source?: string | null
   referred_by?: string | null
   people_involved?: number | null
+  /** 涉及金额 in yuan: the risk rules weigh it (e.g. 征地补偿 over a threshold). */
+  amount_yuan?: number | null
 }
 
 export interface CaseEvent {
@@ -146,6 +148,7 @@ export interface CaseView {
   source?: string | null
   referred_by?: string | null
   people_involved?: number | null
+  amount_yuan?: number | null
   /** 群体性纠纷: GROUP_DISPUTE or more people involved. */
   group_dispute?: boolean
   prevented_criminal?: boolean
@@ -222,6 +225,8 @@ export interface DraftRow {
   source: string
   referredBy: string
   people: string
+  /** 涉及金额 (yuan), as typed; optional (drafts from before it have none). */
+  amount?: string
   updatedAt: number
 }
 

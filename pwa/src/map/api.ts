@@ -57,6 +57,10 @@ export interface MapCase {
   title: string
   /** 风险等级 green | yellow | red. */
   risk: string
+  /** The mediation deadline's countdown: local days left (negative: overdue), and its colour
+   * (green, yellow with 7 days or less, red overdue); null out of mediation. */
+  days_left: number | null
+  deadline_colour: string | null
 }
 
 export interface MapCasesResponse {
@@ -128,7 +132,7 @@ function query(params: Record<string, string | number | undefined | null>): stri
 /** How many markers the map asks for at most (the server's own maximum). */
 export const MAP_LIMIT = 50_000
 
-export const MAP_FIELDS = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'risk']
+export const MAP_FIELDS = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'risk', 'days_left', 'deadline_colour']
 
 /** Decodes compact rows by the response's own `fields`, so a reordered or extended list still works. */
 export function decodeRows(fields: string[], rows: unknown[][]): MapCase[] {
@@ -146,7 +150,16 @@ export function decodeRows(fields: string[], rows: unknown[][]): MapCase[] {
     number: ix[8] >= 0 ? String(r[ix[8]] ?? '') : '',
     title: ix[9] >= 0 ? String(r[ix[9]] ?? '') : '',
     risk: ix[10] >= 0 ? String(r[ix[10]] ?? 'green') : 'green',
+    days_left: ix[11] >= 0 && r[ix[11]] != null ? Number(r[ix[11]]) : null,
+    deadline_colour: ix[12] >= 0 && r[ix[12]] != null ? String(r[ix[12]]) : null,
   }))
+}
+
+/** The countdown in words, for a marker or a list (剩 N 天, 今日到期, 逾期 N 天); '' when none. */
+export function countdownText(colour: string | null | undefined, days: number | null | undefined): string {
+  if (!colour || days == null) return ''
+  if (colour === 'red') return days < 0 ? `逾期 ${-days} 天` : '已逾期'
+  return days === 0 ? '今日到期' : `剩 ${days} 天`
 }
 
 export function getConfig(): Promise<MapConfig> {

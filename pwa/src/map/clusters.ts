@@ -12,7 +12,7 @@
  */
 import L from 'leaflet'
 import Supercluster, { type ClusterProperties } from 'supercluster'
-import type { MapCase } from './api'
+import { countdownText, type MapCase } from './api'
 
 export const STATE_COLORS: Record<string, string> = {
   reported: '#1565c0',
@@ -37,6 +37,17 @@ const DOM_SINGLES = 400
 /** The risk layer: a red or amber ring (conflict and overdue rings come first). */
 const RISK_RING: Record<string, string> = { red: '#ff1744', yellow: '#f9a825' }
 const RISK_TITLE: Record<string, string> = { red: '（红色风险）', yellow: '（黄色风险）' }
+
+/** The countdown beside a dot when it is near or past (yellow: 7 days or less, red: overdue). */
+function countdownBadge(c: MapCase): string {
+  if (c.deadline_colour !== 'yellow' && c.deadline_colour !== 'red') return ''
+  return `<span class="fq-days fq-days--${c.deadline_colour}" data-deadline="${c.deadline_colour}">${countdownText(c.deadline_colour, c.days_left)}</span>`
+}
+
+function countdownTitle(c: MapCase): string {
+  const text = countdownText(c.deadline_colour, c.days_left)
+  return text ? `（${text}）` : ''
+}
 
 interface PointProps {
   i: number
@@ -132,10 +143,10 @@ export class CaseClusterLayer {
         ? L.marker([c.lat, c.lon], {
             icon: L.divIcon({
               className: '',
-              html: `<div class="fq-dot" style="background:${stateColor(c.state)};border-color:${ring}"></div>`,
+              html: `<div class="fq-dot" style="background:${stateColor(c.state)};border-color:${ring}"></div>${countdownBadge(c)}`,
               iconSize: [22, 22],
             }),
-            title: `${c.number} ${c.title}${RISK_TITLE[c.risk] ?? ''}`,
+            title: `${c.number} ${c.title}${RISK_TITLE[c.risk] ?? ''}${countdownTitle(c)}`,
             keyboard: false,
           })
         : L.circleMarker([c.lat, c.lon], {

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
-import { decodeRows } from './api'
+import { countdownText, decodeRows } from './api'
 import { classBreaks, colorFor, levelForZoom, CLASS_COLORS, ZERO_COLOR } from './scale'
 
 describe('map rows', () => {
@@ -10,7 +10,23 @@ describe('map rows', () => {
       [[24.8, 99.6, 'a1', 'reported', 'neighbour', 'big', 1, 0, 'N-1', '邻里纠纷', 'x']],
     )
     expect(rows).toEqual([
-      { id: 'a1', lon: 99.6, lat: 24.8, state: 'reported', category: 'neighbour', level: 'big', overdue: true, conflict: false, number: 'N-1', title: '邻里纠纷', risk: 'green' },
+      { id: 'a1', lon: 99.6, lat: 24.8, state: 'reported', category: 'neighbour', level: 'big', overdue: true, conflict: false, number: 'N-1', title: '邻里纠纷', risk: 'green', days_left: null, deadline_colour: null },
+    ])
+  })
+
+  it('reads the countdown and says it in words', () => {
+    const fields = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'risk', 'days_left', 'deadline_colour']
+    const [late, near] = decodeRows(fields, [
+      ['a1', 99.6, 24.8, 'mediating', 'labour', 'hard', 1, 0, 'N-3', '逾期', 'green', -3, 'red'],
+      ['a2', 99.6, 24.8, 'mediating', 'labour', 'hard', 0, 0, 'N-4', '将到期', 'green', 5, 'yellow'],
+    ])
+    expect([late.days_left, late.deadline_colour, near.days_left, near.deadline_colour]).toEqual([-3, 'red', 5, 'yellow'])
+    expect([countdownText('red', -3), countdownText('red', 0), countdownText('yellow', 0), countdownText('yellow', 5), countdownText(null, null)]).toEqual([
+      '逾期 3 天',
+      '已逾期',
+      '今日到期',
+      '剩 5 天',
+      '',
     ])
   })
 

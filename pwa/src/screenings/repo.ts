@@ -6,7 +6,7 @@
  */
 import { api } from '../core/session'
 import { uuid } from '../core/ids'
-import { db } from '../core/db'
+import { db, getMeta } from '../core/db'
 import { enqueue } from '../sync/outbox'
 import { emptyDraft, saveDraft } from '../cases/repo'
 import { afterEnqueue } from '../sync/store'
@@ -109,7 +109,10 @@ export async function monthReports(month: string): Promise<ScreeningRow[]> {
     const page = await api.get<{ items: Omit<ScreeningRow, 'sent'>[] }>(`/screenings?month=${month}`)
     for (const s of page.items) rows.set(s.id, { ...s, sent: true })
   } catch {
-    // Offline: only what this phone holds.
+    // Offline: what this phone holds, and the team's reports of the month as the last sync pulled
+    // them (from any of the team's phones).
+    const pulled = await getMeta<{ month: string; items: Omit<ScreeningRow, 'sent'>[] } | null>('screenings', null)
+    if (pulled?.month === month) for (const s of pulled.items) rows.set(s.id, { ...s, sent: true })
   }
   for (const [id, item] of latest) {
     const b = item.payload as unknown as ScreeningBody

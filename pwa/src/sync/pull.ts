@@ -96,7 +96,7 @@ export function inboxRow(n: Json): InboxRow {
 
 // ---- the puller -----------------------------------------------------------------------------------
 
-export const REF_PARTS = ['categories', 'teams', 'divisions', 'grids'] as const
+export const REF_PARTS = ['categories', 'teams', 'divisions', 'grids', 'screenings'] as const
 
 export class DataPuller implements Puller {
   /** `keepsCases`: whether the signed-in user keeps their cases on this device (sync/offline.ts). */
@@ -169,6 +169,9 @@ export class DataPuller implements Puller {
     // The township's teams and their members: whom a team leader assigns to, offline too.
     const teams = part('teams')
     if (teams && Array.isArray(teams.data)) await setMeta('teams', teams.data)
+    // This month's 月排查 reports of the user's team: which villages are screened, offline too.
+    const screenings = part('screenings')
+    if (screenings) await setMeta('screenings', screenings.data)
     const divisions = part('divisions')
     const grids = part('grids')
     if (divisions || grids) {
