@@ -15,11 +15,12 @@ that is still to commit, or the phone would miss that change for good:
   other (shared), only for a pull's instant; a pull waits at most for the writes in flight. (A
   commit-time counter under an exclusive lock would serialise every write's tail instead.)
 
-The pull is scoped with cases.scope.visible_to (a leader: the cases in its charge, offline_scope): a page carries the cases changed after the cursor
-that the user may see now, as they are now. It also remembers which cases it sent to which device
-(`sync_delivery`), so when such a case is no longer visible (reassigned to another team, moved to
-another township) the device gets a `left_scope` tombstone, and nobody gets a tombstone for a case
-they were never sent. The page is a function of the cursor: an answer lost on the way is answered
+The pull is scoped with cases.scope.visible_to (a leader: the cases in its charge, offline_scope): a
+page carries the cases changed after the cursor that the user may see now, as they are now. It also
+remembers which cases it sent to which device (`sync_delivery`), so when such a case is no longer
+visible (reassigned to another team, moved to another township) the device gets a `left_scope`
+tombstone, and nobody gets a tombstone for a case they were never sent. The page is a function of
+the cursor: an answer lost on the way is answered
 again the same way, tombstones included (`gone_at` is the change id that produced the tombstone).
 
 The cursor is "<change id>.<scope>": scope is a hash of the device and of the user's role, area and

@@ -149,11 +149,11 @@ async def test_a_leader_keeps_only_the_cases_in_its_charge(client):
     phone = bearer(await login(client, "leader1"))
     first, second, other = create_op(), create_op(), create_op()
     await push(client, phone, first, second, other)
-    leader_id = (await client.get("/api/me", headers=bearer(await login(client, "county_leader")))).json()["id"]
+    leader = bearer(await login(client, "county_leader"))
+    leader_id = (await client.get("/api/me", headers=leader)).json()["id"]
     for op in (first, second):
         attached = await act(client, "county", op["entity_id"], "assign_leader", user_id=leader_id)
         assert attached.status_code == 200
-    leader = bearer(await login(client, "county_leader"))
     listed = (await client.get("/api/cases", params={"limit": 200}, headers=leader)).json()["items"]
     assert other["entity_id"] in {c["id"] for c in listed}  # it may read the rest, through the API
     held = await pull_all(client, leader)
