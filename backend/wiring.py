@@ -10,6 +10,7 @@ def connect() -> None:
     if _connected:
         return
     # Importing a listeners module subscribes its functions (backend.cases.hooks.subscribe).
+    import backend.map.listeners  # noqa: F401  (the open maps hear of changed cases, in every process)
     import backend.notify.listeners  # noqa: F401
     import backend.ops.jobs  # noqa: F401  (periodic upkeep: stale partial uploads)
     import backend.supervision.listeners  # noqa: F401  (督办 notifications and the red escalation)
