@@ -179,27 +179,31 @@ def decode(payload: str) -> Message:
 
 # --- SQLite: in-process, after commit ----------------------------------------------------------------
 
-_pending: set[asyncio.Task] = set()
+_tail: asyncio.Future | None = None  # the last delivery still waiting: later ones go after it
 SETTLE_POLL_SECONDS = 0.005
 SETTLE_GIVE_UP_SECONDS = 120.0
 
 
 def _after_commit(messages: list[Message]) -> None:
+    """Deliver in publishing order (SQLite's one writer: commit order), each once its transaction is
+    over; a message published outside a transaction goes at once unless earlier ones still wait."""
+    global _tail
     transaction = db.DB.current_transaction.get()
-    if transaction is None:
+    if transaction is None and (_tail is None or _tail.done()):
         for message in messages:
             dispatch(message)
         return
-    task = asyncio.get_running_loop().create_task(_when_settled(transaction, messages))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    _tail = asyncio.get_running_loop().create_task(_when_settled(transaction, messages, _tail))
 
 
-async def _when_settled(transaction: Any, messages: list[Message]) -> None:
+async def _when_settled(transaction: Any, messages: list[Message], before: asyncio.Future | None) -> None:
+    if before is not None and before.get_loop() is asyncio.get_running_loop():
+        with contextlib.suppress(Exception):
+            await before
     # Piccolo's transactions have no commit hook, but say whether they committed or rolled back.
     # A subscriber told before the commit would re-read too early and miss the change.
     waited = 0.0
-    while waited < SETTLE_GIVE_UP_SECONDS:
+    while transaction is not None and waited < SETTLE_GIVE_UP_SECONDS:
         if getattr(transaction, "_rolled_back", False):
             return
         if getattr(transaction, "_committed", True):
