@@ -13,6 +13,7 @@ def connect() -> None:
     import backend.map.listeners  # noqa: F401  (the open maps hear of changed cases, in every process)
     import backend.notify.listeners  # noqa: F401
     import backend.ops.jobs  # noqa: F401  (periodic upkeep: stale partial uploads)
+    import backend.people.session_bus  # noqa: F401  (revocations reach every process's caches)
     import backend.supervision.listeners  # noqa: F401  (督办 notifications and the red escalation)
     import backend.sync.listeners  # noqa: F401
     import backend.visits.listeners  # noqa: F401

@@ -163,6 +163,33 @@ async def publish_many(topic: str, items: list[tuple[str | None, Any]]) -> None:
     )
 
 
+def publish_soon(topic: str, data: Any, key: str | None = None) -> None:
+    """`publish` for synchronous code (a cache's forget): the message leaves once the caller's
+    transaction is over (committed; nothing on a rollback), or now when there is none."""
+    message = Message(topic, key, data)
+    encode(message)  # refuse a message NOTIFY would refuse, here rather than in a task
+    if db.engine_name() != "postgresql":
+        _after_commit([message])
+        return
+    transaction = db.DB.current_transaction.get()
+    task = asyncio.get_running_loop().create_task(_notify_when_settled(transaction, message))
+    _sending.add(task)
+    task.add_done_callback(_sending.discard)
+
+
+_sending: set[asyncio.Task] = set()
+
+
+async def _notify_when_settled(transaction: Any, message: Message) -> None:
+    db.DB.current_transaction.set(None)  # this task's copy of the context: not in that transaction
+    if transaction is not None and not await _settled(transaction):
+        return
+    try:
+        await publish(message.topic, message.data, message.key)
+    except Exception:
+        log.exception("bus: could not send a %s message", message.topic)
+
+
 def encode(message: Message) -> str:
     if message.data is None:
         raise ValueError("a message needs data (None means resync)")
@@ -200,18 +227,25 @@ async def _when_settled(transaction: Any, messages: list[Message], before: async
     if before is not None and before.get_loop() is asyncio.get_running_loop():
         with contextlib.suppress(Exception):
             await before
-    # Piccolo's transactions have no commit hook, but say whether they committed or rolled back.
-    # A subscriber told before the commit would re-read too early and miss the change.
-    waited = 0.0
-    while transaction is not None and waited < SETTLE_GIVE_UP_SECONDS:
-        if getattr(transaction, "_rolled_back", False):
-            return
-        if getattr(transaction, "_committed", True):
-            break
-        await asyncio.sleep(SETTLE_POLL_SECONDS)
-        waited += SETTLE_POLL_SECONDS
+    if transaction is not None and not await _settled(transaction):
+        return
     for message in messages:
         dispatch(message)
+
+
+async def _settled(transaction: Any) -> bool:
+    """Wait for a transaction to end: whether it committed. Piccolo's transactions have no commit
+    hook, but say whether they committed or rolled back. (A subscriber told before the commit would
+    re-read too early and miss the change.)"""
+    waited = 0.0
+    while waited < SETTLE_GIVE_UP_SECONDS:
+        if getattr(transaction, "_rolled_back", False):
+            return False
+        if getattr(transaction, "_committed", True):
+            return True
+        await asyncio.sleep(SETTLE_POLL_SECONDS)
+        waited += SETTLE_POLL_SECONDS
+    return True
 
 
 # --- PostgreSQL: one listening connection per process ------------------------------------------------
