@@ -7,6 +7,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +61,9 @@ def hash_password(password: str) -> str:
 # took one process to 935 MB (13 at once) and each of them 17 s; bounded, they queue and each takes
 # its 0.3 s plus the wait. Two at a time use the box's two cores and 128 MiB (bench/README.md, Load).
 CONCURRENT_HASHES = 2
-_hash_limiters: dict[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = {}
+_hash_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _hash_limiter() -> anyio.CapacityLimiter:
