@@ -15,4 +15,6 @@ async def announce_case_change(change: CaseChange) -> None:
     townships = sorted(
         str(code) for code in {change.case.get("township_code"), change.before.get("township_code")} if code
     )
-    await bus.publish_many(live.TOPIC, [(code, {"case": str(change.case_id)}) for code in townships])
+    # No case id: the maps re-read the log anyway, and PostgreSQL sends identical messages of one
+    # transaction once (a sync batch of 50 cases in a township is one message).
+    await bus.publish_many(live.TOPIC, [(code, {}) for code in townships])
