@@ -163,7 +163,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             make_pwa_handler(settings.pwa_dist),
         ],
         on_app_init=[jwt_auth.on_app_init, _log_requests_outermost],
-        plugins=[live.LiveChannels(settings)],
+        # The bus's one listening connection per process (and SQLite's notification relay), also for
+        # tests' served apps, which run no start-up hooks.
+        lifespan=[live.lifespan],
         # The real server also runs the delivery loop and the periodic reminders (cancelled on shutdown).
         on_startup=[db.prepare, _check_personal_data_keys, _warm_locate_index, worker.start]
         if manage_database

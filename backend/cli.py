@@ -10,6 +10,14 @@ import click
 
 from backend.settings import get_settings
 
+SQLITE_ONE_WORKER = (
+    "SQLite 只能用一个服务进程（--workers 1）：SQLite 同一时刻只有一个写入者，本程序在进程内排队写入，"
+    "缓存（登录设备、网格索引）也只在本进程内；多个进程会互相等待锁、读到过期的缓存。"
+    "要用多个进程，请改用 PostgreSQL（FENGQIAO_DATABASE_URL=postgresql://…）。\n"
+    "SQLite allows one server process (--workers 1): it has one writer at a time, writes are queued "
+    "fairly inside the process, and the caches (signed-in devices, the grid index) live in the process. "
+    "For several processes use PostgreSQL."
+)
 ROLE_NAMES = ("mediator", "grid_worker", "team_leader", "township_supervisor", "county_admin", "leader")
 
 
@@ -32,7 +40,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Default: FENGQIAO_HOST or 127.0.0.1")
 @click.option("--port", default=None, type=int, help="Default: FENGQIAO_PORT or 8000")
-@click.option("--workers", default=1, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Server processes; more than 1 only on PostgreSQL",
+)
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API and the PWA."""
     import uvicorn
@@ -42,6 +56,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     from backend.ops.cli import check_keys_or_exit, database_state_or_exit
 
     settings = get_settings()
+    if workers > 1 and settings.engine != "postgresql":
+        # Before anything else: this is a configuration mistake, not a database problem.
+        raise click.UsageError(SQLITE_ONE_WORKER)
     db.private_data_dir(settings)
     state = database_state_or_exit()
     if state["pending"]:

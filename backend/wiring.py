@@ -10,8 +10,10 @@ def connect() -> None:
     if _connected:
         return
     # Importing a listeners module subscribes its functions (backend.cases.hooks.subscribe).
+    import backend.map.listeners  # noqa: F401  (the open maps hear of changed cases, in every process)
     import backend.notify.listeners  # noqa: F401
     import backend.ops.jobs  # noqa: F401  (periodic upkeep: stale partial uploads)
+    import backend.people.session_bus  # noqa: F401  (revocations reach every process's caches)
     import backend.screenings.reminders  # noqa: F401  (月排查: teams that have not screened by the 25th)
     import backend.supervision.listeners  # noqa: F401  (督办 notifications and the red escalation)
     import backend.sync.listeners  # noqa: F401

@@ -1,7 +1,7 @@
 """Load: simulated mediators and supervisors against a real `fengqiao serve`, on SQLite or PostgreSQL.
 
     .venv/bin/python bench/load.py [--mediators 300] [--supervisors 20] [--seconds 300] [--think 20]
-                                   [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+                                   [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--workers 2]
 
 A scratch data directory and database (SQLite, or a new PostgreSQL database dropped afterwards) get the
 migrations and the Changning demo; the county office creates the accounts over the API (mediators in
@@ -313,13 +313,27 @@ async def supervisor(base: str, username: str, township: str | None, args, stats
 
 def rss_mb(pid: int) -> float:
     """Resident memory of the server process and its children (uvicorn's workers), in MB."""
-    total = 0
+    return sum(rss_each(pid).values())
+
+
+def rss_each(pid: int) -> dict[int, float]:
+    """Resident memory of the server process and of each of its children, in MB."""
+    out = {}
     for p in [pid, *_children(pid)]:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
+                    out[p] = int(line.split()[1]) / 1024
+    return out
+
+
+def process_role(pid: int, server_pid: int) -> str:
+    if pid == server_pid:
+        return "supervisor" if _children(pid) else "server"
+    with contextlib.suppress(OSError):
+        if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return "resource tracker"
+    return "worker"
 
 
 def _children(pid: int) -> list[int]:
@@ -430,10 +444,14 @@ async def run(args, base: str, server: subprocess.Popen) -> None:
     await asyncio.sleep(args.ramp)
     stats.recording = True
     peak = rss_start
+    peaks: dict[int, float] = {}
     measured = time.perf_counter()
     while time.perf_counter() - measured < args.seconds:
         await asyncio.sleep(1)
-        peak = max(peak, rss_mb(server.pid))
+        each = rss_each(server.pid)
+        peak = max(peak, sum(each.values()))
+        for p, mb in each.items():
+            peaks[p] = max(peaks.get(p, 0.0), mb)
         if server.poll() is not None:
             print("the server died")
             break
@@ -445,8 +463,9 @@ async def run(args, base: str, server: subprocess.Popen) -> None:
 
     total = sum(len(v) for v in stats.ms.values())
     print(
-        f"\n{args.engine}: {args.mediators} mediators, {args.supervisors} supervisors, "
-        f"{elapsed:.0f} s measured (after {args.ramp:.0f} s ramp-up), think {args.think:.0f} s"
+        f"\n{args.engine}, {args.workers} worker(s): {args.mediators} mediators, "
+        f"{args.supervisors} supervisors, {elapsed:.0f} s measured (after {args.ramp:.0f} s ramp-up), "
+        f"think {args.think:.0f} s"
     )
     print(
         f"{'route':<34} {'requests':>8} {'5xx/none':>8} {'4xx':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
@@ -463,6 +482,14 @@ async def run(args, base: str, server: subprocess.Popen) -> None:
     print(
         f"server memory (RSS): start {rss_start:.0f} MB, peak {peak:.0f} MB, end {rss_end:.0f} MB; "
         f"live events received {stats.events}"
+    )
+    ends = rss_each(server.pid)
+    print(
+        "per process (peak / end MB): "
+        + ", ".join(
+            f"{process_role(p, server.pid)} {p} {peaks[p]:.0f} / {ends.get(p, 0.0):.0f}"
+            for p in sorted(peaks)
+        )
     )
     for route, detail in list(stats.examples.items())[:8]:
         print(f"  e.g. {route}: {detail}")
@@ -486,6 +513,7 @@ def main() -> None:
     parser.add_argument("--pg", default=None, help="PostgreSQL server to create a scratch database on")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--real-hashing", action="store_true", help="standard Argon2 for sign-ins")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (more than 1: PostgreSQL)")
     args = parser.parse_args()
     args.engine = "postgresql" if args.pg else "sqlite"
 
@@ -510,7 +538,11 @@ def main() -> None:
         port = free_port()
         log = open(work / "server.log", "wb")  # noqa: SIM115 - closed with the work directory
         server = subprocess.Popen(
-            [*cli, "serve", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            [*cli, "serve", "--port", str(port), "--workers", str(args.workers)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         for _ in range(120):

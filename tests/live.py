@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,9 +27,10 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve_process(
-    database_url: str, name: str, env: dict[str, str] | None = None
+    database_url: str, name: str, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, Path]]:
-    """`fengqiao serve` on a free port on `database_url`, with more `env`: its base URL and its log
+    """`fengqiao serve` on a free port on `database_url`, with more `env` and `args` (`--workers 2`):
+    its base URL and its log
     (stdout and stderr; each unhandled error is logged there, core/http.py), `name`-<port>.log in the
     test data directory. Waits up to 2 minutes for /api/health: a loaded 2-core box imports slowly."""
     port = _free_port()
@@ -36,8 +38,9 @@ def serve_process(
     log_path = Path(os.environ["FENGQIAO_DATA_DIR"]) / f"{name}-{port}.log"
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
-        command = [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        command = [sys.executable, "-m", "backend.cli", "serve", "--port", str(port), *args]
+        # A session of its own: if it does not stop, its workers are stopped with it (killpg).
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
         try:
             if not _answers_health(base, process, deadline=time.monotonic() + 120):
                 tail = log_path.read_text(errors="replace")[-2000:]
@@ -45,7 +48,12 @@ def serve_process(
             yield base, log_path
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=60)  # several workers stop one after the other
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+                raise
 
 
 def _answers_health(base: str, process: subprocess.Popen, deadline: float) -> bool:

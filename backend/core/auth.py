@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
 import secrets
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,8 +58,26 @@ def hash_password(password: str) -> str:
     return _hasher()[0].hash(password)
 
 
+# Each standard Argon2 takes 64 MiB for its ~0.3 s. Unbounded, a morning's sign-ins arriving together
+# took one process to 935 MB (13 at once) and each of them 17 s; bounded, they queue and each takes
+# its 0.3 s plus the wait. Two at a time use the box's two cores and 128 MiB (bench/README.md, Load).
+CONCURRENT_HASHES = 2
+_hash_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _hash_limiter() -> anyio.CapacityLimiter:
+    # One per event loop (a server has one; the tests make several).
+    loop = asyncio.get_running_loop()
+    limiter = _hash_limiters.get(loop)
+    if limiter is None:
+        limiter = _hash_limiters[loop] = anyio.CapacityLimiter(CONCURRENT_HASHES)
+    return limiter
+
+
 async def verify_password(password_hash: str | None, password: str) -> bool:
-    """Argon2 is deliberately slow: run it off the event loop."""
+    """Argon2 is deliberately slow: run it off the event loop, at most CONCURRENT_HASHES at a time."""
 
     hasher, dummy = _hasher()
 
@@ -67,7 +87,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(_verify)
+    return await anyio.to_thread.run_sync(_verify, limiter=_hash_limiter())
 
 
 # Tokens already verified, by their exact text (signature included) and the secret: a phone sends the

@@ -3,8 +3,10 @@
 Other domains call `locate`, `locate_many` (with `load_index` first) and `region_names`.
 
 The in-memory locate index is loaded lazily on first use and rebuilt when the set of active
-generations changes. Each process re-checks that set at most every RECHECK_SECONDS with one tiny
-query, so an activation made by `fengqiao grids import` in another process reaches every running
+generations changes. An activation is announced on the bus (`grids`, core/bus.py) when it commits, and
+every process listening there re-checks that set at its next use; a process not listening (SQLite, or
+one whose listening connection is down) re-checks at most every RECHECK_SECONDS with one tiny query.
+So an activation made in another server process or by `fengqiao grids import` reaches every running
 server within seconds, and never half-way: a generation is swapped in whole.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 import shapely
 from tqdm import tqdm
 
-from backend.core import clock
+from backend.core import bus, clock
 from backend.core.coords import gcj02_to_wgs84, gcj02_to_wgs84_array
 from backend.core.errors import AppError, InvalidRequest, NotFound
 from backend.db import write_transaction
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 RECHECK_SECONDS = 2.0
+RECHECK_SECONDS_LISTENING = 300.0  # told by the bus; this is only the belt to its braces
+GRIDS_TOPIC = "grids"
 CRS_NAMES = ("wgs84", "gcj02", "cgcs2000")
 _INSERT_BATCH = 200
 
@@ -225,6 +229,7 @@ async def _activate_in_transaction(network_id: int, generation_id: int) -> None:
         .where(GridGeneration.id == generation_id)
         .run()
     )
+    await bus.publish(GRIDS_TOPIC, {"generation": generation_id})  # every process, on commit
 
 
 async def activate_generation(generation_id: int, *, force: bool = False) -> dict:
@@ -563,6 +568,7 @@ class _IndexState:
         self.index: LocateIndex | None = None
         self.key: tuple | None = None
         self.checked = 0.0
+        self.invalidations = 0  # a check that began before an invalidation must not count as fresh
         self.lock: asyncio.Lock | None = None
         self.lock_loop: asyncio.AbstractEventLoop | None = None
 
@@ -577,8 +583,13 @@ _state = _IndexState()
 
 
 def invalidate_index() -> None:
-    """Re-check the active generations on the next use (after an activation in this process)."""
+    """Re-check the active generations on the next use (after an activation in this or, told by the
+    bus, another process)."""
     _state.checked = 0.0
+    _state.invalidations += 1
+
+
+bus.on(GRIDS_TOPIC, lambda message: invalidate_index())  # an activation anywhere, or a resync
 
 
 def forget_index() -> None:
@@ -637,17 +648,21 @@ async def _build_index(key: tuple) -> LocateIndex:
 async def load_index() -> LocateIndex:
     """The current index: loaded on first use, rebuilt when the active generations change."""
     now = time.monotonic()
-    if _state.index is not None and now - _state.checked < RECHECK_SECONDS:
+    recheck = RECHECK_SECONDS_LISTENING if bus.is_listening() else RECHECK_SECONDS
+    if _state.index is not None and now - _state.checked < recheck:
         return _state.index
+    invalidations = _state.invalidations
     key = await _active_key()
     if _state.index is not None and key == _state.key:
-        _state.checked = now
+        if _state.invalidations == invalidations:
+            _state.checked = now
         return _state.index
     async with _state.get_lock():
         if _state.index is None or key != _state.key:
             index = await _build_index(key)
             _state.index, _state.key = index, key
-        _state.checked = time.monotonic()
+        if _state.invalidations == invalidations:
+            _state.checked = time.monotonic()
         return _state.index
 
 

@@ -1,21 +1,29 @@
-"""The map's live feed: changed cases in the user's area, read from the sync change log."""
+"""The map's live feed: changed cases in the user's area, read from the sync change log when the bus
+says a case changed in the user's township (listeners.py), not on a timer. A feed also re-reads every
+FALLBACK_SECONDS whatever it heard: a message lost with the listening connection, or a change written
+by another process on SQLite (the CLI), still arrives."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 
 from piccolo.query.functions.aggregate import Max
 
 from backend.cases.tables import Case
-from backend.core import clock
+from backend.core import bus, clock
 from backend.core.identity import CurrentUser
 from backend.db import read_transaction
 from backend.map import schemas
 from backend.map.service import marker_row, marker_rows
 from backend.sync.tables import SyncChange
 
-POLL_SECONDS = 1.0
+TOPIC = "cases"
+FALLBACK_SECONDS = 30.0
+# Changes that come close together are read together: at most one read per feed in this time.
+MIN_GAP_SECONDS = 0.5
 
 
 class LiveFeed:
@@ -36,6 +44,8 @@ class LiveFeed:
         self.last = last
         self.seen: set[int] = set()
         self.announced: set[uuid.UUID] = set()
+        self.read_again = True  # a resumed feed reads at once; so does one whose last read found news
+        self.last_read = 0.0
 
     @classmethod
     async def open(cls, user: CurrentUser, last_event_id: str | None) -> LiveFeed:
@@ -53,6 +63,21 @@ class LiveFeed:
         )
         feed.seen = {r["id"] for r in rows}
         return feed
+
+    async def next_changes(self, signals: bus.Subscription, wait: float) -> list[schemas.LiveChange]:
+        """What changed, once the bus says something did (or after FALLBACK_SECONDS of quiet), waiting
+        at most `wait` seconds for a message; [] when there was nothing for this user."""
+        if not self.read_again:
+            fallback_at = self.last_read + FALLBACK_SECONDS
+            heard = await signals.wait(min(wait, max(0.0, fallback_at - time.monotonic())))
+            if not heard and time.monotonic() < fallback_at:
+                return []
+            await asyncio.sleep(max(0.0, self.last_read + MIN_GAP_SECONDS - time.monotonic()))
+        signals.drain()  # this read covers everything announced so far
+        self.last_read = time.monotonic()
+        found = await asyncio.shield(self.poll())
+        self.read_again = bool(found)  # a read takes at most 1000 changes: there may be more
+        return found
 
     async def poll(self) -> list[schemas.LiveChange]:
         """Changes since the last poll. Shielded by the caller: a poll cancelled mid-transaction would

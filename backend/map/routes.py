@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import msgspec
@@ -12,7 +11,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.types import ControllerRouterHandler
 
-from backend.core import sse
+from backend.core import bus, sse
 from backend.core.http import flag
 from backend.core.identity import CurrentUser
 from backend.grids.maps import parse_bbox
@@ -106,25 +105,26 @@ class MapController(Controller):
         keep-alive comment every 20 s. Event ids are change ids: reconnect with Last-Event-ID to get
         what was missed. The stream ends when your device is revoked or your role or area changes."""
         user = request.user
-        feed = await live.LiveFeed.open(user, request.headers.get("last-event-id"))
-
-        async def changes(wait: float) -> list[ServerSentEventMessage]:
-            found = await asyncio.shield(feed.poll())
-            if not found:
-                await asyncio.sleep(min(wait, live.POLL_SECONDS))
-            return [
-                ServerSentEventMessage(
-                    event="gone" if c.action == "gone" else "case",
-                    id=c.id,
-                    data=msgspec.json.encode(c).decode(),
-                )
-                for c in found
-            ]
+        last_event_id = request.headers.get("last-event-id")
 
         async def stream():
-            yield ServerSentEventMessage(event="ready", data="{}", retry=sse.RETRY_MS)
-            async for message in sse.events(changes, lambda: still_current(user)):
-                yield message
+            # Subscribed before the feed reads where it starts, so no change falls in between.
+            with bus.subscribe(live.TOPIC, user.township_code) as signals:
+                feed = await live.LiveFeed.open(user, last_event_id)
+
+                async def changes(wait: float) -> list[ServerSentEventMessage]:
+                    return [
+                        ServerSentEventMessage(
+                            event="gone" if c.action == "gone" else "case",
+                            id=c.id,
+                            data=msgspec.json.encode(c).decode(),
+                        )
+                        for c in await feed.next_changes(signals, wait)
+                    ]
+
+                yield ServerSentEventMessage(event="ready", data="{}", retry=sse.RETRY_MS)
+                async for message in sse.events(changes, lambda: still_current(user)):
+                    yield message
 
         return sse.response(stream())
 

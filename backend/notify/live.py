@@ -1,10 +1,11 @@
-"""Live delivery to an open app: server-sent events fed by Litestar channels.
+"""Live delivery to an open app: the `notify` topic of the bus (core/bus.py), one key per recipient.
 
-PostgreSQL: the asyncpg LISTEN/NOTIFY backend. A notification is announced with pg_notify inside the
-transaction that writes it, so PostgreSQL delivers it only on commit, to every app process (the CLI's
-reminder run included). SQLite (one server process): the memory backend, fed by a relay that reads
-new notification rows (by id, which SQLite hands out in commit order) once a second or on a nudge, so
-rows written by another process (`fengqiao visits remind`) are announced too.
+PostgreSQL: a notification is announced inside the transaction that writes it, so it reaches every
+app process (and is announced by the CLI's reminder run too) when it commits, and never if it rolls
+back. SQLite (one server process): a relay in the server reads new notification rows (by id, which
+SQLite hands out in commit order) once a second or on a nudge, so rows written by another process
+(`fengqiao visits remind`) are announced too. Either way a message carries only the notification's id:
+the open stream reads the row itself (the payload stays small and nothing is trusted from it).
 """
 
 from __future__ import annotations
@@ -12,28 +13,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
-from litestar.channels.backends.memory import MemoryChannelsBackend
-from piccolo.querystring import QueryString
+from litestar import Litestar
+from piccolo.query.functions.aggregate import Max
 
 from backend import db
+from backend.core import bus
 from backend.notify import wake
 from backend.notify.schemas import NotificationView
 from backend.notify.tables import Notification
-from backend.settings import Settings
 
 log = logging.getLogger("fengqiao.notify.live")
 
-CHANNEL_PREFIX = "fq_user_"
+TOPIC = "notify"
 RELAY_POLL_SECONDS = 1.0
 
 
-def channel_for(user_id: int) -> str:
-    return f"{CHANNEL_PREFIX}{user_id}"
+def key_for(user_id: int) -> str:
+    return str(user_id)
 
 
 def encode(view: Any) -> str:
@@ -42,71 +42,72 @@ def encode(view: Any) -> str:
 
 async def announce(items: list[tuple[int, Any]]) -> None:
     """Tell open apps about new notifications: (recipient, view) pairs. Call inside the writing
-    transaction; on PostgreSQL the NOTIFY is sent when it commits (and never if it rolls back)."""
+    transaction; on PostgreSQL the message leaves when it commits (and never if it rolls back)."""
     if not items or db.engine_name() != "postgresql":
         return  # SQLite: the relay reads committed rows
-    await db.DB.run_querystring(
-        QueryString(
-            "SELECT pg_notify(c, p) FROM unnest({}::text[], {}::text[]) AS t(c, p)",
-            [channel_for(uid) for uid, _ in items],
-            [encode(v) for _, v in items],
-        )
+    await bus.publish_many(TOPIC, [(key_for(uid), {"id": view.id}) for uid, view in items])
+
+
+async def views(user_id: int, ids: list[int]) -> list[NotificationView]:
+    """The user's notifications among `ids`, oldest first (an id of someone else's is ignored)."""
+    if not ids:
+        return []
+    rows = (
+        await Notification.select()
+        .where((Notification.recipient == user_id) & Notification.id.is_in(ids))
+        .order_by(Notification.id)
+        .run()
     )
+    return [NotificationView.of(r) for r in rows]
 
 
-class LiveChannels(ChannelsPlugin):
-    """Litestar channels with one channel per user, plus the SQLite relay."""
+async def newest_id(user_id: int) -> int:
+    """The id of the user's newest notification (0 for none): where a stream's catch-up starts."""
+    row = (
+        await Notification.select(Notification.id)
+        .where(Notification.recipient == user_id)
+        .order_by(Notification.id, ascending=False)
+        .first()
+        .run()
+    )
+    return row["id"] if row else 0
 
-    def __init__(self, settings: Settings) -> None:
-        self.postgres = settings.engine == "postgresql"
-        backend = (
-            AsyncPgChannelsBackend(dsn=settings.database_url) if self.postgres else MemoryChannelsBackend()
-        )
-        super().__init__(
-            backend=backend,
-            arbitrary_channels_allowed=True,
-            subscriber_max_backlog=200,
-            subscriber_backlog_strategy="dropleft",
-        )
-        self._relay_task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> LiveChannels:
-        await super().__aenter__()
-        if not self.postgres:
-            self._relay_task = asyncio.create_task(self._relay(), name="notify-live-relay")
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self._relay_task is not None:
-            self._relay_task.cancel()
+@contextlib.asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """The bus's listener for this process, and on SQLite the relay."""
+    await bus.start(app.state.settings)
+    relay = None
+    if db.engine_name() != "postgresql":
+        relay = asyncio.create_task(_relay(), name="notify-live-relay")
+    try:
+        yield
+    finally:
+        if relay is not None:
+            relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
-            self._relay_task = None
-        await super().__aexit__(*exc)
+                await relay
+        await bus.stop()
 
-    async def _relay(self) -> None:
-        newest = (
-            await Notification.select(Notification.id)
-            .order_by(Notification.id, ascending=False)
-            .first()
-            .run()
-        )
-        last = newest["id"] if newest else 0
-        with wake.Waker() as waker:
-            while True:
-                rows: list[dict[str, Any]] = []
-                try:
-                    rows = (
-                        await Notification.select()
-                        .where(Notification.id > last)
-                        .order_by(Notification.id)
-                        .limit(500)
-                        .run()
-                    )
-                    for row in rows:
-                        self.publish(encode(NotificationView.of(row)), channel_for(row["recipient"]))
-                        last = row["id"]
-                except Exception:
-                    log.exception("live relay failed; retrying")
-                if not rows:
-                    await waker.wait(RELAY_POLL_SECONDS)
+
+async def _relay() -> None:
+    newest = await Notification.select(Max(Notification.id, alias="newest")).first().run()
+    last = int((newest or {}).get("newest") or 0)
+    with wake.Waker() as waker:
+        while True:
+            rows: list[dict[str, Any]] = []
+            try:
+                rows = (
+                    await Notification.select(Notification.id, Notification.recipient)
+                    .where(Notification.id > last)
+                    .order_by(Notification.id)
+                    .limit(500)
+                    .run()
+                )
+                for row in rows:
+                    bus.dispatch(bus.Message(TOPIC, key_for(row["recipient"]), {"id": row["id"]}))
+                    last = row["id"]
+            except Exception:
+                log.exception("live relay failed; retrying")
+            if not rows:
+                await waker.wait(RELAY_POLL_SECONDS)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.channels import ChannelsPlugin
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-from backend.core import sse
+from backend.core import bus, sse
 from backend.core.identity import CurrentUser
 from backend.notify import live, push, schemas, service
 from backend.people.service import still_current
@@ -53,9 +49,7 @@ class InboxController(Controller):
 
 
 @get("/api/events", operation_id="events", tags=["notify"])
-async def events(
-    request: Request[CurrentUser, Any, State], channels: NamedDependency[ChannelsPlugin]
-) -> ServerSentEvent:
+async def events(request: Request[CurrentUser, Any, State]) -> ServerSentEvent:
     """Server-sent events while the app is open: `ready` (with the unread count), then one
     `notification` event per new notification (id = notification id; a reconnect with Last-Event-ID
     gets what it missed), and a comment every 20 s to keep proxies from closing the stream. The stream
@@ -65,47 +59,39 @@ async def events(
     last_event_id = request.headers.get("last-event-id", "")
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
-        sent = 0
+        # Subscribed before anything is read, so nothing committed meanwhile falls in between.
+        with bus.subscribe(live.TOPIC, live.key_for(user.id)) as messages:
+            sent: set[int] = set()
+            newest = int(last_event_id) if last_event_id.isdigit() else await live.newest_id(user.id)
 
-        async def arrivals(wait: float) -> list[ServerSentEventMessage]:
-            try:
-                messages = [await asyncio.wait_for(queue.get(), wait)]
-            except TimeoutError:
-                return []
-            while not queue.empty():
-                messages.append(queue.get_nowait())
-            out = []
-            for message in messages:
-                item_id = msgspec.json.decode(message).get("id", 0)
-                if item_id > sent:  # not already sent from the backlog
-                    out.append(
-                        ServerSentEventMessage(event="notification", id=item_id, data=message.decode())
-                    )
-            return out
+            def fresh(items: list[schemas.NotificationView]) -> list[ServerSentEventMessage]:
+                nonlocal newest
+                out = []
+                for item in items:
+                    if item.id not in sent:
+                        sent.add(item.id)
+                        newest = max(newest, item.id)
+                        data = live.encode(item)
+                        out.append(ServerSentEventMessage(event="notification", id=item.id, data=data))
+                if len(sent) > 1000:  # only the recent ones can come again
+                    sent.difference_update(sorted(sent)[:-500])
+                return out
 
-        async with channels.start_subscription([live.channel_for(user.id)]) as subscriber:
+            async def arrivals(wait: float) -> list[ServerSentEventMessage]:
+                found = await messages.get(wait)
+                if any(m.resync for m in found):  # messages may have been lost: read what is newer
+                    return fresh(await service.since(user.id, newest))
+                return fresh(await live.views(user.id, [int(m.data["id"]) for m in found]))
 
-            async def pump() -> None:
-                async for message in subscriber.iter_events():
-                    await queue.put(message)
-
-            pump_task = asyncio.create_task(pump())
-            try:
-                unread = await service.unread_count(user.id)
-                yield ServerSentEventMessage(
-                    event="ready", data=msgspec.json.encode({"unread": unread}).decode(), retry=sse.RETRY_MS
-                )
-                if last_event_id.isdigit():
-                    for item in await service.since(user.id, int(last_event_id)):
-                        sent = max(sent, item.id)
-                        yield ServerSentEventMessage(event="notification", id=item.id, data=live.encode(item))
-                async for message in sse.events(arrivals, lambda: still_current(user)):
+            unread = await service.unread_count(user.id)
+            yield ServerSentEventMessage(
+                event="ready", data=msgspec.json.encode({"unread": unread}).decode(), retry=sse.RETRY_MS
+            )
+            if last_event_id.isdigit():
+                for message in fresh(await service.since(user.id, int(last_event_id))):
                     yield message
-            finally:
-                pump_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump_task
+            async for message in sse.events(arrivals, lambda: still_current(user)):
+                yield message
 
     return sse.response(stream())
 

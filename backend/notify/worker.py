@@ -1,6 +1,15 @@
 """The in-process delivery loop of a running server: push deliveries and SMS escalations as soon as
 they are due (woken early by a nudge), and the periodic jobs other domains register (the visit
-reminders, every few minutes). Several processes may run it at once: every job claims its rows.
+reminders, every few minutes). Several processes run it at once (`fengqiao serve --workers N` on
+PostgreSQL), and each piece of work is done once:
+
+- deliveries: every process sends, but each push delivery and each SMS is claimed by one process
+  (FOR UPDATE SKIP LOCKED, with a lease a crashed process's claim outlives), so a nudge in the process
+  that wrote a notification sends it at once, wherever the others are;
+- periodic jobs (reminders, 督办 escalation, sync expiry, stale uploads): a job runs in one process at
+  a time, under a PostgreSQL session advisory lock per job (`alone`); a process that finds it taken
+  skips its turn. The jobs also claim their rows, so even a run racing past the lock does nothing twice.
+
 Started and stopped with the app (only for the real server, never in tests' app instances)."""
 
 from __future__ import annotations
@@ -9,11 +18,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from litestar import Litestar
+from piccolo.engine.postgres import PostgresEngine
 
+from backend import db
 from backend.notify import push, sms, wake
 from backend.settings import Settings
 
@@ -32,6 +44,48 @@ def every(name: str, interval: Interval, job: Job) -> None:
 
 nudge = wake.nudge
 
+# Advisory lock keys of the periodic jobs (PostgreSQL's two-int4 form): "FJ", then the name's CRC.
+JOB_LOCK_NAMESPACE = 0x464A
+
+
+def job_lock_key(name: str) -> int:
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+@contextlib.asynccontextmanager
+async def alone(name: str) -> AsyncIterator[bool]:
+    """Whether this process may run job `name` now: on PostgreSQL, True while it holds the job's
+    session advisory lock (no other process runs the job meanwhile), False when another holds it.
+    The lock lives on a connection kept for the job's length; the pool's reset releases it even if
+    the unlock is cut short. SQLite has one server process: always True."""
+    engine = db.DB
+    if not isinstance(engine, PostgresEngine):
+        yield True
+        return
+    pool = engine.pool
+    connection = await (pool.acquire() if pool is not None else engine.get_new_connection())
+    key = (JOB_LOCK_NAMESPACE, job_lock_key(name))
+    try:
+        mine = bool(await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key))
+        try:
+            yield mine
+        finally:
+            if mine:
+                await connection.execute("SELECT pg_advisory_unlock($1, $2)", *key)
+    finally:
+        if pool is not None:
+            await pool.release(connection)
+        else:
+            await connection.close()
+
+
+async def run_job(name: str, job: Job) -> bool:
+    """Run a periodic job unless another process is running it; whether it ran here."""
+    async with alone(name) as mine:
+        if mine:
+            await job()
+        return mine
+
 
 async def deliver(settings: Settings) -> None:
     """One round of delivery on every channel."""
@@ -49,7 +103,7 @@ async def run(settings: Settings, tick: float = TICK_SECONDS, stopping: asyncio.
                 if time.monotonic() >= next_run.get(name, 0.0):
                     next_run[name] = time.monotonic() + max(1.0, interval(settings))
                     try:
-                        await job()
+                        await run_job(name, job)
                     except Exception:
                         log.exception("periodic job %s failed; it runs again at its next turn", name)
             try:

@@ -334,6 +334,9 @@ def forget_cached(user_id: int | None = None, device_id: str | uuid.UUID | None 
     again. Call it wherever a device is revoked or asked to wipe, or an account's role, area, team,
     password or activity changes (another process: on its notification)."""
     session_cache.forget(user_id, str(device_id) if device_id is not None else None)
+    from backend.people import session_bus  # imports this module: the other processes, on PostgreSQL
+
+    session_bus.announce(user_id, device_id)
 
 
 async def still_current(user: CurrentUser) -> bool:

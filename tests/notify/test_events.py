@@ -1,4 +1,4 @@
-"""Server-sent events over Litestar channels (memory on SQLite, LISTEN/NOTIFY on PostgreSQL), served by
+"""Server-sent events fed by the bus (in-process on SQLite, LISTEN/NOTIFY on PostgreSQL), served by
 a real uvicorn server so the stream is really streamed."""
 
 from __future__ import annotations
