@@ -26,7 +26,7 @@ from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
-from backend.db import DB, write_transaction
+from backend.db import DB, read_transaction, write_transaction
 from backend.grids import county
 from backend.grids import service as grids
 
@@ -77,7 +77,8 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
     prefix if it has one; a case outside every township counts under the county's own code. Must
     run inside the write transaction:
     the upsert takes the row lock (PostgreSQL) or runs under the write lock (SQLite), so two
-    concurrent intakes never get the same serial."""
+    concurrent intakes never get the same serial. The row lock is held until the commit, so take the
+    number as late in the transaction as possible: every intake of the township waits for it."""
     rows = await DB.run_querystring(
         QueryString(
             "INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1) "
@@ -87,6 +88,16 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
         )
     )
     return f"{prefix}{township9}-{year}-{rows[0]['last_serial']:06d}"
+
+
+async def _number_case(case_id: uuid.UUID, township9: str, year: int, prefix: str) -> str:
+    """Give the case, inserted under a stand-in number, its real one (the last writes of the intake:
+    see next_case_number)."""
+    number = await next_case_number(township9, year, prefix)
+    await DB.run_querystring(
+        QueryString("UPDATE dispute_case SET number = {} WHERE id = {}", number, case_id)
+    )
+    return number
 
 
 def reported_time(client_time: datetime | None, received: datetime) -> tuple[datetime, str]:
@@ -104,80 +115,95 @@ async def create_case(
     user: CurrentUser, data: schemas.CaseCreate, client_time: datetime | None = None
 ) -> Intake:
     """Log a case under the phone's id; a replay is `created=False`, another body 409 (CaseIdConflict).
-    `client_time` is when the phone captured it (see reported_time)."""
-    fingerprint = create_hash(data)
-    existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
-    if existing is not None:
-        return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
+    `client_time` is when the phone captured it (see reported_time).
 
-    await require_active(data.category)
-    title = fields.title(data.title)
-    description = fields.description(data.description)
-    occurred_at = fields.occurred_at(data.occurred_at)
-    photos = fields.photos(data.photos)
-    parties = fields.parties(data.parties)
-    source = fields.source(data.source)
-    referred_by = fields.referred_by(source, data.referred_by)
-    people_involved = fields.people_involved(data.people_involved, len(parties))
-    await check_photos(user, photos)
-    located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
+    Everything that only reads (the checks, the place, the possible duplicates, the risk rules) runs
+    before the write transaction, on one connection; the transaction only writes, and takes the
+    township's case number last, so its row lock (PostgreSQL) is held for the few writes after it.
+    A duplicate committed by another intake in the instant between the search and the commit is not
+    linked, as two concurrent intakes on PostgreSQL never saw each other anyway."""
+    fingerprint = create_hash(data)
+    async with read_transaction():
+        existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
+        if existing is not None:
+            return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
+        await require_active(data.category)
+        title = fields.title(data.title)
+        description = fields.description(data.description)
+        occurred_at = fields.occurred_at(data.occurred_at)
+        photos = fields.photos(data.photos)
+        parties = fields.parties(data.parties)
+        source = fields.source(data.source)
+        referred_by = fields.referred_by(source, data.referred_by)
+        people_involved = fields.people_involved(data.people_involved, len(parties))
+        await check_photos(user, photos)
+        located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
+        area = await county.require()
+        now = clock.now()
+        links = await duplicates.possible_duplicates(
+            data.id, data.category, located.lon, located.lat, parties, now
+        )
+        rules = await risk.current_rules()
     location_source = "gcj02-converted" if data.location.crs == "gcj02" else data.location.source
     # A point outside every grid still needs a township for its number and its supervisor.
     township_code = located.township.code if located.township else user.township_code
     team_owned = user.team_id is not None and user.role in TEAM_ROLES
-    area = await county.require()
-    now = clock.now()
     reported_at, reported_source = reported_time(data.captured_at or client_time, now)
     # Numbering follows the reported time: a case taken offline on 31 December is last year's.
     year = reported_at.astimezone(clock.LOCAL_TZ).year
+    colour, colour_reason = risk.assess(
+        rules, data.level, title, description, data.category, parties=len(parties), repeated=bool(links)
+    )
+    case = Case(
+        id=data.id,
+        number=data.id.hex,  # a stand-in, unique like the id, until _number_case gives the real one
+        category=data.category,
+        title=title,
+        description=description,
+        level=data.level,
+        state="reported",
+        lon=located.lon,
+        lat=located.lat,
+        accuracy_m=data.location.accuracy_m,
+        location_source=location_source,
+        township_code=township_code,
+        village_code=located.village.code if located.village else None,
+        grid_code=located.grid.code if located.grid else None,
+        locate_status=located.status,
+        grid_generation=located.generation,
+        owner_level="team" if team_owned else "township",
+        owner_team=user.team_id if team_owned else None,
+        mediator=user.id if user.role == Role.mediator else None,
+        created_by=user.id,
+        created_device=user.device_id,
+        occurred_at=occurred_at,
+        reported_at=reported_at,
+        received_at=now,
+        reported_at_source=reported_source,
+        create_hash=fingerprint,
+        updated_at=now,
+        source=source,
+        referred_by=referred_by,
+        people_involved=people_involved,
+        risk=colour,
+        risk_reason=colour_reason,
+    )
 
     try:
         async with write_transaction():
-            if await Case.exists().where(Case.id == data.id).run():
-                raise _Raced()
-            number = await next_case_number(
-                township_code[:9] if township_code else area.code9, year, area.case_prefix
-            )
-            await Case.insert(
-                Case(
-                    id=data.id,
-                    number=number,
-                    category=data.category,
-                    title=title,
-                    description=description,
-                    level=data.level,
-                    state="reported",
-                    lon=located.lon,
-                    lat=located.lat,
-                    accuracy_m=data.location.accuracy_m,
-                    location_source=location_source,
-                    township_code=township_code,
-                    village_code=located.village.code if located.village else None,
-                    grid_code=located.grid.code if located.grid else None,
-                    locate_status=located.status,
-                    grid_generation=located.generation,
-                    owner_level="team" if team_owned else "township",
-                    owner_team=user.team_id if team_owned else None,
-                    mediator=user.id if user.role == Role.mediator else None,
-                    created_by=user.id,
-                    created_device=user.device_id,
-                    occurred_at=occurred_at,
-                    reported_at=reported_at,
-                    received_at=now,
-                    reported_at_source=reported_source,
-                    create_hash=fingerprint,
-                    updated_at=now,
-                    source=source,
-                    referred_by=referred_by,
-                    people_involved=people_involved,
-                )
-            ).run()
+            # The primary key refuses an id created since the check above (see the except below).
+            await Case.insert(case).run()
             if parties:
                 await Party.insert(*[Party(case=data.id, **party_data.seal_party(p)) for p in parties]).run()
             if photos:
                 await CasePhoto.insert(
                     *[CasePhoto(case=data.id, sha256=sha, position=i) for i, sha in enumerate(photos)]
                 ).run()
+            await duplicates.link(data.id, links, now)
+            await privacy.audit(user, "case.create", data.id)
+            number = await _number_case(
+                data.id, township_code[:9] if township_code else area.code9, year, area.case_prefix
+            )
             await CaseEvent.insert(
                 CaseEvent(
                     case=data.id,
@@ -201,19 +227,13 @@ async def create_case(
                     version=1,
                 )
             ).run()
-            await duplicates.link_possible_duplicates(
-                data.id, data.category, located.lon, located.lat, parties, now
-            )
-            await risk.assess_at_intake(data.id)  # the county's risk rules
-            await privacy.audit(user, "case.create", data.id)
-            row = await Case.select().where(Case.id == data.id).first().run()
-            assert row is not None  # inserted above, in this transaction
+            row = {**case.to_dict(), "number": number}  # the row as written, not read back
             await hooks.emit(hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=row))
     except Exception as exc:
-        if not (isinstance(exc, _Raced) or _is_unique_violation(exc)):
+        if not _is_unique_violation(exc):
             raise
-        # Another request created this id between our check and our insert (PostgreSQL's read
-        # committed lets both pass the check; the primary key stops the second).
+        # Another request created this id between our check and our insert (both passed the check;
+        # the primary key stops the second).
         existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
         if existing is None:
             raise  # not this id: the violation was of another constraint
@@ -225,10 +245,6 @@ async def create_case(
 
 def _is_unique_violation(exc: Exception) -> bool:
     return isinstance(exc, asyncpg.exceptions.UniqueViolationError | sqlite3.IntegrityError)
-
-
-class _Raced(Exception):
-    """The same id was created by a concurrent request between the check and the insert."""
 
 
 def _replay_or_conflict(case_id: uuid.UUID, stored: str, fingerprint: str) -> Intake:
