@@ -26,7 +26,7 @@ from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
-from backend.db import DB, read_transaction, write_transaction
+from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.grids import county
 from backend.grids import service as grids
 
@@ -91,13 +91,23 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
 
 
 async def _number_case(case_id: uuid.UUID, township9: str, year: int, prefix: str) -> str:
-    """Give the case, inserted under a stand-in number, its real one (the last writes of the intake:
-    see next_case_number)."""
-    number = await next_case_number(township9, year, prefix)
-    await DB.run_querystring(
-        QueryString("UPDATE dispute_case SET number = {} WHERE id = {}", number, case_id)
+    """Give the case, inserted under a stand-in number, its real one: on PostgreSQL the last writes of
+    the intake (see next_case_number), the counter's upsert and the case's update in one statement."""
+    rows = await DB.run_querystring(
+        QueryString(
+            "WITH counter AS ("
+            " INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1)"
+            " ON CONFLICT (key) DO UPDATE SET last_serial = case_number_counter.last_serial + 1"
+            " RETURNING last_serial)"
+            " UPDATE dispute_case SET number = {} || CASE WHEN counter.last_serial < 1000000"
+            " THEN lpad(counter.last_serial::text, 6, '0') ELSE counter.last_serial::text END"
+            " FROM counter WHERE dispute_case.id = {} RETURNING dispute_case.number",
+            f"{township9}-{year}",
+            f"{prefix}{township9}-{year}-",
+            case_id,
+        )
     )
-    return number
+    return str(rows[0]["number"])
 
 
 def reported_time(client_time: datetime | None, received: datetime) -> tuple[datetime, str]:
@@ -156,7 +166,7 @@ async def create_case(
     )
     case = Case(
         id=data.id,
-        number=data.id.hex,  # a stand-in, unique like the id, until _number_case gives the real one
+        number=data.id.hex,  # PostgreSQL: a stand-in, unique like the id, until _number_case
         category=data.category,
         title=title,
         description=description,
@@ -189,8 +199,13 @@ async def create_case(
         risk_reason=colour_reason,
     )
 
+    township9 = township_code[:9] if township_code else area.code9
+    # SQLite has one writer: the whole transaction holds the lock, so the number may come first.
+    numbered_last = engine_name() == "postgresql"
     try:
         async with write_transaction():
+            if not numbered_last:
+                case.number = await next_case_number(township9, year, area.case_prefix)
             # The primary key refuses an id created since the check above (see the except below).
             await Case.insert(case).run()
             if parties:
@@ -201,9 +216,9 @@ async def create_case(
                 ).run()
             await duplicates.link(data.id, links, now)
             await privacy.audit(user, "case.create", data.id)
-            number = await _number_case(
-                data.id, township_code[:9] if township_code else area.code9, year, area.case_prefix
-            )
+            if numbered_last:
+                case.number = await _number_case(data.id, township9, year, area.case_prefix)
+            number = case.number
             await CaseEvent.insert(
                 CaseEvent(
                     case=data.id,
@@ -227,7 +242,7 @@ async def create_case(
                     version=1,
                 )
             ).run()
-            row = {**case.to_dict(), "number": number}  # the row as written, not read back
+            row = case.to_dict()  # the row as written, not read back
             await hooks.emit(hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=row))
     except Exception as exc:
         if not _is_unique_violation(exc):
