@@ -63,7 +63,10 @@ async def shell_rate(base: str, concurrency: int, total: int) -> float:
         async def worker() -> None:
             while queue:
                 queue.pop()
-                response = await client.get("/")
+                try:
+                    response = await client.get("/")
+                except httpx.TransportError:  # a keep-alive connection the loaded server closed
+                    response = await client.get("/")
                 if response.status_code != 200:
                     raise RuntimeError(f"GET / {response.status_code}")
 

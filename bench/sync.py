@@ -150,7 +150,10 @@ async def login(http: httpx.AsyncClient, username: str) -> dict[str, str]:
 
 
 async def push(http: httpx.AsyncClient, headers: dict, ops: list[dict]) -> list[dict]:
-    r = await http.post("/api/sync/push", json={"ops": ops}, headers=headers)
+    try:
+        r = await http.post("/api/sync/push", json={"ops": ops}, headers=headers)
+    except httpx.TransportError:  # sent again, as a phone would: the ops are idempotent
+        r = await http.post("/api/sync/push", json={"ops": ops}, headers=headers)
     r.raise_for_status()
     results = r.json()["results"]
     bad = [x for x in results if x["status"] not in ("applied", "duplicate")]

@@ -57,6 +57,7 @@ class Intake:
     locate: dict[str, Any] | None = None  # where the new case was placed, so the phone can ask at a boundary
     number: str | None = None  # the number given (on a new case)
     township_code: str | None = None  # where it went (on a new case)
+    photos: tuple[str, ...] = ()  # the photos it names (on a new case), so the caller need not read them
 
 
 def create_hash(data: schemas.CaseCreate) -> str:
@@ -254,7 +255,12 @@ async def create_case(
             raise  # not this id: the violation was of another constraint
         return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
     return Intake(
-        created=True, case_id=data.id, locate=located.to_dict(), number=number, township_code=township_code
+        created=True,
+        case_id=data.id,
+        locate=located.to_dict(),
+        number=number,
+        township_code=township_code,
+        photos=tuple(photos),
     )
 
 
