@@ -1,10 +1,13 @@
-"""Case intake throughput: cases per second and latency with 1, 10 and 50 concurrent clients.
+"""Case intake throughput: cases per second and latency with 1, 10, 30 and 50 concurrent clients.
 
 Runs a real server process (`fengqiao serve`) on a scratch database — SQLite in a temp directory and,
 when FENGQIAO_BENCH_POSTGRES_URL (or FENGQIAO_TEST_POSTGRES_URL) names a server, a scratch PostgreSQL
-database — and posts cases over HTTP on 127.0.0.1 like phones syncing. Prints a table; not a test.
+database — and posts cases over HTTP on 127.0.0.1 like phones syncing. Before each row the PWA shell
+`GET /` is measured with the same number of clients on the same server: the box is shared and noisy,
+so the ratio of the two (measured a few seconds apart) is the figure that carries from run to run.
+Prints a table; not a test.
 
-    .venv/bin/python bench/ingest.py [--cases 300]
+    .venv/bin/python bench/ingest.py [--cases 300] [--clients 1,10,30,50] [--workers 1]
 """
 
 from __future__ import annotations
@@ -50,6 +53,33 @@ def body(i: int) -> dict:
     }
 
 
+async def shell_rate(base: str, concurrency: int, total: int) -> float:
+    """Requests per second of the PWA shell `GET /` (no database, no auth): the box's yardstick."""
+    queue = list(range(total))
+    async with httpx.AsyncClient(
+        base_url=base, limits=httpx.Limits(max_connections=concurrency), timeout=60
+    ) as client:
+
+        async def worker() -> None:
+            while queue:
+                queue.pop()
+                try:
+                    response = await client.get("/")
+                except httpx.TransportError:  # a keep-alive connection the loaded server closed
+                    response = await client.get("/")
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET / {response.status_code}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        return total / (time.perf_counter() - started)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * share) - 1)]
+
+
 async def measure(base: str, token: str, concurrency: int, total: int) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue = list(range(total))
@@ -78,11 +108,11 @@ async def measure(base: str, token: str, concurrency: int, total: int) -> tuple[
     return total / elapsed, latencies
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**env, "FENGQIAO_PORT": str(port), "FENGQIAO_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve"],
+        [sys.executable, "-m", "backend.cli", "serve", "--workers", str(workers)],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -99,10 +129,12 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("server did not start")
 
 
-async def bench_engine(name: str, env: dict[str, str], total: int) -> list[tuple]:
+async def bench_engine(
+    name: str, env: dict[str, str], total: int, clients: list[int], workers: int
+) -> list[tuple]:
     run([sys.executable, "-m", "backend.cli", "migrate"], env)
     run([sys.executable, "-m", "backend.cli", "demo"], env)
-    process, base = start_server(env)
+    process, base = start_server(env, workers)
     rows = []
     try:
         login = httpx.post(  # noqa: ASYNC210 (once, before measuring)
@@ -111,11 +143,12 @@ async def bench_engine(name: str, env: dict[str, str], total: int) -> list[tuple
         )
         token = login.json()["access_token"]
         await measure(base, token, 4, 40)  # warm-up
-        for concurrency in (1, 10, 50):
+        await shell_rate(base, 10, 200)  # warm-up
+        for concurrency in clients:
+            shell = await shell_rate(base, concurrency, max(total * 3, 600))
             rate, lat = await measure(base, token, concurrency, total)
-            lat.sort()
             rows.append(
-                (name, concurrency, rate, statistics.median(lat) * 1000, lat[int(len(lat) * 0.95) - 1] * 1000)
+                (name, concurrency, rate, statistics.median(lat) * 1000, percentile(lat, 0.95) * 1000, shell)
             )
     finally:
         process.terminate()
@@ -126,7 +159,11 @@ async def bench_engine(name: str, env: dict[str, str], total: int) -> list[tuple
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=300, help="cases per concurrency level")
+    parser.add_argument("--clients", default="1,10,30,50", help="concurrency levels, comma-separated")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL only)")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -134,7 +171,8 @@ async def main() -> None:
             "FENGQIAO_DATA_DIR": tmp,
             "FENGQIAO_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
         }
-        rows += await bench_engine("sqlite", env, args.cases)
+        if not args.no_sqlite:
+            rows += await bench_engine("sqlite", env, args.cases, clients, 1)
         server = os.environ.get("FENGQIAO_BENCH_POSTGRES_URL") or os.environ.get("FENGQIAO_TEST_POSTGRES_URL")
         if server:
             import asyncpg
@@ -144,7 +182,7 @@ async def main() -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
             try:
                 pg_env = {**env, "FENGQIAO_DATABASE_URL": server.rsplit("/", 1)[0] + "/" + name}
-                rows += await bench_engine("postgresql", pg_env, args.cases)
+                rows += await bench_engine("postgresql", pg_env, args.cases, clients, args.workers)
             finally:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 await conn.close()
@@ -152,10 +190,19 @@ async def main() -> None:
             print(
                 "(PostgreSQL skipped: set FENGQIAO_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres)"
             )
-    print(f"\ncase intake over HTTP, {args.cases} cases per row, one server process (uvicorn), 2 cores")
-    print(f"{'engine':<11} {'clients':>7} {'cases/s':>9} {'p50 ms':>8} {'p95 ms':>8}")
-    for name, concurrency, rate, p50, p95 in rows:
-        print(f"{name:<11} {concurrency:>7} {rate:>9.1f} {p50:>8.1f} {p95:>8.1f}")
+    print(
+        f"\ncase intake over HTTP, {args.cases} cases per row, uvicorn with {args.workers} worker(s) on"
+        " PostgreSQL and 1 on SQLite, 2 cores; `GET /` with the same clients just before each row"
+    )
+    print(
+        f"{'engine':<11} {'clients':>7} {'cases/s':>9} {'p50 ms':>8} {'p95 ms':>8}"
+        f" {'GET / /s':>9} {'ratio':>7}"
+    )
+    for name, concurrency, rate, p50, p95, shell in rows:
+        print(
+            f"{name:<11} {concurrency:>7} {rate:>9.1f} {p50:>8.1f} {p95:>8.1f}"
+            f" {shell:>9.1f} {rate / shell:>7.3f}"
+        )
     print("\nPhotos (ms per 4000×3000 and 1600×1200 JPEG): see bench/photos.py")
 
 

@@ -5,7 +5,9 @@ when FENGQIAO_BENCH_POSTGRES_URL (or FENGQIAO_TEST_POSTGRES_URL) names a server,
 database. One phone (leader1's) on 127.0.0.1:
 
 1. Push: operations per second in batches of 1, 10 and 100, for `case.create` (a new case each),
-   `case.note` (on accepted cases) and a resent batch (every op answered `duplicate`).
+   `case.note` (on accepted cases) and a resent batch (every op answered `duplicate`); then 50 phones
+   pushing `case.create` at once (batches of 1 and of 10), with the PWA shell `GET /` measured with
+   as many clients just before (the box is shared and noisy: the ratio is what carries).
 2. Pull: mediator1's first full sync on a new device with 500 cases in scope (100 a page, and one
    page of 500), and a pull with nothing new.
 3. Bytes on the wire for one case with two 1600×1200 camera-like photos (~0.4 MB each): the push of
@@ -14,7 +16,7 @@ database. One phone (leader1's) on 127.0.0.1:
 
 Prints tables; not a test.
 
-    .venv/bin/python bench/sync.py [--ops 200] [--cases 500]
+    .venv/bin/python bench/sync.py [--ops 200] [--cases 500] [--clients 50] [--workers 1] [--push-only]
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
+from ingest import percentile, shell_rate  # noqa: E402
 from photos import camera_like, variant  # noqa: E402
 
 POINT = (99.614962, 24.825632)  # 田园镇, 关庙社区
@@ -56,7 +59,7 @@ def prepare(env: dict[str, str]) -> None:
         )
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **env,
@@ -65,7 +68,7 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
         "FENGQIAO_SYNC_PUSH_PER_MINUTE": "1000000",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve"],
+        [sys.executable, "-m", "backend.cli", "serve", "--workers", str(workers)],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -147,7 +150,10 @@ async def login(http: httpx.AsyncClient, username: str) -> dict[str, str]:
 
 
 async def push(http: httpx.AsyncClient, headers: dict, ops: list[dict]) -> list[dict]:
-    r = await http.post("/api/sync/push", json={"ops": ops}, headers=headers)
+    try:
+        r = await http.post("/api/sync/push", json={"ops": ops}, headers=headers)
+    except httpx.TransportError:  # sent again, as a phone would: the ops are idempotent
+        r = await http.post("/api/sync/push", json={"ops": ops}, headers=headers)
     r.raise_for_status()
     results = r.json()["results"]
     bad = [x for x in results if x["status"] not in ("applied", "duplicate")]
@@ -182,6 +188,42 @@ async def bench_push(http: httpx.AsyncClient, phone: dict, n: int) -> list[tuple
         note_rate = await rate(http, phone, notes, batch)
         replay_rate = await rate(http, phone, notes, batch)
         rows.append((batch, create_rate, note_rate, replay_rate))
+    return rows
+
+
+async def pushing_together(base: str, phone: dict, clients: int, pushes: list[list[dict]]) -> tuple:
+    """(seconds, latencies of each push) of `clients` phones sending `pushes` between them."""
+    latencies: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=base, timeout=120, limits=httpx.Limits(max_connections=clients)
+    ) as http:
+
+        async def phone_loop() -> None:
+            while pushes:
+                ops = pushes.pop()
+                started = time.perf_counter()
+                await push(http, phone, ops)
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*[phone_loop() for _ in range(clients)])
+        return time.perf_counter() - started, latencies
+
+
+async def bench_concurrent(base: str, phone: dict, clients: int, n: int) -> list[tuple]:
+    """`clients` phones pushing `case.create` at once, `n` ops in all per row: (batch, ops/s, p50 and
+    p95 ms of one push, GET / per second just before with as many clients)."""
+    rows = []
+    for batch in (1, 10):
+        shell = await shell_rate(base, clients, max(3 * n, 600))
+        pushes = [
+            [op("case.create", (b := case_body(i + j, point=KASI))["id"], b) for j in range(batch)]
+            for i in range(0, n, batch)
+        ]
+        elapsed, latencies = await pushing_together(base, phone, clients, pushes)
+        rows.append(
+            (batch, n / elapsed, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.95) * 1000, shell)
+        )
     return rows
 
 
@@ -262,9 +304,11 @@ async def bench_bytes(http: httpx.AsyncClient, wire: Wire, leader: dict, feed: F
     return rows
 
 
-async def bench_engine(name: str, env: dict[str, str], n_ops: int, n_cases: int) -> dict:
+async def bench_engine(
+    name: str, env: dict[str, str], n_ops: int, n_cases: int, clients: int, workers: int, push_only: bool
+) -> dict:
     prepare(env)
-    process, base = start_server(env)
+    process, base = start_server(env, workers)
     wire = Wire()
     try:
         async with httpx.AsyncClient(
@@ -272,22 +316,40 @@ async def bench_engine(name: str, env: dict[str, str], n_ops: int, n_cases: int)
             timeout=120,
             event_hooks={"request": [wire.on_request], "response": [wire.on_response]},
         ) as http:
-            pushes = await bench_push(http, await login(http, "kasi"), n_ops)
-            leader = await login(http, "leader1")
-            pulls, feed = await bench_pull(http, wire, leader, n_cases)
-            wires = await bench_bytes(http, wire, leader, feed)
+            kasi = await login(http, "kasi")
+            pushes = [] if push_only else await bench_push(http, kasi, n_ops)
+            together = await bench_concurrent(base, kasi, clients, max(n_ops, 500))
+            pulls: list = []
+            wires: list = []
+            if not push_only:
+                leader = await login(http, "leader1")
+                pulls, feed = await bench_pull(http, wire, leader, n_cases)
+                wires = await bench_bytes(http, wire, leader, feed)
     finally:
         process.terminate()
         process.wait(10)
-    return {"name": name, "push": pushes, "pull": pulls, "wire": wires}
+    return {"name": name, "push": pushes, "together": together, "pull": pulls, "wire": wires}
 
 
-def report(results: list[dict], n_ops: int, n_cases: int) -> None:
+def report(results: list[dict], n_ops: int, n_cases: int, clients: int, workers: int) -> None:
     print(f"\npush: operations per second, one phone, {n_ops} ops per cell, one server process")
     print(f"{'engine':<11} {'batch':>5} {'case.create':>12} {'case.note':>10} {'resent':>8}")
     for r in results:
         for batch, create, note, replay in r["push"]:
             print(f"{r['name']:<11} {batch:>5} {create:>12.1f} {note:>10.1f} {replay:>8.1f}")
+    print(
+        f"\npush: case.create from {clients} phones at once, {max(n_ops, 500)} ops per row,"
+        f" {workers} worker(s) on PostgreSQL, 1 on SQLite; `GET /` with {clients} clients just before"
+    )
+    print(
+        f"{'engine':<11} {'batch':>5} {'ops/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'GET / /s':>9} {'ratio':>7}"
+    )
+    for r in results:
+        for batch, rate_, p50, p95, shell in r["together"]:
+            print(
+                f"{r['name']:<11} {batch:>5} {rate_:>8.1f} {p50:>8.1f} {p95:>8.1f}"
+                f" {shell:>9.1f} {rate_ / shell:>7.3f}"
+            )
     print(f"\npull: mediator1 with {n_cases} cases in scope")
     print(f"{'engine':<11} {'pull':<26} {'seconds':>8} {'cases':>6} {'pages':>6} {'KB down':>8}")
     for r in results:
@@ -307,7 +369,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ops", type=int, default=200, help="operations per push measurement")
     parser.add_argument("--cases", type=int, default=500, help="cases in the mediator's scope for the pull")
+    parser.add_argument("--clients", type=int, default=50, help="phones pushing at once")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL only)")
+    parser.add_argument("--push-only", action="store_true", help="only the concurrent push")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
+    options = (args.ops, args.cases, args.clients)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -315,7 +382,8 @@ async def main() -> None:
             "FENGQIAO_DATA_DIR": tmp,
             "FENGQIAO_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
         }
-        results.append(await bench_engine("sqlite", env, args.ops, args.cases))
+        if not args.no_sqlite:
+            results.append(await bench_engine("sqlite", env, *options, 1, args.push_only))
         server = os.environ.get("FENGQIAO_BENCH_POSTGRES_URL") or os.environ.get("FENGQIAO_TEST_POSTGRES_URL")
         if server:
             import asyncpg
@@ -325,7 +393,9 @@ async def main() -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
             try:
                 pg_env = {**env, "FENGQIAO_DATABASE_URL": server.rsplit("/", 1)[0] + "/" + name}
-                results.append(await bench_engine("postgresql", pg_env, args.ops, args.cases))
+                results.append(
+                    await bench_engine("postgresql", pg_env, *options, args.workers, args.push_only)
+                )
             finally:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 await conn.close()
@@ -333,7 +403,7 @@ async def main() -> None:
             print(
                 "(PostgreSQL skipped: set FENGQIAO_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres)"
             )
-    report(results, args.ops, args.cases)
+    report(results, args.ops, args.cases, args.clients, args.workers)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,12 @@ NEARBY_DAYS = 7
 SAME_PARTY_DAYS = 30
 
 
-async def link_possible_duplicates(
+async def possible_duplicates(
     case_id: uuid.UUID, category: str, lon: float, lat: float, parties: list[dict[str, Any]], now: datetime
-) -> list[uuid.UUID]:
-    """Link the new case to earlier ones of the same category within 100 m and 7 days, or with the
-    same party phone or ID number within 30 days. Runs inside the intake transaction."""
+) -> dict[uuid.UUID, str]:
+    """Earlier cases a new one may repeat (id: reason), at most MAX_LINKS: of the same category within
+    100 m and 7 days, or with the same party phone or ID number within 30 days. Only reads: the
+    intake searches before its write transaction and links what it found (`link`) inside it."""
     found: dict[uuid.UUID, str] = {}
     # A box of ±100 m narrows in SQL; the exact distance is checked here.
     dlat = NEARBY_METRES / 111_320
@@ -73,7 +74,11 @@ async def link_possible_duplicates(
         )
         for row in rows:
             found.setdefault(row["case"], "same_party")
-    found = dict(list(found.items())[:MAX_LINKS])
+    return dict(list(found.items())[:MAX_LINKS])
+
+
+async def link(case_id: uuid.UUID, found: dict[uuid.UUID, str], now: datetime) -> None:
+    """Link the new case to the possible duplicates found for it (inside the intake's transaction)."""
     if found:
         await CaseLink.insert(
             *[
@@ -81,7 +86,6 @@ async def link_possible_duplicates(
                 for other, reason in found.items()
             ]
         ).run()
-    return list(found)
 
 
 async def duplicate_views(user: CurrentUser, case_id: uuid.UUID) -> list[schemas.DuplicateView]:

@@ -26,7 +26,7 @@ from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
-from backend.db import DB, write_transaction
+from backend.db import DB, engine_name, read_transaction, write_transaction
 from backend.grids import county
 from backend.grids import service as grids
 
@@ -57,6 +57,7 @@ class Intake:
     locate: dict[str, Any] | None = None  # where the new case was placed, so the phone can ask at a boundary
     number: str | None = None  # the number given (on a new case)
     township_code: str | None = None  # where it went (on a new case)
+    photos: tuple[str, ...] = ()  # the photos it names (on a new case), so the caller need not read them
 
 
 def create_hash(data: schemas.CaseCreate) -> str:
@@ -77,7 +78,8 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
     prefix if it has one; a case outside every township counts under the county's own code. Must
     run inside the write transaction:
     the upsert takes the row lock (PostgreSQL) or runs under the write lock (SQLite), so two
-    concurrent intakes never get the same serial."""
+    concurrent intakes never get the same serial. The row lock is held until the commit, so take the
+    number as late in the transaction as possible: every intake of the township waits for it."""
     rows = await DB.run_querystring(
         QueryString(
             "INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1) "
@@ -87,6 +89,26 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
         )
     )
     return f"{prefix}{township9}-{year}-{rows[0]['last_serial']:06d}"
+
+
+async def _number_case(case_id: uuid.UUID, township9: str, year: int, prefix: str) -> str:
+    """Give the case, inserted under a stand-in number, its real one: on PostgreSQL the last writes of
+    the intake (see next_case_number), the counter's upsert and the case's update in one statement."""
+    rows = await DB.run_querystring(
+        QueryString(
+            "WITH counter AS ("
+            " INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1)"
+            " ON CONFLICT (key) DO UPDATE SET last_serial = case_number_counter.last_serial + 1"
+            " RETURNING last_serial)"
+            " UPDATE dispute_case SET number = {} || CASE WHEN counter.last_serial < 1000000"
+            " THEN lpad(counter.last_serial::text, 6, '0') ELSE counter.last_serial::text END"
+            " FROM counter WHERE dispute_case.id = {} RETURNING dispute_case.number",
+            f"{township9}-{year}",
+            f"{prefix}{township9}-{year}-",
+            case_id,
+        )
+    )
+    return str(rows[0]["number"])
 
 
 def reported_time(client_time: datetime | None, received: datetime) -> tuple[datetime, str]:
@@ -104,7 +126,13 @@ async def create_case(
     user: CurrentUser, data: schemas.CaseCreate, client_time: datetime | None = None
 ) -> Intake:
     """Log a case under the phone's id; a replay is `created=False`, another body 409 (CaseIdConflict).
-    `client_time` is when the phone captured it (see reported_time)."""
+    `client_time` is when the phone captured it (see reported_time).
+
+    Everything that only reads (the checks, the place, the possible duplicates, the risk rules) runs
+    before the write transaction, on one connection; the transaction only writes, and takes the
+    township's case number last, so its row lock (PostgreSQL) is held for the few writes after it.
+    A duplicate committed by another intake in the instant between the search and the commit is not
+    linked, as two concurrent intakes on PostgreSQL never saw each other anyway."""
     if user.role == Role.leader:
         # A leader takes charge of cases and supervises them; the teams and grid workers log them.
         raise Forbidden(
@@ -113,80 +141,101 @@ async def create_case(
             code="case.leader_cannot_log",
         )
     fingerprint = create_hash(data)
-    existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
-    if existing is not None:
-        return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
-
-    await require_active(data.category)
-    title = fields.title(data.title)
-    description = fields.description(data.description)
-    occurred_at = fields.occurred_at(data.occurred_at)
-    photos = fields.photos(data.photos)
-    parties = fields.parties(data.parties)
-    source = fields.source(data.source)
-    referred_by = fields.referred_by(source, data.referred_by)
-    people_involved = fields.people_involved(data.people_involved, len(parties))
-    amount_yuan = fields.amount_yuan(data.amount_yuan)
-    await check_photos(user, photos)
-    located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
+    async with read_transaction():
+        existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
+        if existing is not None:
+            return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
+        await require_active(data.category)
+        title = fields.title(data.title)
+        description = fields.description(data.description)
+        occurred_at = fields.occurred_at(data.occurred_at)
+        photos = fields.photos(data.photos)
+        parties = fields.parties(data.parties)
+        source = fields.source(data.source)
+        referred_by = fields.referred_by(source, data.referred_by)
+        people_involved = fields.people_involved(data.people_involved, len(parties))
+        amount_yuan = fields.amount_yuan(data.amount_yuan)
+        await check_photos(user, photos)
+        located = await grids.locate(data.location.lon, data.location.lat, crs=data.location.crs)
+        area = await county.require()
+        now = clock.now()
+        links = await duplicates.possible_duplicates(
+            data.id, data.category, located.lon, located.lat, parties, now
+        )
+        rules = await risk.current_rules()
     location_source = "gcj02-converted" if data.location.crs == "gcj02" else data.location.source
     # A point outside every grid still needs a township for its number and its supervisor.
     township_code = located.township.code if located.township else user.township_code
     team_owned = user.team_id is not None and user.role in TEAM_ROLES
-    area = await county.require()
-    now = clock.now()
     reported_at, reported_source = reported_time(data.captured_at or client_time, now)
     # Numbering follows the reported time: a case taken offline on 31 December is last year's.
     year = reported_at.astimezone(clock.LOCAL_TZ).year
+    colour, colour_reason = risk.assess(
+        rules,
+        data.level,
+        title,
+        description,
+        data.category,
+        parties=len(parties),
+        repeated=bool(links),
+        amount_yuan=amount_yuan,
+    )
+    case = Case(
+        id=data.id,
+        number=data.id.hex,  # PostgreSQL: a stand-in, unique like the id, until _number_case
+        category=data.category,
+        title=title,
+        description=description,
+        level=data.level,
+        state="reported",
+        lon=located.lon,
+        lat=located.lat,
+        accuracy_m=data.location.accuracy_m,
+        location_source=location_source,
+        township_code=township_code,
+        village_code=located.village.code if located.village else None,
+        grid_code=located.grid.code if located.grid else None,
+        locate_status=located.status,
+        grid_generation=located.generation,
+        owner_level="team" if team_owned else "township",
+        owner_team=user.team_id if team_owned else None,
+        mediator=user.id if user.role == Role.mediator else None,
+        created_by=user.id,
+        created_device=user.device_id,
+        occurred_at=occurred_at,
+        reported_at=reported_at,
+        received_at=now,
+        reported_at_source=reported_source,
+        create_hash=fingerprint,
+        updated_at=now,
+        source=source,
+        referred_by=referred_by,
+        people_involved=people_involved,
+        amount_yuan=amount_yuan,
+        risk=colour,
+        risk_reason=colour_reason,
+    )
 
+    township9 = township_code[:9] if township_code else area.code9
+    # SQLite has one writer: the whole transaction holds the lock, so the number may come first.
+    numbered_last = engine_name() == "postgresql"
     try:
         async with write_transaction():
-            if await Case.exists().where(Case.id == data.id).run():
-                raise _Raced()
-            number = await next_case_number(
-                township_code[:9] if township_code else area.code9, year, area.case_prefix
-            )
-            await Case.insert(
-                Case(
-                    id=data.id,
-                    number=number,
-                    category=data.category,
-                    title=title,
-                    description=description,
-                    level=data.level,
-                    state="reported",
-                    lon=located.lon,
-                    lat=located.lat,
-                    accuracy_m=data.location.accuracy_m,
-                    location_source=location_source,
-                    township_code=township_code,
-                    village_code=located.village.code if located.village else None,
-                    grid_code=located.grid.code if located.grid else None,
-                    locate_status=located.status,
-                    grid_generation=located.generation,
-                    owner_level="team" if team_owned else "township",
-                    owner_team=user.team_id if team_owned else None,
-                    mediator=user.id if user.role == Role.mediator else None,
-                    created_by=user.id,
-                    created_device=user.device_id,
-                    occurred_at=occurred_at,
-                    reported_at=reported_at,
-                    received_at=now,
-                    reported_at_source=reported_source,
-                    create_hash=fingerprint,
-                    updated_at=now,
-                    source=source,
-                    referred_by=referred_by,
-                    people_involved=people_involved,
-                    amount_yuan=amount_yuan,
-                )
-            ).run()
+            if not numbered_last:
+                case.number = await next_case_number(township9, year, area.case_prefix)
+            # The primary key refuses an id created since the check above (see the except below).
+            await Case.insert(case).run()
             if parties:
                 await Party.insert(*[Party(case=data.id, **party_data.seal_party(p)) for p in parties]).run()
             if photos:
                 await CasePhoto.insert(
                     *[CasePhoto(case=data.id, sha256=sha, position=i) for i, sha in enumerate(photos)]
                 ).run()
+            await duplicates.link(data.id, links, now)
+            await privacy.audit(user, "case.create", data.id)
+            if numbered_last:
+                case.number = await _number_case(data.id, township9, year, area.case_prefix)
+            number = case.number
             await CaseEvent.insert(
                 CaseEvent(
                     case=data.id,
@@ -210,34 +259,29 @@ async def create_case(
                     version=1,
                 )
             ).run()
-            await duplicates.link_possible_duplicates(
-                data.id, data.category, located.lon, located.lat, parties, now
-            )
-            await risk.assess_at_intake(data.id)  # the county's risk rules
-            await privacy.audit(user, "case.create", data.id)
-            row = await Case.select().where(Case.id == data.id).first().run()
-            assert row is not None  # inserted above, in this transaction
+            row = case.to_dict()  # the row as written, not read back
             await hooks.emit(hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=row))
     except Exception as exc:
-        if not (isinstance(exc, _Raced) or _is_unique_violation(exc)):
+        if not _is_unique_violation(exc):
             raise
-        # Another request created this id between our check and our insert (PostgreSQL's read
-        # committed lets both pass the check; the primary key stops the second).
+        # Another request created this id between our check and our insert (both passed the check;
+        # the primary key stops the second).
         existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
         if existing is None:
             raise  # not this id: the violation was of another constraint
         return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
     return Intake(
-        created=True, case_id=data.id, locate=located.to_dict(), number=number, township_code=township_code
+        created=True,
+        case_id=data.id,
+        locate=located.to_dict(),
+        number=number,
+        township_code=township_code,
+        photos=tuple(photos),
     )
 
 
 def _is_unique_violation(exc: Exception) -> bool:
     return isinstance(exc, asyncpg.exceptions.UniqueViolationError | sqlite3.IntegrityError)
-
-
-class _Raced(Exception):
-    """The same id was created by a concurrent request between the check and the insert."""
 
 
 def _replay_or_conflict(case_id: uuid.UUID, stored: str, fingerprint: str) -> Intake:

@@ -9,7 +9,6 @@ highest colour of the rules that match wins; each match is named in the case's `
 from __future__ import annotations
 
 import math
-import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -20,7 +19,6 @@ from piccolo.table import Table
 
 from backend.cases import fields
 from backend.cases.categories import category_names
-from backend.cases.tables import Case, CaseLink, Party
 from backend.core import clock
 from backend.core.errors import InvalidRequest
 from backend.core.identity import CurrentUser
@@ -196,14 +194,29 @@ def _matches(rule: RiskRule, case: dict[str, Any], parties: int, repeated: bool)
     return "重点类别" if case["category"] in rule.categories else None
 
 
-async def assess_at_intake(case_id: uuid.UUID) -> tuple[str, str]:
-    """Colour a new case by the county's rules (inside the intake's transaction); returns (risk, reason)."""
-    case = await Case.select().where(Case.id == case_id).first().run()
-    assert case is not None  # inserted by the caller, in this transaction
-    parties = await Party.count().where(Party.case == case_id).run()
-    repeated = await CaseLink.exists().where(CaseLink.case == case_id).run()
+def assess(
+    rules: list[RiskRule],
+    level: str,
+    title: str,
+    description: str,
+    category: str,
+    *,
+    parties: int,
+    repeated: bool,
+    amount_yuan: float | None = None,
+) -> tuple[str, str]:
+    """The colour of a new case by the county's rules (current_rules) and why: the highest colour of
+    the rules that match; `repeated` when the duplicate check found an earlier case. Pure, so the
+    intake assesses before it writes and inserts the case with its colour."""
+    case = {
+        "level": level,
+        "title": title,
+        "description": description,
+        "category": category,
+        "amount_yuan": amount_yuan,
+    }
     risk, reasons = "green", []
-    for rule in await current_rules():
+    for rule in rules:
         why = _matches(rule, case, parties, repeated)
         if why is None:
             continue
@@ -211,7 +224,6 @@ async def assess_at_intake(case_id: uuid.UUID) -> tuple[str, str]:
         if ORDER.index(rule.risk) > ORDER.index(risk):
             risk = rule.risk
     reason = "；".join(dict.fromkeys(reasons))[:200] if risk != "green" else ""
-    await Case.update({Case.risk: risk, Case.risk_reason: reason}).where(Case.id == case_id).run()
     return risk, reason
 
 

@@ -104,8 +104,12 @@ async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
         )
     # The operation's client_time is when the phone saved the case: its capture time.
     logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate), client_time=op.client_time)
-    version = await case_version(op.entity_id)
-    missing = await missing_case_photos(op.entity_id)
+    if logged.created:  # version 1 and the photos it names: nothing to read back
+        version: int | None = 1
+        missing = await media.missing_hashes(list(logged.photos)) if logged.photos else []
+    else:
+        version = await case_version(op.entity_id)
+        missing = await missing_case_photos(op.entity_id)
     if logged.created and not await scope.visible_case_ids(user, [op.entity_id]):
         # Logged where this user does not work: say its number and where it went (the phone drops
         # its copy, which the user will not receive again).

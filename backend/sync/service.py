@@ -1,10 +1,18 @@
-"""Push: apply a phone's operations, each in its own transaction, exactly once, in the phone's order.
+"""Push: apply a phone's operations exactly once, in the phone's order, a batch in as few transactions
+as it can.
 
 - Exactly once: every operation's result is stored under its op_id in the same transaction as its
   effect, so a crash leaves both or neither, and a replay is answered `duplicate` with the stored
-  result. On PostgreSQL the operations on one entity are serialised by a transaction-level advisory
-  lock (two copies of one request, sent twice by a flaky link, cannot both apply); SQLite has one
-  writer anyway.
+  result. A batch's operations share one transaction, each in its own savepoint (a rejection rolls
+  back that operation's writes, not the others'); the answer is sent after the commit, so every
+  acknowledged operation is durable, and a crash before it leaves none of them (the phone sends the
+  batch again). The shared transaction ends early, and the rest of the batch goes on in the next
+  one, after an operation that makes deferred ones ready (they are settled between the two, as
+  before), before one answered from an earlier push, and on PostgreSQL after a `case.create` (its
+  township's case-number row lock must not be held through the rest of the batch).
+- On PostgreSQL the operations on one entity are serialised by a transaction-level advisory lock
+  (two copies of one request, sent twice by a flaky link, cannot both apply); SQLite has one writer
+  anyway.
 - In order: batch order, and `prev_op_id` (the previous operation of the same device on the same
   entity) across batches: an operation whose predecessor has not arrived, or is itself waiting, is
   stored as `deferred`, as is one on an entity not created yet. When an operation on an entity
@@ -14,8 +22,9 @@
 - A week unresolved (expire_deferred, `fengqiao sync expire`): applied as far as possible regardless
   of order, and the case flagged `conflict` for a supervisor; one whose entity never arrived is
   rejected and flagged.
-- An unexpected failure of one operation (after retrying deadlocks and lock timeouts) stores nothing
-  and answers `retry`; the rest of the batch still goes ahead.
+- An unexpected failure of one operation rolls back its savepoint; what the batch did before it is
+  committed, and the operation goes again alone in its own transaction (retrying deadlocks and lock
+  timeouts); failing still, it stores nothing and answers `retry`; the rest of the batch goes ahead.
 """
 
 from __future__ import annotations
@@ -155,55 +164,59 @@ async def _duplicate(user: CurrentUser, row: dict[str, Any], missing: list[str] 
 
 
 async def _process_once(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
-    """(the result, whether deferred operations on its entity may now be ready)."""
-    optype = OP_TYPES.get(op.type)
+    """One operation in its own transaction: (the result, whether deferred operations on its entity
+    may now be ready)."""
     async with write_transaction() as transaction:
-        await _lock_entity(op.entity_id)
-        existing = await _stored(op.op_id)
-        if existing is not None:
-            # A resend after a crash between an op's commit and the drain it triggers: drain now.
-            return await _duplicate(user, existing), await _has_deferred(op.entity_id)
-        now = clock.now()
-        record: dict[str, Any] = {
-            "op_id": op.op_id,
-            "user": user.id,
-            "device": user.device_id,
-            "type": op.type,
-            "entity_id": op.entity_id,
-            "base_version": op.base_version,
-            "prev_op_id": op.prev_op_id,
-            "client_time": op.client_time,
-            "received_at": now,
-        }
-        quota = get_settings()
-        error: AppError | None
-        if optype is None:
-            outcome, error = Outcome("rejected", "sync.unknown_type", None), None
-        elif len(msgspec.json.encode(op.payload)) > quota.sync_max_op_bytes:
-            error = PayloadTooLarge(details={"max_bytes": quota.sync_max_op_bytes})
-            outcome = Outcome("rejected", error.code, None)
-        else:
-            waiting = await _waiting_for(optype, op.entity_id, op.prev_op_id)
-            if waiting is not None:
-                if await _deferred_of_device(user.device_id) >= quota.sync_max_deferred_per_device:
-                    # Nothing stored: the phone keeps it and sends it again once its others drain.
-                    return _too_many_deferred(op.op_id, quota.sync_max_deferred_per_device), False
-                await SyncOp.insert(
-                    SyncOp(**record, payload=op.payload, status="deferred", code=waiting)
-                ).run()
-                return OpResult(op_id=op.op_id, status="deferred", code=waiting), False
-            outcome, error = await _apply(transaction, optype, user, op)
-        await SyncOp.insert(
-            SyncOp(
-                **record,
-                payload={},
-                status=outcome.status,
-                code=outcome.code,
-                server_version=outcome.server_version,
-                resolved_at=now,
-            )
-        ).run()
-        return _result(op.op_id, outcome, error), await _has_deferred(op.entity_id)
+        return await _process_in(transaction, user, op)
+
+
+async def _process_in(transaction: Any, user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
+    """One operation inside `transaction` (_process_once, or a batch's savepoint in _process_run)."""
+    optype = OP_TYPES.get(op.type)
+    await _lock_entity(op.entity_id)
+    existing = await _stored(op.op_id)
+    if existing is not None:
+        # A resend after a crash between an op's commit and the drain it triggers: drain now.
+        return await _duplicate(user, existing), await _has_deferred(op.entity_id)
+    now = clock.now()
+    record: dict[str, Any] = {
+        "op_id": op.op_id,
+        "user": user.id,
+        "device": user.device_id,
+        "type": op.type,
+        "entity_id": op.entity_id,
+        "base_version": op.base_version,
+        "prev_op_id": op.prev_op_id,
+        "client_time": op.client_time,
+        "received_at": now,
+    }
+    quota = get_settings()
+    error: AppError | None
+    if optype is None:
+        outcome, error = Outcome("rejected", "sync.unknown_type", None), None
+    elif len(msgspec.json.encode(op.payload)) > quota.sync_max_op_bytes:
+        error = PayloadTooLarge(details={"max_bytes": quota.sync_max_op_bytes})
+        outcome = Outcome("rejected", error.code, None)
+    else:
+        waiting = await _waiting_for(optype, op.entity_id, op.prev_op_id)
+        if waiting is not None:
+            if await _deferred_of_device(user.device_id) >= quota.sync_max_deferred_per_device:
+                # Nothing stored: the phone keeps it and sends it again once its others drain.
+                return _too_many_deferred(op.op_id, quota.sync_max_deferred_per_device), False
+            await SyncOp.insert(SyncOp(**record, payload=op.payload, status="deferred", code=waiting)).run()
+            return OpResult(op_id=op.op_id, status="deferred", code=waiting), False
+        outcome, error = await _apply(transaction, optype, user, op)
+    await SyncOp.insert(
+        SyncOp(
+            **record,
+            payload={},
+            status=outcome.status,
+            code=outcome.code,
+            server_version=outcome.server_version,
+            resolved_at=now,
+        )
+    ).run()
+    return _result(op.op_id, outcome, error), await _has_deferred(op.entity_id)
 
 
 class PayloadTooLarge(AppError):
@@ -269,8 +282,67 @@ async def _replayed(user: CurrentUser, ops: list[OpIn]) -> tuple[dict[str, OpRes
     return answers, {r["entity_id"] for r in waiting}
 
 
+def _failed(op: OpIn) -> OpResult:
+    log.exception("sync operation %s (%s) failed", op.op_id, op.type)
+    return OpResult(
+        op_id=op.op_id,
+        status="retry",
+        code="server.error",
+        message="服务器暂时无法处理，请稍后重发",
+        message_en="Not applied; send it again later",
+    )
+
+
+def _unusable(op: OpIn) -> OpResult | None:
+    """The rejection of an op that can never apply (checked here, not for the whole push:
+    core/inbound.py), or None."""
+    try:
+        check_item(msgspec.to_builtins(op))
+    except AppError as exc:
+        return _result(op.op_id, Outcome("rejected", exc.code, None), exc)
+    return None
+
+
+async def _process_run(
+    user: CurrentUser, ops: list[OpIn], replayed: dict[str, OpResult]
+) -> tuple[list[OpResult], OpIn | None, bool]:
+    """Apply ops from the start of `ops` in one transaction, each in a savepoint, until one ends the
+    run (module notes): (their results, the op that failed unexpectedly, whether the last one makes
+    deferred ops on its entity ready). An unexpected failure of the commit itself propagates."""
+    results: list[OpResult] = []
+    async with write_transaction() as transaction:
+        for op in ops:
+            if op.op_id in replayed:
+                break
+            rejected = _unusable(op)
+            if rejected is not None:
+                results.append(rejected)
+                continue
+            savepoint = await transaction.savepoint()
+            try:
+                result, unblocks = await _process_in(transaction, user, op)
+            except Exception:
+                await savepoint.rollback_to()
+                return results, op, False  # the ones before it commit; it goes again alone
+            await savepoint.release()
+            results.append(result)
+            if unblocks:
+                return results, None, True
+            if op.type == "case.create" and engine_name() == "postgresql":
+                break
+    return results, None, False
+
+
+async def _process_alone(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
+    """One op in its own transaction, retried on deadlocks and lock timeouts; `retry` if it fails."""
+    try:
+        return await _with_retries(lambda: _process_once(user, op))
+    except Exception:
+        return _failed(op), False
+
+
 async def push(user: CurrentUser, ops: list[OpIn]) -> list[OpResult]:
-    """Apply a batch in order, each operation in its own transaction (module notes)."""
+    """Apply a batch in order, in as few transactions as the module notes allow."""
     global _resumed
     if not _resumed:
         # The first push a process serves settles what a crash left ready (see drain_ready).
@@ -278,7 +350,8 @@ async def push(user: CurrentUser, ops: list[OpIn]) -> list[OpResult]:
         await drain_ready()
     replayed, waiting = await _replayed(user, ops)
     results: list[OpResult] = []
-    for op in ops:
+    while len(results) < len(ops):
+        op = ops[len(results)]
         if op.op_id in replayed:
             results.append(replayed[op.op_id])
             if op.entity_id in waiting:
@@ -287,28 +360,17 @@ async def push(user: CurrentUser, ops: list[OpIn]) -> list[OpResult]:
                 await drain(op.entity_id)
             continue
         try:
-            # Checked here, not for the whole push (core/inbound.py): this op can never apply.
-            check_item(msgspec.to_builtins(op))
-        except AppError as exc:
-            results.append(_result(op.op_id, Outcome("rejected", exc.code, None), exc))
-            continue
-        try:
-            result, unblocks = await _with_retries(lambda op=op: _process_once(user, op))
+            done, failed, unblocks = await _process_run(user, ops[len(results) :], replayed)
         except Exception:
-            log.exception("sync operation %s (%s) failed", op.op_id, op.type)
-            results.append(
-                OpResult(
-                    op_id=op.op_id,
-                    status="retry",
-                    code="server.error",
-                    message="服务器暂时无法处理，请稍后重发",
-                    message_en="Not applied; send it again later",
-                )
-            )
-            continue
-        results.append(result)
+            # The shared transaction did not commit (nothing of it is stored): each op alone.
+            log.warning("a sync batch's transaction failed; its ops go one by one", exc_info=True)
+            done, failed, unblocks = [], op, False
+        results.extend(done)
+        if failed is not None:
+            result, unblocks = await _process_alone(user, failed)
+            results.append(result)
         if unblocks:
-            await drain(op.entity_id)
+            await drain(ops[len(results) - 1].entity_id)
     return results
 
 
