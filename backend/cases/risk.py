@@ -9,6 +9,7 @@ highest colour of the rules that match wins; each match is named in the case's `
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -203,7 +204,7 @@ def assess(
     *,
     parties: int,
     repeated: bool,
-    amount_yuan: float | None = None,
+    amount_yuan: Decimal | None = None,
 ) -> tuple[str, str]:
     """The colour of a new case by the county's rules (current_rules) and why: the highest colour of
     the rules that match; `repeated` when the duplicate check found an earlier case. Pure, so the
