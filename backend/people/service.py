@@ -334,9 +334,17 @@ def forget_cached(user_id: int | None = None, device_id: str | uuid.UUID | None 
     again. Call it wherever a device is revoked or asked to wipe, or an account's role, area, team,
     password or activity changes (another process: on its notification)."""
     session_cache.forget(user_id, str(device_id) if device_id is not None else None)
-    from backend.people import session_bus  # imports this module: the other processes, on PostgreSQL
+    for listener in _forgotten:
+        listener(user_id, device_id)
 
-    session_bus.announce(user_id, device_id)
+
+# The other processes forget it too (people/session_bus.py announces it on PostgreSQL).
+_forgotten: list[Callable[[int | None, str | uuid.UUID | None], None]] = []
+
+
+def on_forget_cached(listener: Callable[[int | None, str | uuid.UUID | None], None]) -> None:
+    if listener not in _forgotten:
+        _forgotten.append(listener)
 
 
 async def still_current(user: CurrentUser) -> bool:

@@ -58,4 +58,5 @@ def _heard(message: bus.Message) -> None:
 
 forgets_locally(session_cache.forget)
 service.on_device_revoked(_device_revoked)
+service.on_forget_cached(announce)
 bus.on(TOPIC, _heard)
