@@ -216,7 +216,7 @@ async def dossier_html(user: CurrentUser, case_id: uuid.UUID | str, load_visits:
         grid_names = await grids.region_names({row["grid_code"]} if row["grid_code"] else set())
         categories = await category_names()
         teams = await names_by_id(Team, Team.name, {row["owner_team"]})
-        users = await names_by_id(User, User.display_name, {row["mediator"]})
+        users = await names_by_id(User, User.display_name, {row["mediator"], row["leader"]})
         visits = await load_visits(row["id"])
         supervision = await _supervision_orders(row["id"])
     township = names.get(row["township_code"] or "", "")
@@ -266,6 +266,7 @@ async def dossier_html(user: CurrentUser, case_id: uuid.UUID | str, load_visits:
         grid=grid_names.get(row["grid_code"] or "", ""),
         team=teams.get(row["owner_team"], ""),
         mediators="、".join(mediators),
+        leader=users.get(row["leader"]) if row["leader"] else None,
         committee=agreements.committee_name(village, township),
         parties=party_rows,
         masked=not full,

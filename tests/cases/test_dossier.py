@@ -253,3 +253,16 @@ async def test_a_file_without_supervision_says_so(client):
     case = await _archived_case(client)
     response = await _dossier(client, case["id"])
     assert "本案无督办。" in response.text
+    assert "包案领导" not in response.text  # no leader was in charge: no empty line for one
+
+
+async def test_the_file_names_the_leader_in_charge(client):
+    from backend.cases.tables import Case
+    from backend.people.tables import User
+
+    case = await _archived_case(client)
+    leader = await User.select(User.id).where(User.username == "tianyuan_leader").first().run()
+    await Case.update({Case.leader: leader["id"]}).where(Case.id == case["id"]).run()
+    response = await _dossier(client, case["id"])
+    assert response.status_code == 200
+    assert re.search(r'<td class="k">包案领导</td><td>周光荣</td>', response.text)
