@@ -306,8 +306,18 @@ async def test_a_supervisor_refers_and_merges_from_the_drawer(desktop, api):
     assert "clear_conflict" not in (await server_case(api, second["id"], "tianyuan"))["allowed_actions"]
     assert await drawer.get_by_test_id("drawer-action-clear_conflict").count() == 0
     await page.screenshot(path=screenshot_path("roles-31-drawer-duplicate"))
+
+    async def answer_late(route):
+        # On a slow link the map's live stream says the case is gone before the answer arrives.
+        response = await route.fetch()
+        await asyncio.sleep(2)
+        await route.fulfill(response=response)
+
+    await page.route("**/api/cases/*/actions", answer_late)
     await drawer.get_by_test_id(f"drawer-merge-{first['number']}").click()
+    # The drawer stays open and says what became of the case.
     await drawer.get_by_test_id("drawer-done").filter(has_text=first["number"]).wait_for()
+    await drawer.get_by_test_id("drawer-state").filter(has_text="已合并").wait_for()
     merged = await server_case(api, second["id"])
     assert (merged["state"], merged["merged_into"]) == ("merged", first["id"])
 
