@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -151,5 +152,10 @@ async def test_serve_with_two_workers_starts_and_serves(postgresql_url):
             tokens = await login(http, "mediator1")
             me = await http.get("/api/me", headers=bearer(tokens))
             assert me.status_code == 200 and me.json()["username"] == "mediator1"
-        started = log.read_text(errors="replace")
+        # /api/health answers as soon as one worker is up; the other may still be importing.
+        deadline = time.monotonic() + 60
+        while (started := log.read_text(errors="replace")).count("Started server process") < 2:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         assert started.count("Started server process") == 2, started[-2000:]
