@@ -116,6 +116,16 @@ def server_options(settings: Settings) -> dict:
     return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
+def initial_state(settings: Settings, jwt_secret: str) -> dict[str, object]:
+    """What the app keeps between requests. Everything else a request needs is in the database (or in
+    caches the bus keeps true), so an app whose state is set back to this is as good as a new one."""
+    return {
+        "settings": settings,
+        "jwt_secret": jwt_secret,
+        "login_throttle": FailureThrottle(settings.login_max_failures, settings.login_window_seconds),
+    }
+
+
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Litestar:
     """Build the app. `manage_database=False` leaves the engine's pool to the caller (tests)."""
     settings = settings or get_settings()
@@ -133,13 +143,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         # needs the user like every other /api method. Only CORS preflights go unauthenticated.
         exclude_http_methods=["OPTIONS"],
     )
-    state = State(
-        {
-            "settings": settings,
-            "jwt_secret": jwt_secret,
-            "login_throttle": FailureThrottle(settings.login_max_failures, settings.login_window_seconds),
-        }
-    )
+    state = State(initial_state(settings, jwt_secret))
     # Litestar's check tries the pattern on "" and calls it "matches everything"; it is a negative
     # look-ahead on purpose (see COMPRESS_ONLY).
     warnings.filterwarnings("ignore", message="Middleware 'CompressionMiddleware' exclude pattern")

@@ -132,12 +132,31 @@ def database_url(database: str) -> str:
     return database
 
 
+_apps: dict[str, object] = {}  # built apps, by their settings apart from the database
+
+
 @pytest.fixture
 async def app(database):
-    from backend.app import create_app
+    """The app on this test's database. Building one costs 0.1–0.2 s (Litestar checks every handler's
+    signature), a minute or two over the suite, so an app is reused by the tests whose settings differ
+    only in the database, with its state set back to what a new one has (backend/app.py:
+    initial_state). A test that changes a setting gets an app built for it."""
+    from dataclasses import replace
+
+    from backend.app import create_app, initial_state
+    from backend.core import secrets
     from backend.settings import load_settings
 
-    return create_app(load_settings(), manage_database=False)
+    settings = load_settings()
+    secret = secrets.jwt_secret(settings.secrets_dir)  # built into the app's JWTAuth: part of the key
+    key = repr((replace(settings, database_url=""), secret))
+    built = _apps.get(key)
+    if built is None:
+        built = _apps[key] = create_app(settings, manage_database=False)
+    else:
+        built.state.clear()
+        built.state.update(initial_state(settings, secret))
+    return built
 
 
 @pytest.fixture

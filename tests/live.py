@@ -1,6 +1,7 @@
-"""Real servers for tests: `serve_process` runs `fengqiao serve` in a process of its own (the browser
-journeys, the fuzz pass); `served` runs uvicorn in this event loop, for what must really stream
-(server-sent events), with the local push receivers allowed; `next_event` reads the events."""
+"""Real servers for tests: `serve_process` runs `fengqiao serve` in a process of its own (the fuzz
+pass, several processes on one database); `served_whole` serves the whole app with uvicorn in this event
+loop (the browser journeys); `served` runs the app without its start-up work, for what must really
+stream (server-sent events), with the local push receivers allowed; `next_event` reads the events."""
 
 from __future__ import annotations
 
@@ -72,13 +73,38 @@ async def served() -> AsyncIterator[str]:
     from backend.app import create_app
     from tests.notify.support import push_settings
 
+    async with _uvicorn_here(create_app(push_settings(), manage_database=False)) as base:
+        yield base
+
+
+@contextlib.asynccontextmanager
+async def served_whole() -> AsyncIterator[str]:
+    """The app exactly as `fengqiao serve` builds it, start-up and shutdown hooks included (the
+    notification worker, the periodic jobs, the warm locate index, the bus listener), served by uvicorn
+    in this event loop on the test's database. The browser journeys use it: the same app behind the same
+    HTTP server as a server process, without a new interpreter importing everything for each test (3 s
+    on a quiet box, 12–16 s under the suite's own load). What only the process does (`serve`'s checks,
+    several workers, being killed) is tested with `serve_process`."""
+    from backend.app import create_app, server_options
+    from backend.settings import load_settings
+
+    settings = load_settings()
+    async with _uvicorn_here(create_app(settings), access_log=False, **server_options(settings)) as base:
+        yield base
+
+
+@contextlib.asynccontextmanager
+async def _uvicorn_here(app, **options) -> AsyncIterator[str]:
     port = _free_port()
     config = uvicorn.Config(
-        create_app(push_settings(), manage_database=False),
+        app,
         host="127.0.0.1",
         port=port,
         lifespan="on",
         log_level="warning",
+        # A page's event stream still open at the end must not hold the test up.
+        timeout_graceful_shutdown=5,
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

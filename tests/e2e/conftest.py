@@ -1,4 +1,4 @@
-"""Browser tests: the built PWA served by a real server process, driven in Debian's Chromium."""
+"""Browser tests: the built PWA served by the whole app on a real HTTP server, driven in Debian's Chromium."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend.settings import REPO_ROOT
-from tests.live import serve_process
+from tests.live import served_whole
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 PHONE = {"width": 360, "height": 740}
@@ -44,14 +44,16 @@ def chromium_path() -> str:
 
 
 @pytest.fixture
-def live_server(database_url, chromium_path):
-    """`fengqiao serve` in its own process on a free port, on the test database."""
-    with serve_process(database_url, "server") as (base, _log):
+async def live_server(database_url, chromium_path):
+    """The whole app on a free port, on the test's database (tests/live.py: served_whole)."""
+    async with served_whole() as base:
         yield base
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def browser(chromium_path):
+    """One Chromium per test process; each test opens contexts of its own (cookies, storage, service
+    workers and caches are per context), as Playwright's own pytest plugin does."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
