@@ -52,7 +52,6 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     from backend import db
-    from backend.app import server_options
     from backend.ops.cli import check_keys_or_exit, database_state_or_exit
 
     settings = get_settings()
@@ -65,6 +64,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         click.echo(f"数据库有 {len(state['pending'])} 个未执行的迁移，请先运行 fengqiao migrate", err=True)
         sys.exit(2)
     check_keys_or_exit()  # a missing or wrong personal-data key stops here, not at the first case page
+    # Only now the app (two seconds of imports): a misconfigured server says so at once.
+    from backend.app import server_options
+
     uvicorn.run(
         "backend.app:create_app",
         factory=True,
