@@ -38,7 +38,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from ingest import percentile, shell_rate  # noqa: E402
+from ingest import clients_of, percentile, shell_rate  # noqa: E402
 from photos import camera_like, variant  # noqa: E402
 
 POINT = (99.614962, 24.825632)  # 田园镇, 关庙社区
@@ -194,20 +194,21 @@ async def bench_push(http: httpx.AsyncClient, phone: dict, n: int) -> list[tuple
 async def pushing_together(base: str, phone: dict, clients: int, pushes: list[list[dict]]) -> tuple:
     """(seconds, latencies of each push) of `clients` phones sending `pushes` between them."""
     latencies: list[float] = []
-    async with httpx.AsyncClient(
-        base_url=base, timeout=120, limits=httpx.Limits(max_connections=clients)
-    ) as http:
+    phones = clients_of(base, clients)  # a connection each, as phones have
 
-        async def phone_loop() -> None:
-            while pushes:
-                ops = pushes.pop()
-                started = time.perf_counter()
-                await push(http, phone, ops)
-                latencies.append(time.perf_counter() - started)
+    async def phone_loop(http: httpx.AsyncClient) -> None:
+        while pushes:
+            ops = pushes.pop()
+            started = time.perf_counter()
+            await push(http, phone, ops)
+            latencies.append(time.perf_counter() - started)
 
+    try:
         started = time.perf_counter()
-        await asyncio.gather(*[phone_loop() for _ in range(clients)])
+        await asyncio.gather(*[phone_loop(http) for http in phones])
         return time.perf_counter() - started, latencies
+    finally:
+        await asyncio.gather(*[http.aclose() for http in phones])
 
 
 async def bench_concurrent(base: str, phone: dict, clients: int, n: int) -> list[tuple]:
