@@ -18,7 +18,7 @@ from piccolo.columns.combination import Or, Where
 from piccolo.query import Select
 
 from backend.core import clock, phones
-from backend.core.auth import hash_password, verify_password
+from backend.core.auth import hash_off_loop, hash_password, verify_password
 from backend.core.errors import AppError, Conflict, Forbidden, InvalidRequest, NotFound
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role, township_of
 from backend.core.pagination import decode_cursor, encode_cursor
@@ -324,10 +324,10 @@ async def create(actor: CurrentUser | None, data: schemas.CreateUserRequest) -> 
     one_time = None
     if data.password is not None:
         passwords.check(data.password, username)
-        password_hash = hash_password(data.password)
+        password_hash = await hash_off_loop(hash_password, data.password)
     else:
         one_time = passwords.one_time()
-        password_hash = passwords.hash_one_time(one_time)
+        password_hash = await hash_off_loop(passwords.hash_one_time, one_time)
     async with write_transaction():
         if await User.exists().where(User.username == username).run():
             raise Conflict(
@@ -425,11 +425,10 @@ async def reset_password(actor: CurrentUser | None, user_id: int) -> str:
     """A one-time password for a user who forgot theirs; their devices are signed out."""
     await _exists_for(actor, user_id)
     one_time = passwords.one_time()
+    hashed = await hash_off_loop(passwords.hash_one_time, one_time)  # before the write lock
     async with write_transaction():
         await (
-            User.update(
-                {User.password_hash: passwords.hash_one_time(one_time), User.must_change_password: True}
-            )
+            User.update({User.password_hash: hashed, User.must_change_password: True})
             .where(User.id == user_id)
             .run()
         )
@@ -446,7 +445,7 @@ async def change_own_password(user: CurrentUser, old_password: str, new_password
     if new_password == old_password:
         raise passwords.WeakPassword(message="密码太弱：新密码不能与原密码相同", details={"reason": "same"})
     passwords.check(new_password, row["username"])
-    new_hash = hash_password(new_password)
+    new_hash = await hash_off_loop(hash_password, new_password)
     async with write_transaction():
         await (
             User.update(

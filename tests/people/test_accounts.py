@@ -3,6 +3,9 @@ enabling, scope changes that sign devices out, the device wipe, and who may mana
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from tests.factories import bearer, login, make_user
@@ -73,6 +76,50 @@ async def test_changing_ones_password_signs_out_the_other_devices_only(client):
     )
     assert old.status_code == 401
     assert "user.change_password" in await _audit_actions(client, admin, user["id"])
+
+
+async def test_a_password_change_does_not_hold_up_the_other_requests(client, monkeypatch):
+    """A standard Argon2 hash takes ~0.3 s (0.5 s here): it runs off the event loop, so everything
+    else the process serves goes on meanwhile."""
+    from backend.core import auth
+
+    hasher, dummy = auth._hasher()
+    hashing: list[float] = []  # when the new password's hash started and ended
+
+    class SlowHasher:
+        def hash(self, password: str) -> str:
+            hashing.append(time.monotonic())
+            time.sleep(0.5)  # blocks whichever thread runs it
+            hashing.append(time.monotonic())
+            return hasher.hash(password)
+
+        def __getattr__(self, name: str):
+            return getattr(hasher, name)
+
+    admin = await login(client, "county")
+    user = await make_user(client, admin)
+    phone = await login(client, user["username"], user["password"], device_name="手机")
+    monkeypatch.setattr(auth, "_hasher", lambda: (SlowHasher(), dummy))
+    answered: list[float] = []
+
+    async def someone_else() -> None:
+        while True:
+            assert (await client.get("/api/health")).status_code == 200
+            answered.append(time.monotonic())
+
+    others = asyncio.create_task(someone_else())
+    try:
+        r = await client.post(
+            "/api/me/password",
+            json={"old_password": user["password"], "new_password": "Brand-new-pass-7"},
+            headers=bearer(phone),
+        )
+    finally:
+        others.cancel()
+    assert r.status_code == 204
+    started, ended = hashing
+    # On the event loop the hash would have answered nobody while it ran.
+    assert len([t for t in answered if started < t < ended]) >= 3, (len(answered), hashing)
 
 
 async def test_a_reset_password_is_one_time_and_must_be_changed(client):
