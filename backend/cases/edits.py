@@ -24,10 +24,10 @@ import msgspec
 from msgspec import UNSET, UnsetType
 from piccolo.columns import Column
 
-from backend.cases import fields, hooks, privacy
+from backend.cases import fields, hooks, privacy, risk
 from backend.cases.categories import require_active
 from backend.cases.scope import CaseNotFound, check_photos, get_case_row
-from backend.cases.tables import Case, CaseEvent, CasePhoto
+from backend.cases.tables import Case, CaseEvent, CaseLink, CasePhoto, Party
 from backend.cases.workflow import RULES, InvalidTransition, may_act
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden
@@ -135,6 +135,37 @@ async def _scene_photos(case_id: uuid.UUID) -> list[str]:
     return [r["sha256"] for r in rows]
 
 
+# What the county's risk rules read (risk._matches); an edit of one of them re-assesses the case.
+RISK_FIELDS = ("title", "description", "category", "amount_yuan")
+
+
+async def _raised_risk(
+    case: dict[str, Any], values: dict[str, Any], changed: list[str]
+) -> tuple[str, str] | None:
+    """The colour and reason the rules give the case as edited, when that is higher than its colour
+    now: an amount entered after the first visit, or a threat written into the description, raises it
+    as it would have at intake. An edit never lowers a colour: that is a supervisor's judgement
+    (`set_risk`), which may also have raised it for reasons no rule sees."""
+    if not any(f in RISK_FIELDS for f in changed):
+        return None
+    edited = {f: values.get(f, case[f]) for f in RISK_FIELDS}
+    parties = await Party.count().where(Party.case == case["id"]).run()
+    repeated = (
+        await CaseLink.exists().where((CaseLink.case == case["id"]) & (CaseLink.status != "dismissed")).run()
+    )
+    colour, reason = risk.assess(
+        await risk.current_rules(),
+        case["level"],
+        edited["title"],
+        edited["description"],
+        edited["category"],
+        parties=parties,
+        repeated=repeated,
+        amount_yuan=edited["amount_yuan"],
+    )
+    return (colour, reason) if risk.ORDER.index(colour) > risk.ORDER.index(case["risk"]) else None
+
+
 async def changed_by_others_since(
     case_id: uuid.UUID, base_version: int, device_id: str | None
 ) -> dict[str, int]:
@@ -189,6 +220,10 @@ async def apply_edit(
         if conflicts and not case["conflict"]:
             columns["conflict"] = True
             before["conflict"], after["conflict"] = False, True
+        raised = await _raised_risk(case, values, changed)
+        if raised is not None:
+            columns["risk"], columns["risk_reason"] = raised
+            before["risk"], after["risk"] = case["risk"], raised[0]
         if "photos" in changed:
             await (
                 CasePhoto.delete()
@@ -206,6 +241,7 @@ async def apply_edit(
         await Case.update(columns).where(Case.id == case["id"]).run()
         data = {
             "base_version": base_version,
+            **({"risk_reason": raised[1]} if raised is not None else {}),
             "merged": [f for f in changed if f not in conflicts],
             "conflicts": [
                 {"field": f, "kept": after[f], "replaced": before[f], "replaced_version": others[f]}

@@ -24,12 +24,14 @@ def _label(case: dict[str, Any]) -> str:
 
 @subscribe
 async def on_red_risk(change: CaseChange) -> None:
-    """A case turning red (at intake by the rules, or by a supervisor) tells the township's supervisors
-    and the county office at once, urgently."""
+    """A case turning red (at intake or after an edit by the rules, or by a supervisor) tells the
+    township's supervisors and the county office at once, urgently."""
     if change.case.get("risk") != "red" or change.before.get("risk") == "red":
         return
-    if change.action not in ("create", "set_risk"):
+    if change.action not in ("create", "update", "set_risk"):
         return
+    if change.action == "update" and "risk" not in change.after:
+        return  # an edit of a case that was red already
     actor = change.actor.id if change.actor else None
     users = set(await recipients.township_supervisors(change.case["township_code"]))
     users |= set(await recipients.county_admins())

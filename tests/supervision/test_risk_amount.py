@@ -1,9 +1,12 @@
 """The risk rule on category and amount: 征地补偿 or 劳动仲裁 with more than a threshold in dispute (the
-case's 涉及金额 at intake) is yellow or red; the county edits the threshold; bad amounts are refused."""
+case's 涉及金额 at intake) is yellow or red; the county edits the threshold; bad amounts are refused.
+An edit of what the rules read (the amount, category, title, description) raises the colour as the
+intake would have, and never lowers it."""
 
 from __future__ import annotations
 
 from tests.factories import auth, case_body, make_case
+from tests.notify.support import inbox_items
 from tests.supervision.test_risk import risk_of
 from tests.sync.helpers import push as sync_push
 from tests.sync.helpers import update_op
@@ -85,3 +88,48 @@ async def test_a_bad_amount_at_intake_or_in_an_edit_is_refused(client):
     assert ok["status"] == "applied", ok
     detail = (await client.get(f"/api/cases/{case['id']}", headers=headers)).json()
     assert detail["amount_yuan"] == 20_000.46
+
+
+async def test_an_amount_entered_later_raises_the_colour_as_at_intake(client):
+    headers = await auth(client, "mediator1")
+    land = await make_case(client, category="land_compensation", parties=[])
+    assert land["risk"] == "green"
+    [done] = await sync_push(client, headers, update_op(land["id"], 1, amount_yuan=180_000))
+    assert done["status"] == "applied", done
+    assert await risk_of(client, land) == ("yellow", "涉及金额超过100,000元")
+    detail = (await client.get(f"/api/cases/{land['id']}", headers=headers)).json()
+    [edit] = [e for e in detail["events"] if e["action"] == "update"]
+    assert (edit["before"]["risk"], edit["after"]["risk"]) == ("green", "yellow")
+    assert edit["data"]["risk_reason"] == "涉及金额超过100,000元"
+    # An edit that no rule weighs leaves the colour and the event alone.
+    [done] = await sync_push(client, headers, update_op(land["id"], 2, title="征地补偿款分配"))
+    assert done["status"] == "applied", done
+    assert await risk_of(client, land) == ("yellow", "涉及金额超过100,000元")
+
+
+async def test_an_edit_never_lowers_a_colour(client):
+    headers = await auth(client, "mediator1")
+    land = await make_case(client, category="land_compensation", amount_yuan=500_000, parties=[])
+    assert land["risk"] == "yellow"
+    [done] = await sync_push(client, headers, update_op(land["id"], 1, amount_yuan=20_000))
+    assert done["status"] == "applied", done
+    # Lowering is the supervisor's judgement (set_risk), not the rules'.
+    assert await risk_of(client, land) == ("yellow", "涉及金额超过100,000元")
+
+
+async def test_a_threat_written_in_later_turns_the_case_red_and_tells_the_township(client):
+    headers = await auth(client, "mediator1")
+    case = await make_case(client, category="labour", parties=[])
+    assert await inbox_items(client, "tianyuan") == []
+    [done] = await sync_push(
+        client, headers, update_op(case["id"], 1, description="欠薪未付，工人扬言明天去县里上访。")
+    )
+    assert done["status"] == "applied", done
+    assert await risk_of(client, case) == ("red", "含“上访”")
+    for who in ("tianyuan", "county"):
+        [note] = await inbox_items(client, who)
+        assert (note["kind"], note["case_id"], note["urgency"]) == ("case_risk_red", case["id"], "high")
+    # Edited again while red: nobody is told twice.
+    [done] = await sync_push(client, headers, update_op(case["id"], 2, title="拖欠工资（已报上访风险）"))
+    assert done["status"] == "applied", done
+    assert len(await inbox_items(client, "tianyuan")) == 1
