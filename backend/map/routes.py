@@ -53,10 +53,11 @@ class MapController(Controller):
         conflict: FromQuery[str | None] = None,
         limit: FromQuery[int] = service.DEFAULT_MARKERS,
         risk: FromQuery[str | None] = None,
+        leader: FromQuery[str | None] = None,
     ) -> schemas.Markers:
         """Case markers in your area as compact rows (`fields` names the columns), newest first;
         `truncated` when more matched than `limit` (at most 50,000). `risk`: a comma list of
-        green, yellow, red (the risk layer)."""
+        green, yellow, red (the risk layer). `leader=me`: only the cases in your charge (包案)."""
         filters = {
             "bbox": parse_bbox(bbox),
             "state": case_state,
@@ -67,6 +68,7 @@ class MapController(Controller):
             "overdue": flag(overdue),
             "conflict": flag(conflict),
             "risk": risk,
+            "leader": leader,
         }
         return await service.markers(request.user, filters, limit)
 

@@ -44,7 +44,7 @@ LEVEL_COLUMNS: dict[str, Column] = {
 METRICS = ("open", "overdue", "new")
 MARKER_FIELDS = (
     "id", "lon", "lat", "state", "category", "level", "overdue", "conflict", "number", "title", "risk",
-    "days_left", "deadline_colour",
+    "days_left", "deadline_colour", "leader",
 )  # fmt: skip
 DEFAULT_MARKERS = 20_000
 MAX_MARKERS = 50_000
@@ -145,7 +145,8 @@ async def marker_rows(user: CurrentUser, extra: Combinable | None, now: datetime
             f"conflict, number, CASE WHEN confidential THEN '{CONFIDENTIAL_TITLE}' ELSE title END AS title, "
             "risk, CASE WHEN merged_into IS NULL THEN 0 ELSE 1 END AS merged, "
             # The countdown's deadline, only where it counts (most markers are past mediation).
-            f"CASE WHEN state IN ({_OPEN_IN}) THEN deadline END AS deadline "
+            f"CASE WHEN state IN ({_OPEN_IN}) THEN deadline END AS deadline, "
+            "leader "  # 包案领导's user id: a leader's map can show only its own cases
             "FROM dispute_case WHERE {} ORDER BY reported_at DESC LIMIT {}",
             now,
             where.querystring if where is not None else QueryString("1 = 1"),
@@ -165,7 +166,7 @@ def marker_row(r: dict[str, Any], now: datetime | None = None) -> list[Any]:
     return [
         r["id"], round(r["lon"], 6), round(r["lat"], 6), r["state"], r["category"], r["level"],
         r["overdue"], 1 if r["conflict"] else 0, r["number"], r["title"], r["risk"],
-        days_left(countdown, now), deadline_colour(countdown, now),
+        days_left(countdown, now), deadline_colour(countdown, now), r["leader"],
     ]  # fmt: skip
 
 
@@ -174,6 +175,12 @@ async def markers(user: CurrentUser, filters: dict[str, Any], limit: int) -> sch
     limit = max(1, min(limit, MAX_MARKERS))
     now = clock.now()
     where = case_filters(filters, now)
+    if filters.get("leader") is not None:
+        if filters["leader"] != "me":
+            raise InvalidMapQuery(
+                message="leader 只能是 me（只看我包案的案件）", message_en="leader must be `me`"
+            )
+        where = _all([where, Case.leader == user.id])
     async with read_transaction():
         rows = await marker_rows(user, where, now, limit + 1)
         truncated = len(rows) > limit

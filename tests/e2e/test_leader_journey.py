@@ -15,7 +15,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.server, pytest.mark.slow]
 
 
 async def test_a_supervisor_assigns_a_leader_who_then_sees_the_case(phone, desktop, api):  # noqa: F811
+    from tests.e2e.test_supervisor_journey import map_ready, shown_ids
+    from tests.factories import TIANYUAN_POINT
+
     case = await new_case(api, "mediator1", title="宅基地滴水檐纠纷", level="hard")
+    away = (TIANYUAN_POINT[0] + 0.004, TIANYUAN_POINT[1] + 0.003)
+    not_mine = await new_case(api, "mediator1", away, title="鸡鸭进田", category="agriculture", parties=[])
     assert (await act(api, "leader1", case["id"], "accept")).status_code == 200
     leader = (await tokens_for(api, "tianyuan_leader"))["user"]["id"]
 
@@ -47,3 +52,15 @@ async def test_a_supervisor_assigns_a_leader_who_then_sees_the_case(phone, deskt
     # Told in the inbox.
     await page.goto("/inbox")
     await page.get_by_text("包案通知").first.wait_for()
+
+    # The map: everything in its area, or (只看我的包案) only the cases in its charge.
+    await page.goto("/map")
+    await map_ready(page)
+    assert {case["id"], not_mine["id"]} <= await shown_ids(page)
+    await page.get_by_test_id("toggle-filters").click()
+    await page.get_by_test_id("filter-mine").click()
+    await page.wait_for_function(
+        "() => +document.querySelector('[data-testid=map-count]').dataset.count === 1"
+    )
+    assert await shown_ids(page) == {case["id"]}
+    await page.screenshot(path=screenshot_path("leader-04-map-mine"))

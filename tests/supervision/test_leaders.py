@@ -229,3 +229,24 @@ async def test_the_leader_hears_when_its_case_is_closed_or_fails(client):
     assert failed.status_code == 200, failed.text
     [note, _] = await inbox_items(client, "tianyuan_leader")
     assert (note["kind"], note["urgency"]) == ("case_failed", "high") and "双方分歧大" in note["body"]
+
+
+async def test_a_leaders_map_can_show_only_the_cases_in_its_charge(client):
+    from tests.map.test_countdown_markers import _markers
+
+    leader = await user_id(client, "tianyuan_leader")
+    mine = await mediating_case(client)
+    other = await mediating_case(client)
+    assert (await assign_leader(client, "tianyuan", mine["id"], leader)).status_code == 200
+    everything = await _markers(client, "tianyuan_leader")
+    assert everything[mine["id"]]["leader"] == leader and everything[other["id"]]["leader"] is None
+    only_mine = await _markers(client, "tianyuan_leader", leader="me")
+    assert mine["id"] in only_mine and other["id"] not in only_mine
+    assert {m["leader"] for m in only_mine.values()} == {leader}
+    # A supervisor in charge of nothing gets an empty map that way, not someone else's cases.
+    assert await _markers(client, "tianyuan", leader="me") == {}
+    bad = await client.get(
+        "/api/map/cases", params={"leader": str(leader)}, headers=await auth(client, "tianyuan_leader")
+    )
+    assert (bad.status_code, bad.json()["code"]) == (400, "map.invalid_query")
+    assert "只看我包案" in bad.json()["message"]

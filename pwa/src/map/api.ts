@@ -61,6 +61,8 @@ export interface MapCase {
    * (green, yellow with 7 days or less, red overdue); null out of mediation. */
   days_left: number | null
   deadline_colour: string | null
+  /** The 包案领导's user id, null when no leader is in charge. */
+  leader: number | null
 }
 
 export interface MapCasesResponse {
@@ -116,10 +118,12 @@ export interface CaseFilters {
   to: string
   overdue: boolean
   conflict: boolean
+  /** 只看我的包案: a leader's own cases. */
+  mine: boolean
 }
 
 export function emptyFilters(): CaseFilters {
-  return { state: [], category: [], level: [], risk: [], from: '', to: '', overdue: false, conflict: false }
+  return { state: [], category: [], level: [], risk: [], from: '', to: '', overdue: false, conflict: false, mine: false }
 }
 
 function query(params: Record<string, string | number | undefined | null>): string {
@@ -132,7 +136,7 @@ function query(params: Record<string, string | number | undefined | null>): stri
 /** How many markers the map asks for at most (the server's own maximum). */
 export const MAP_LIMIT = 50_000
 
-export const MAP_FIELDS = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'risk', 'days_left', 'deadline_colour']
+export const MAP_FIELDS = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'number', 'title', 'risk', 'days_left', 'deadline_colour', 'leader']
 
 /** Decodes compact rows by the response's own `fields`, so a reordered or extended list still works. */
 export function decodeRows(fields: string[], rows: unknown[][]): MapCase[] {
@@ -152,6 +156,7 @@ export function decodeRows(fields: string[], rows: unknown[][]): MapCase[] {
     risk: ix[10] >= 0 ? String(r[ix[10]] ?? 'green') : 'green',
     days_left: ix[11] >= 0 && r[ix[11]] != null ? Number(r[ix[11]]) : null,
     deadline_colour: ix[12] >= 0 && r[ix[12]] != null ? String(r[ix[12]]) : null,
+    leader: ix[13] >= 0 && r[ix[13]] != null ? Number(r[ix[13]]) : null,
   }))
 }
 
@@ -197,6 +202,7 @@ export async function getCases(
     to: f.to,
     overdue: f.overdue ? 1 : undefined,
     conflict: f.conflict ? 1 : undefined,
+    leader: f.mine ? 'me' : undefined,
     limit,
   })}`
   const res = await api.get<MapCasesResponse>(path, { signal })

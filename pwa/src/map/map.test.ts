@@ -10,7 +10,7 @@ describe('map rows', () => {
       [[24.8, 99.6, 'a1', 'reported', 'neighbour', 'big', 1, 0, 'N-1', '邻里纠纷', 'x']],
     )
     expect(rows).toEqual([
-      { id: 'a1', lon: 99.6, lat: 24.8, state: 'reported', category: 'neighbour', level: 'big', overdue: true, conflict: false, number: 'N-1', title: '邻里纠纷', risk: 'green', days_left: null, deadline_colour: null },
+      { id: 'a1', lon: 99.6, lat: 24.8, state: 'reported', category: 'neighbour', level: 'big', overdue: true, conflict: false, number: 'N-1', title: '邻里纠纷', risk: 'green', days_left: null, deadline_colour: null, leader: null },
     ])
   })
 
@@ -28,6 +28,15 @@ describe('map rows', () => {
       '剩 5 天',
       '',
     ])
+  })
+
+  it('reads the leader in charge (包案), null when there is none', () => {
+    const fields = ['id', 'lon', 'lat', 'state', 'category', 'level', 'overdue', 'conflict', 'leader']
+    const [mine, none] = decodeRows(fields, [
+      ['a1', 99.6, 24.8, 'mediating', 'labour', 'hard', 0, 0, 17],
+      ['a2', 99.6, 24.8, 'mediating', 'labour', 'hard', 0, 0, null],
+    ])
+    expect([mine.leader, none.leader]).toEqual([17, null])
   })
 
   it('reads the risk layer when the server names it', () => {
