@@ -318,6 +318,7 @@ async def test_a_supervisor_refers_and_merges_from_the_drawer(desktop, api):
     # The drawer stays open and says what became of the case.
     await drawer.get_by_test_id("drawer-done").filter(has_text=first["number"]).wait_for()
     await drawer.get_by_test_id("drawer-state").filter(has_text="已合并").wait_for()
+    await page.screenshot(path=screenshot_path("roles-32-drawer-merged"))
     merged = await server_case(api, second["id"])
     assert (merged["state"], merged["merged_into"]) == ("merged", first["id"])
 
