@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import os
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -321,9 +322,18 @@ def read_transaction() -> Any:
     return DB.transaction()
 
 
+# SQLite runs every query on its connection's own thread (aiosqlite), and hands the rows back to
+# the event loop. Under load the loop and those threads take turns at the GIL, and at CPython's
+# default switch interval (5 ms) each hand-over can wait up to that long for the thread holding it:
+# 30 concurrent case-list pages cost 33 ms each against 18 ms one at a time. At 0.5 ms: 19 ms
+# (bench/README.md, "Issue 19, second pass"). PostgreSQL's driver runs on the loop and needs none.
+GIL_SWITCH_SECONDS = 0.0005
+
+
 async def prepare() -> None:
     """Per-process start-up: WAL for SQLite (kept in the file), a pool for PostgreSQL."""
     if isinstance(DB, SQLiteEngine):
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         await prepare_file_only()
     elif DB.pool is None:
         await DB.start_connection_pool(min_size=1, max_size=10)

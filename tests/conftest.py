@@ -106,6 +106,7 @@ async def template(databases: Databases) -> Template:
 @pytest.fixture
 async def database(databases: Databases, template: Template):
     """This test's own copy of the template (its URL); the backend is bound to it."""
+    from backend.core import refcache
     from backend.grids import county
     from backend.grids.maps import forget_cached_grids
     from backend.people import session_cache
@@ -118,6 +119,7 @@ async def database(databases: Databases, template: Template):
     shutil.rmtree(get_settings().media_dir, ignore_errors=True)
     factories.forget_sessions()
     session_cache.clear()  # user ids repeat across copies
+    refcache.forget_all()  # categories, rules and division names are the copy's own
     county.forget()  # a test may set up another county (fengqiao init)
     yield url
     if await grid_key() != template.grid_key:

@@ -8,6 +8,7 @@ from piccolo.columns import Column
 
 from backend.cases import schemas
 from backend.cases.tables import Case, Category
+from backend.core import refcache
 from backend.core.errors import AppError, Conflict, NotFound
 from backend.db import write_transaction
 
@@ -40,19 +41,24 @@ def _view(row: dict) -> schemas.CategoryView:
     )
 
 
+async def _all_rows() -> list[dict[str, Any]]:
+    return await Category.select().order_by(Category.sort_order).order_by(Category.id).run()
+
+
+# Read by every case list, detail and intake; written by the county office a few times a year.
+_categories: refcache.Reference[list[dict[str, Any]]] = refcache.Reference("categories", _all_rows)
+
+
 async def list_categories(include_inactive: bool = False) -> list[schemas.CategoryView]:
-    query = Category.select().order_by(Category.sort_order).order_by(Category.id)
-    if not include_inactive:
-        query = query.where(Category.active == True)  # noqa: E712
-    return [_view(r) for r in await query.run()]
+    return [_view(r) for r in await _categories.get() if include_inactive or r["active"]]
 
 
 async def category_names() -> dict[str, str]:
-    return {r["code"]: r["name"] for r in await Category.select(Category.code, Category.name).run()}
+    return {r["code"]: r["name"] for r in await _categories.get()}
 
 
 async def require_active(code: str) -> None:
-    if not await Category.exists().where((Category.code == code) & (Category.active == True)).run():  # noqa: E712
+    if not any(r["code"] == code and r["active"] for r in await _categories.get()):
         raise UnknownCategory(details={"category": code})
 
 
@@ -73,6 +79,7 @@ async def create_category(data: schemas.CategoryCreate) -> schemas.CategoryView:
             .first()
             .run()
         )
+        _categories.forget()
         await Category.insert(
             Category(
                 code=data.code,
@@ -111,6 +118,7 @@ async def update_category(code: str, data: schemas.CategoryUpdate) -> schemas.Ca
                 message_en="Name taken",
             )
         if values:
+            _categories.forget()
             await Category.update(values).where(Category.code == code).run()
     row = await Category.select().where(Category.code == code).first().run()
     if row is None:
@@ -129,4 +137,5 @@ async def delete_category(code: str) -> None:
                 message="该类别已有案件使用，不能删除，可以停用",
                 message_en="The category is in use; deactivate it instead",
             )
+        _categories.forget()
         await Category.delete().where(Category.code == code).run()

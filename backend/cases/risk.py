@@ -20,7 +20,7 @@ from piccolo.table import Table
 
 from backend.cases import fields
 from backend.cases.categories import category_names
-from backend.core import clock
+from backend.core import clock, refcache
 from backend.core.errors import InvalidRequest
 from backend.core.identity import CurrentUser
 from backend.core.text import is_blank, single_line
@@ -105,7 +105,7 @@ class RiskPolicy(Table, tablename="risk_policy"):
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
-async def current_rules() -> list[RiskRule]:
+async def _load_rules() -> list[RiskRule]:
     row = await RiskPolicy.select(RiskPolicy.rules).order_by(RiskPolicy.id, ascending=False).first().run()
     if row is None:
         return list(DEFAULT_RULES)
@@ -113,6 +113,14 @@ async def current_rules() -> list[RiskRule]:
     return msgspec.json.decode(
         raw if isinstance(raw, str | bytes) else msgspec.json.encode(raw), type=list[RiskRule]
     )
+
+
+# Read by every intake and edit; written by the county office now and then.
+_rules: refcache.Reference[list[RiskRule]] = refcache.Reference("risk_rules", _load_rules)
+
+
+async def current_rules() -> list[RiskRule]:
+    return list(await _rules.get())
 
 
 async def rules_view() -> RiskRulesView:
@@ -162,6 +170,7 @@ async def set_rules(user: CurrentUser, data: RiskRules) -> RiskRulesView:
                     details={"categories": unknown},
                 )
     async with write_transaction():
+        _rules.forget()
         await RiskPolicy.delete(force=True).run()
         await RiskPolicy.insert(
             RiskPolicy(

@@ -13,6 +13,7 @@ from typing import Literal
 import shapely
 
 from backend.core.errors import AppError
+from backend.grids import divisions
 from backend.grids.tables import County, Division
 
 Origin = Literal["init", "demo"]
@@ -97,6 +98,7 @@ async def save(
     else:
         await County.insert(County.from_dict(values)).run()
     division = {"code": code, "name": name, "short_name": name, "level": "county", "parent_code": None}
+    divisions.forget_names()
     if await Division.exists().where(Division.code == code).run():
         await Division.update(division).where(Division.code == code).run()  # type: ignore[arg-type]
     else:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.core import refcache
 from backend.db import write_transaction
 from backend.grids.tables import Division
 
@@ -19,6 +20,25 @@ CODE12 = re.compile(r"^\d{12}$")
 LEVELS = ("township", "village")
 # The level as written in the file: the English names, or what a clerk types in Chinese.
 LEVEL_ALIASES = {"乡镇": "township", "乡": "township", "镇": "township", "村": "village", "社区": "village"}
+
+
+async def _load_names(codes: set[str]) -> dict[str, str]:
+    rows = await Division.select(Division.code, Division.name).where(Division.code.is_in(list(codes))).run()
+    return {row["code"]: row["name"] for row in rows}
+
+
+# Every case list and detail names its township and village; the names change with an import.
+_names: refcache.KeyedReference[str] = refcache.KeyedReference("division_names", _load_names)
+
+
+async def names(codes: set[str]) -> dict[str, str]:
+    """Names of division codes (those found), by code."""
+    return await _names.get_many(codes)
+
+
+def forget_names() -> None:
+    """Call in the transaction that writes divisions."""
+    _names.forget()
 
 
 @dataclass
@@ -105,6 +125,7 @@ async def upsert(rows: list[dict[str, str | None]]) -> dict[str, int]:
     existing = {r["code"]: r for r in await Division.select().run()}
     created = updated = 0
     async with write_transaction():
+        forget_names()
         for row in rows:
             old = existing.get(str(row["code"]))
             if old is None:

@@ -88,10 +88,32 @@ async def leader_reminders() -> list[int]:
         )
         .run()
     )
+    if not rows:
+        return []
+
+    def stage_of(row) -> int:
+        return next(days for days in LEADER_STAGES if row["deadline"] - now <= timedelta(days=days))
+
+    def key(row) -> str:
+        local = row["deadline"].astimezone(clock.LOCAL_TZ)
+        return f"case:{row['id']}:deadline_leader:{local.isoformat()}:{stage_of(row)}"
+
+    # Skipped before looking up anyone: every run sees the same cases for a week, and a county has
+    # hundreds of them (three queries each to find who to tell, for nothing).
+    told = {
+        r["dedupe_key"].rsplit(":", 1)[0]
+        for r in await Notification.select(Notification.dedupe_key)
+        .where(
+            Notification.case_id.is_in([r["id"] for r in rows])
+            & (Notification.kind == "case_deadline_leader")
+        )
+        .run()
+    }
     written: list[int] = []
     for row in rows:
-        left = row["deadline"] - now
-        stage = next(days for days in LEADER_STAGES if left <= timedelta(days=days))
+        if key(row) in told:
+            continue
+        stage = stage_of(row)
         local = row["deadline"].astimezone(clock.LOCAL_TZ)
         users = await recipients.team_leaders(row["owner_team"])
         users = users or await recipients.township_supervisors(row["township_code"])
@@ -102,7 +124,7 @@ async def leader_reminders() -> list[int]:
                 title=f"调解期限还剩{stage}天：{row['number']}"[:100],
                 body=f"{row['title']}：调解期限为 {local:%Y-%m-%d %H:%M}，请督促调解员按期办结。"[:1000],
                 url=f"/cases/{row['id']}",
-                key=f"case:{row['id']}:deadline_leader:{local.isoformat()}:{stage}",
+                key=key(row),
                 case_id=row["id"],
                 urgency="high" if stage == 1 else "normal",
             ),

@@ -22,6 +22,7 @@ from backend.core.errors import AppError, InvalidRequest, NotFound
 from backend.core.identity import CurrentUser, Role
 from backend.core.throttle import FailureThrottle
 from backend.db import write_transaction
+from backend.grids import divisions
 from backend.grids.tables import Division
 from backend.people import schemas, session_cache
 from backend.people.roles import ROLE_LABELS
@@ -374,10 +375,7 @@ async def user_as_now(user_id: int, device_id: str) -> CurrentUser | None:
 
 
 async def division_names(codes: set[str]) -> dict[str, str]:
-    if not codes:
-        return {}
-    rows = await Division.select(Division.code, Division.name).where(Division.code.is_in(list(codes))).run()
-    return {row["code"]: row["name"] for row in rows}
+    return await divisions.names(codes)
 
 
 async def user_view(user_id: int) -> schemas.UserView:
