@@ -29,6 +29,26 @@ async def test_lists_mask_personal_data(client):
     assert listed["parties"][1]["phone"] == "087****3456"
 
 
+async def test_a_list_shows_every_party_in_order_masked_and_a_case_without_parties_with_none(client):
+    parties = [
+        {"name": "王五", "role": "applicant"},  # no phone, no ID number
+        {"name": "赵六", "phone": "13900001111", "role": "respondent"},
+        {"name": "钱七", "id_number": "11010519491231002X", "role": "party"},
+    ]
+    three = await make_case(client, "mediator1", parties=parties)
+    none = await make_case(client, "mediator1", parties=[])
+    county = await auth(client, "county")
+    for _ in range(2):  # the second time from the masked forms kept (party_data.masked)
+        items = (await client.get("/api/cases", params={"limit": 200}, headers=county)).json()["items"]
+        listed = {c["id"]: c["parties"] for c in items}
+        assert listed[three["id"]] == [
+            {"name": "王*", "phone": None, "id_number": None, "role": "applicant"},
+            {"name": "赵*", "phone": "139****1111", "id_number": None, "role": "respondent"},
+            {"name": "钱*", "phone": None, "id_number": "110105********002X", "role": "party"},
+        ]
+        assert listed[none["id"]] == []
+
+
 async def test_detail_is_full_for_the_team_township_and_county_and_each_read_is_audited(client):
     case = await make_case(client, "mediator1")
     for username in ("mediator1", "leader1", "tianyuan", "county"):
