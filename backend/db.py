@@ -7,9 +7,13 @@ import contextlib
 import contextvars
 import os
 import re
+import sqlite3
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,41 @@ os.environ.setdefault("PICCOLO_CONF", "backend.piccolo_conf")
 
 # Seconds an SQLite writer waits for the lock before failing; writers queue rather than error.
 SQLITE_BUSY_TIMEOUT = 30
+
+
+# --- SQLite's converters -----------------------------------------------------------------------------
+# Piccolo registers a Python function per declared type that SQLite calls for every value read;
+# its INTEGER one goes through Decimal, and each is wrapped to accept text too (for its arrays,
+# which keep their own). A case-list page reads some 1,500 values: these do the same for SQLite's
+# bytes at about half the cost. They replace Piccolo's for the whole process (sqlite3's registry
+# is global), and return exactly what Piccolo's return (tests/core/test_db.py compares them).
+def _integer_out(value: bytes) -> int:
+    try:
+        return int(value)
+    except ValueError:  # "1.0": SQLite does not enforce INTEGER; Piccolo accepts it too
+        return int(Decimal(value.decode()))
+
+
+def _timestamptz_out(value: bytes) -> datetime:
+    return datetime.fromisoformat(value.decode()).replace(tzinfo=UTC)
+
+
+def _uuid_out(value: bytes) -> uuid.UUID:
+    return uuid.UUID(value.decode())
+
+
+def _boolean_out(value: bytes) -> bool:
+    return value == b"1"
+
+
+SQLITE_CONVERTERS: dict[str, Callable[[bytes], Any]] = {
+    "INTEGER": _integer_out,
+    "TIMESTAMPTZ": _timestamptz_out,
+    "UUID": _uuid_out,
+    "BOOLEAN": _boolean_out,
+}
+for _type, _converter in SQLITE_CONVERTERS.items():
+    sqlite3.register_converter(_type, _converter)
 
 
 def make_engine(settings: Settings) -> SQLiteEngine | PostgresEngine:
