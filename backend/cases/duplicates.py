@@ -11,10 +11,11 @@ from typing import Any
 from piccolo.columns.combination import Combinable
 
 from backend.cases import party_data, schemas
-from backend.cases.scope import visible_case_ids
+from backend.cases.scope import scoped
 from backend.cases.tables import Case, CaseLink, Party
 from backend.core.coords import distance_m
 from backend.core.identity import CurrentUser
+from backend.db import insert_rows, new_row
 
 # Links are hints for a supervisor: a handful of the most recent candidates is enough, and a busy
 # market square must not link every new case to hundreds of old ones.
@@ -79,13 +80,13 @@ async def possible_duplicates(
 
 async def link(case_id: uuid.UUID, found: dict[uuid.UUID, str], now: datetime) -> None:
     """Link the new case to the possible duplicates found for it (inside the intake's transaction)."""
-    if found:
-        await CaseLink.insert(
-            *[
-                CaseLink(case=case_id, other=other, reason=reason, created_at=now)
-                for other, reason in found.items()
-            ]
-        ).run()
+    await insert_rows(
+        CaseLink,
+        [
+            new_row(CaseLink, case=case_id, other=other, reason=reason, created_at=now)
+            for other, reason in found.items()
+        ],
+    )
 
 
 async def duplicate_views(user: CurrentUser, case_id: uuid.UUID) -> list[schemas.DuplicateView]:
@@ -97,13 +98,15 @@ async def duplicate_views(user: CurrentUser, case_id: uuid.UUID) -> list[schemas
         .run()
     )
     others = {(r["other"] if r["case"] == case_id else r["case"]): r for r in rows}
-    visible = await visible_case_ids(user, list(others))
-    if not visible:
+    if not others:
         return []
     cases = {
         c["id"]: c
-        for c in await Case.select(Case.id, Case.number, Case.title).where(Case.id.is_in(list(visible))).run()
+        for c in await scoped(
+            Case.select(Case.id, Case.number, Case.title).where(Case.id.is_in(list(others))), user
+        ).run()
     }
+    visible = set(cases)
     return [
         schemas.DuplicateView(
             case_id=str(other),

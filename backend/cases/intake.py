@@ -26,7 +26,7 @@ from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
-from backend.db import DB, engine_name, read_transaction, write_transaction
+from backend.db import DB, engine_name, insert_rows, new_row, read_transaction, write_transaction
 from backend.grids import county
 from backend.grids import service as grids
 
@@ -180,7 +180,8 @@ async def create_case(
         repeated=bool(links),
         amount_yuan=amount_yuan,
     )
-    case = Case(
+    case = new_row(
+        Case,
         id=data.id,
         number=data.id.hex,  # PostgreSQL: a stand-in, unique like the id, until _number_case
         category=data.category,
@@ -222,45 +223,52 @@ async def create_case(
     try:
         async with write_transaction():
             if not numbered_last:
-                case.number = await next_case_number(township9, year, area.case_prefix)
+                case["number"] = await next_case_number(township9, year, area.case_prefix)
             # The primary key refuses an id created since the check above (see the except below).
-            await Case.insert(case).run()
-            if parties:
-                await Party.insert(*[Party(case=data.id, **party_data.seal_party(p)) for p in parties]).run()
-            if photos:
-                await CasePhoto.insert(
-                    *[CasePhoto(case=data.id, sha256=sha, position=i) for i, sha in enumerate(photos)]
-                ).run()
+            await insert_rows(Case, [case])
+            await insert_rows(
+                Party, [new_row(Party, case=data.id, **party_data.seal_party(p)) for p in parties]
+            )
+            await insert_rows(
+                CasePhoto,
+                [new_row(CasePhoto, case=data.id, sha256=sha, position=i) for i, sha in enumerate(photos)],
+            )
             await duplicates.link(data.id, links, now)
             await privacy.audit(user, "case.create", data.id)
             if numbered_last:
-                case.number = await _number_case(data.id, township9, year, area.case_prefix)
-            number = case.number
-            await CaseEvent.insert(
-                CaseEvent(
-                    case=data.id,
-                    at=now,
-                    actor=user.id,
-                    device=user.device_id,
-                    action="create",
-                    after={
-                        "state": "reported",
-                        "number": number,
-                        "level": data.level,
-                        "grid": located.grid.code if located.grid else None,
-                    },
-                    data={
-                        "locate_status": located.status,
-                        "photos": len(photos),
-                        "parties": len(parties),
-                        "reported_at": reported_at.isoformat(),
-                        "reported_at_source": reported_source,
-                    },
-                    version=1,
-                )
-            ).run()
-            row = case.to_dict()  # the row as written, not read back
-            await hooks.emit(hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=row))
+                case["number"] = await _number_case(data.id, township9, year, area.case_prefix)
+            number = case["number"]
+            await insert_rows(
+                CaseEvent,
+                [
+                    new_row(
+                        CaseEvent,
+                        case=data.id,
+                        at=now,
+                        actor=user.id,
+                        device=user.device_id,
+                        action="create",
+                        after={
+                            "state": "reported",
+                            "number": number,
+                            "level": data.level,
+                            "grid": located.grid.code if located.grid else None,
+                        },
+                        data={
+                            "locate_status": located.status,
+                            "photos": len(photos),
+                            "parties": len(parties),
+                            "reported_at": reported_at.isoformat(),
+                            "reported_at_source": reported_source,
+                        },
+                        version=1,
+                    )
+                ],
+            )
+            # The row as written, not read back.
+            await hooks.emit(
+                hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=case)
+            )
     except Exception as exc:
         if not _is_unique_violation(exc):
             raise

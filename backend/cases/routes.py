@@ -75,7 +75,7 @@ class CaseController(Controller):
             clash.details["server_copy"] = msgspec.to_builtins(copy) if copy else None
             raise
         status = 201 if logged.created else 200
-        detail = await _detail_if_visible(user, logged.case_id)
+        detail = await _detail_if_visible(user, logged.case_id, just_created=logged.created)
         if detail is None:  # logged where this user does not work, or since moved out of their scope
             return Response(msgspec.to_builtins(await views.receipt(data.id)), status_code=status)
         detail.locate = logged.locate
@@ -200,18 +200,22 @@ def _html_or_json(format: str) -> None:
 
 
 async def _detail(
-    user: CurrentUser, case_id: uuid.UUID | str, *, audit_read: bool = True
+    user: CurrentUser, case_id: uuid.UUID | str, *, audit_read: bool = True, just_created: bool = False
 ) -> schemas.CaseDetail:
-    """A case's detail with its return visits (the visits domain's part of it)."""
-    detail = await views.case_detail(user, case_id, audit_read=audit_read)
-    detail.visits = await visits.visits_for_case(user, detail.id)
+    """A case's detail with its return visits (the visits domain's part of it; a case logged in this
+    request has none yet)."""
+    detail = await views.case_detail(user, case_id, audit_read=audit_read, just_created=just_created)
+    if not just_created:
+        detail.visits = await visits.visits_for_case(user, detail.id)
     return detail
 
 
-async def _detail_if_visible(user: CurrentUser, case_id: uuid.UUID) -> schemas.CaseDetail | None:
+async def _detail_if_visible(
+    user: CurrentUser, case_id: uuid.UUID, *, just_created: bool = False
+) -> schemas.CaseDetail | None:
     """The detail of a case the caller just logged (not an audited read), if they may see it."""
     try:
-        return await _detail(user, case_id, audit_read=False)
+        return await _detail(user, case_id, audit_read=False, just_created=just_created)
     except NotFound:
         return None
 

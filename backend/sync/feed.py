@@ -44,7 +44,7 @@ from backend.cases.scope import visible_rows, visible_to
 from backend.cases.tables import Case
 from backend.core.errors import InvalidRequest
 from backend.core.identity import SUPERVISOR_ROLES, CurrentUser, Role
-from backend.db import DB, engine_name, read_transaction, write_transaction
+from backend.db import DB, engine_name, insert_rows, new_row, read_transaction, write_transaction
 from backend.sync import reference
 from backend.sync.schemas import CaseChange, PullOut
 from backend.sync.tables import SyncChange, SyncDelivery
@@ -64,15 +64,19 @@ async def append(change: hooks.CaseChange) -> None:
         await DB.run_querystring(
             QueryString("SELECT pg_advisory_xact_lock_shared({}, {})", LOCK_NAMESPACE, CHANGE_LOG_LOCK)
         )
-    await SyncChange.insert(
-        SyncChange(
-            entity="case",
-            entity_id=change.case_id,
-            version=change.case["version"],
-            action=change.action,
-            at=change.at,
-        )
-    ).run()
+    await insert_rows(
+        SyncChange,
+        [
+            new_row(
+                SyncChange,
+                entity="case",
+                entity_id=change.case_id,
+                version=change.case["version"],
+                action=change.action,
+                at=change.at,
+            )
+        ],
+    )
 
 
 async def horizon() -> int:

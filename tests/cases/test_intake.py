@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.factories import KASI_POINT, auth, case_body, make_case
+from tests.factories import KASI_POINT, auth, bearer, case_body, login, make_case, make_user, tokens_for
 
 
 async def test_a_new_case_is_located_numbered_and_owned_by_the_team(client):
@@ -140,3 +140,25 @@ async def test_photos_not_yet_uploaded_are_listed_as_missing(client):
     case = await make_case(client, photos=[sha])
     assert case["missing_photos"] == [sha]
     assert case["photos"][0]["status"] == "missing"
+
+
+@pytest.mark.parametrize("who", ["mediator", "grid_worker"])
+async def test_the_intake_answers_with_the_very_detail_a_read_gives(client, who):
+    # The answer skips the lookups a new case cannot need (agreement, 督办 orders, visits): it must
+    # still be what GET /api/cases/{id} says, parties in full (the mediator) or masked (a grid worker
+    # of the village), with the duplicate it found.
+    if who == "mediator":
+        headers = await auth(client, "mediator1")
+    else:
+        worker = await make_user(client, await tokens_for(client, "county"))
+        headers = bearer(await login(client, worker["username"], worker["password"]))
+    for body in (case_body(), case_body(title="又因通道问题争吵")):  # the second: a possible duplicate
+        answered = await client.post("/api/cases", json=body, headers=headers)
+        assert answered.status_code == 201, answered.text
+        read = await client.get(f"/api/cases/{body['id']}", headers=headers)
+        assert read.status_code == 200
+        answer, detail = answered.json(), read.json()
+        assert answer.pop("locate")["status"] == "inside" and detail.pop("locate") is None
+        assert answer == detail
+    assert len(answer["duplicates"]) == 1
+    assert answer["personal_data"] == ("full" if who == "mediator" else "masked")
