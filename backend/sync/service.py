@@ -44,7 +44,7 @@ from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import CurrentUser
 from backend.core.inbound import check_item
-from backend.db import DB, engine_name, read_transaction, write_transaction
+from backend.db import DB, engine_name, insert_rows, new_row, read_transaction, write_transaction
 from backend.people.service import user_as_now
 from backend.settings import get_settings
 from backend.sync.ops import (
@@ -203,19 +203,25 @@ async def _process_in(transaction: Any, user: CurrentUser, op: OpIn) -> tuple[Op
             if await _deferred_of_device(user.device_id) >= quota.sync_max_deferred_per_device:
                 # Nothing stored: the phone keeps it and sends it again once its others drain.
                 return _too_many_deferred(op.op_id, quota.sync_max_deferred_per_device), False
-            await SyncOp.insert(SyncOp(**record, payload=op.payload, status="deferred", code=waiting)).run()
+            await insert_rows(
+                SyncOp, [new_row(SyncOp, **record, payload=op.payload, status="deferred", code=waiting)]
+            )
             return OpResult(op_id=op.op_id, status="deferred", code=waiting), False
         outcome, error = await _apply(transaction, optype, user, op)
-    await SyncOp.insert(
-        SyncOp(
-            **record,
-            payload={},
-            status=outcome.status,
-            code=outcome.code,
-            server_version=outcome.server_version,
-            resolved_at=now,
-        )
-    ).run()
+    await insert_rows(
+        SyncOp,
+        [
+            new_row(
+                SyncOp,
+                **record,
+                payload={},
+                status=outcome.status,
+                code=outcome.code,
+                server_version=outcome.server_version,
+                resolved_at=now,
+            )
+        ],
+    )
     return _result(op.op_id, outcome, error), await _has_deferred(op.entity_id)
 
 
