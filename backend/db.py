@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -463,6 +463,19 @@ async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
         for name, column in zip(plan.names, plan.columns, strict=True)
     ]
     await DB.run_querystring(QueryString(plan.start + ",".join([plan.one] * len(rows)), *args))
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Rows of a statement written by hand, `{}` for each argument (passed as parameters, never
+    pasted in). For the hot paths where Piccolo's query building costs more than the query."""
+    return await DB.run_querystring(QueryString(sql, *args))
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    """`{}, {}, …` for an IN list of these values (at least one: `IN ()` is not SQL)."""
+    if not values:
+        raise ValueError("an IN list needs at least one value")
+    return ", ".join(["{}"] * len(values))
 
 
 async def migrate() -> list[str]:

@@ -18,7 +18,7 @@ from backend.cases import duplicates, fields, leaders, party_data, privacy, sche
 from backend.cases.agreement import view as agreement_view
 from backend.cases.categories import category_names
 from backend.cases.scope import CaseNotFound, case_key, get_case_row, scoped
-from backend.cases.tables import Agreement, Case, CaseEvent, CasePhoto, Party
+from backend.cases.tables import Agreement, Case, CasePhoto, Party
 from backend.cases.workflow import (
     IN_MEDIATION,
     allowed_actions,
@@ -31,7 +31,7 @@ from backend.core import clock
 from backend.core.errors import Forbidden, NotFound
 from backend.core.identity import CurrentUser
 from backend.core.pagination import decode_cursor, encode_cursor
-from backend.db import engine_name, read_transaction
+from backend.db import engine_name, fetch, placeholders, read_transaction
 from backend.grids import service as grids
 from backend.media import service as media
 from backend.people.service import division_names
@@ -327,19 +327,19 @@ async def case_details(
         return []
     ids = [r["id"] for r in rows]
     summaries = await case_summaries(user, rows, full=True)
-    photo_rows = (
-        await CasePhoto.select()
-        .where(CasePhoto.case.is_in(ids))
-        .order_by(CasePhoto.case)
-        .order_by(CasePhoto.position)
-        .run()
+    # Written by hand: every detail and every case a phone pulls reads these two.
+    photo_rows = await fetch(
+        f'SELECT "case", sha256, purpose FROM case_photo WHERE "case" IN ({placeholders(ids)})'
+        ' ORDER BY "case", position, id',
+        *ids,
     )
     statuses = await media.media_status([p["sha256"] for p in photo_rows])
-    events = (
-        await CaseEvent.select(*CaseEvent.all_columns(), CaseEvent.actor.display_name)
-        .where(CaseEvent.case.is_in(ids))
-        .order_by(CaseEvent.id)
-        .run()
+    events = await fetch(
+        'SELECT e.id, e."case", e.at, e.action, e.before, e.after, e.data,'
+        ' u.display_name AS "actor.display_name"'
+        f' FROM case_event e LEFT JOIN app_user u ON u.id = e.actor WHERE e."case" IN ({placeholders(ids)})'
+        " ORDER BY e.id",
+        *ids,
     )
     agreements = (
         {}
