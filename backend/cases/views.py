@@ -206,32 +206,38 @@ async def case_summaries(
             User, User.display_name, {r[k] for r in rows for k in ("mediator", "leader")}
         )
     show_full = {r["id"]: full and privacy.may_see_personal_data(user, r) for r in rows}
+    # (case id, [name, role, key_id, phone_cipher, id_number_cipher]) in the parties' order
+    sealed: list[tuple[Any, list[Any]]]
     if joined:
-        party_rows = [
-            {"case": r["id"], **dict(zip(_PARTY_JSON_FIELDS, p, strict=True))}
-            for r in rows
-            for p in _json_list(r["parties_json"])
-        ]
+        sealed = [(r["id"], p) for r in rows for p in _json_list(r["parties_json"])]
     else:
-        party_rows = (
-            await Party.select(*PARTY_COLUMNS).where(Party.case.is_in(ids)).order_by(Party.position).run()
+        sealed = [
+            (p["case"], [p[f] for f in _PARTY_JSON_FIELDS])
+            for p in await Party.select(*PARTY_COLUMNS)
+            .where(Party.case.is_in(ids))
+            .order_by(Party.position)
+            .run()
+        ]
+    # Decrypted only for those shown in full; the masked views are kept (_masked_view).
+    parties_of: dict[Any, list[schemas.PartyView]] = {}
+    opened = iter(
+        party_data.opened(
+            dict(zip(_PARTY_JSON_FIELDS, p, strict=True)) for case, p in sealed if show_full[case]
         )
-    # Decrypted only for those shown in full; the masked forms are kept (party_data.masked).
-    parties_of: dict[Any, list[dict[str, Any]]] = {}
-    for p in party_data.opened(p for p in party_rows if show_full[p["case"]]) + party_data.masked(
-        p for p in party_rows if not show_full[p["case"]]
-    ):
-        parties_of.setdefault(p["case"], []).append(p)
+    )
+    for case, p in sealed:
+        view = _full_view(next(opened)) if show_full[case] else _masked_view(tuple(p))
+        parties_of.setdefault(case, []).append(view)
     photo_counts: dict[Any, int] = {}
     if joined:
         photo_counts = {r["id"]: r["photo_count"] for r in rows}
     else:
-        for p in (
+        for photo in (
             await CasePhoto.select(CasePhoto.case)
             .where(CasePhoto.case.is_in(ids) & (CasePhoto.purpose == "scene"))
             .run()
         ):
-            photo_counts[p["case"]] = photo_counts.get(p["case"], 0) + 1
+            photo_counts[photo["case"]] = photo_counts.get(photo["case"], 0) + 1
     now = clock.now()
 
     def ref(code: str | None, table: dict[str, str]) -> schemas.Ref | None:
@@ -242,7 +248,6 @@ async def case_summaries(
 
     out = []
     for r in rows:
-        shown_in_full = show_full[r["id"]]
         out.append(
             schemas.CaseSummary(
                 id=str(r["id"]),
@@ -261,7 +266,7 @@ async def case_summaries(
                 owner_level=r["owner_level"],
                 owner_team=id_name(r["owner_team"], teams),
                 mediator=id_name(r["mediator"], users),
-                parties=[_party_view(p, shown_in_full) for p in parties_of.get(r["id"], [])],
+                parties=parties_of.get(r["id"], []),
                 photo_count=photo_counts.get(r["id"], 0),
                 reported_at=r["reported_at"],
                 updated_at=r["updated_at"],
@@ -308,13 +313,28 @@ async def names_by_id(table: Any, column: Any, ids: set[Any]) -> dict[int, str]:
     return {r["id"]: r["name"] for r in rows}
 
 
-def _party_view(p: dict[str, Any], full: bool) -> schemas.PartyView:
-    if full:
-        return schemas.PartyView(name=p["name"], phone=p["phone"], id_number=p["id_number"], role=p["role"])
-    # phone and id_number come masked already (party_data.masked)
-    return schemas.PartyView(
-        name=privacy.mask_name(p["name"]), phone=p["phone"], id_number=p["id_number"], role=p["role"]
-    )
+def _full_view(p: dict[str, Any]) -> schemas.PartyView:
+    return schemas.PartyView(name=p["name"], phone=p["phone"], id_number=p["id_number"], role=p["role"])
+
+
+MASKED_VIEWS_KEPT = 50_000
+_masked_views: dict[tuple[Any, ...], schemas.PartyView] = {}
+
+
+def _masked_view(sealed: tuple[Any, ...]) -> schemas.PartyView:
+    """A party as lists show it, from its sealed row (name, role, key_id, phone_cipher,
+    id_number_cipher). Kept by that row, masked (the clear values are never kept): a list page shows
+    the same hundred parties again and again, and making their views was a third of its work."""
+    view = _masked_views.get(sealed)
+    if view is None:
+        p = party_data.masked([dict(zip(_PARTY_JSON_FIELDS, sealed, strict=True))])[0]
+        view = schemas.PartyView(
+            name=privacy.mask_name(p["name"]), phone=p["phone"], id_number=p["id_number"], role=p["role"]
+        )
+        if len(_masked_views) >= MASKED_VIEWS_KEPT:
+            _masked_views.clear()
+        _masked_views[sealed] = view
+    return view
 
 
 async def case_details(
