@@ -208,7 +208,9 @@ async def case_summaries(
     show_full = {r["id"]: full and privacy.may_see_personal_data(user, r) for r in rows}
     # (case id, [name, role, key_id, phone_cipher, id_number_cipher]) in the parties' order
     sealed: list[tuple[Any, list[Any]]]
-    if joined:
+    if joined and not full:  # a list: every party masked, read off the row below
+        sealed = []
+    elif joined:
         sealed = [(r["id"], p) for r in rows for p in _json_list(r["parties_json"])]
     else:
         sealed = [
@@ -229,9 +231,7 @@ async def case_summaries(
         view = _full_view(next(opened)) if show_full[case] else _masked_view(tuple(p))
         parties_of.setdefault(case, []).append(view)
     photo_counts: dict[Any, int] = {}
-    if joined:
-        photo_counts = {r["id"]: r["photo_count"] for r in rows}
-    else:
+    if not joined:
         for photo in (
             await CasePhoto.select(CasePhoto.case)
             .where(CasePhoto.case.is_in(ids) & (CasePhoto.purpose == "scene"))
@@ -266,8 +266,12 @@ async def case_summaries(
                 owner_level=r["owner_level"],
                 owner_team=id_name(r["owner_team"], teams),
                 mediator=id_name(r["mediator"], users),
-                parties=parties_of.get(r["id"], []),
-                photo_count=photo_counts.get(r["id"], 0),
+                parties=(
+                    [_masked_view(tuple(p)) for p in _json_list(r["parties_json"])]
+                    if joined and not full
+                    else parties_of.get(r["id"], [])
+                ),
+                photo_count=r["photo_count"] if joined else photo_counts.get(r["id"], 0),
                 reported_at=r["reported_at"],
                 updated_at=r["updated_at"],
                 deadline=r["deadline"],
