@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from piccolo.columns import Column, Serial
+from piccolo.columns import JSON, JSONB, Column, Serial
 from piccolo.columns.defaults.base import Default
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
@@ -404,6 +404,9 @@ async def close() -> None:
 # (convert_to_sql_value), and the defaults Table() would fill in.
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), uuid.UUID, datetime, Decimal, bytes})
+
+
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     start: str  # INSERT INTO "table" ("a","b",...) VALUES
@@ -411,6 +414,7 @@ class _Plan:
     columns: tuple[Column, ...]
     names: tuple[str, ...]
     defaults: tuple[tuple[str, Any, bool], ...]  # (name, default or Default, nullable)
+    json: tuple[bool, ...]  # whether each column is JSON (its dicts and lists go as text)
 
 
 @functools.cache
@@ -424,6 +428,7 @@ def _insert_plan(table: type[Table]) -> _Plan:
         columns=columns,
         names=names,
         defaults=tuple((c._meta.name, getattr(c, "default", None), c._meta.null) for c in columns),
+        json=tuple(isinstance(c, JSON | JSONB) for c in columns),
     )
 
 
@@ -458,9 +463,14 @@ async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
         return
     plan = _insert_plan(table)
     args = [
-        convert_to_sql_value(value=row[name], column=column)
+        # A plain value goes as it is, which is what convert_to_sql_value returns for it (it only
+        # changes JSON, enums, table instances and lists); its imports and checks cost more.
+        value
+        if type(value) in _PLAIN and not plain_json
+        else convert_to_sql_value(value=value, column=column)
         for row in rows
-        for name, column in zip(plan.names, plan.columns, strict=True)
+        for name, column, plain_json in zip(plan.names, plan.columns, plan.json, strict=True)
+        for value in (row[name],)
     ]
     await DB.run_querystring(QueryString(plan.start + ",".join([plan.one] * len(rows)), *args))
 
