@@ -67,3 +67,28 @@ async def test_the_team_leader_is_reminded_at_7_and_1_days_left(client):
     ]
     assert all(n["case_id"] == case["id"] and "2026-12-02 10:00" in n["body"] for n in notes)
     assert [n for n in await inbox_items(client, "mediator1") if n["kind"] == "case_deadline_leader"] == []
+
+
+async def test_a_case_already_reminded_costs_no_lookup_on_the_next_runs(client, monkeypatch):
+    # The job runs every few minutes over every case due within 7 days (hundreds in a county): one
+    # already told at this stage must not send it looking for its team leaders again.
+    from backend.notify import recipients
+
+    case = await accepted_case(client)
+    at = ACCEPTED + timedelta(days=23, hours=1)
+    with clock.frozen(at):
+        assert len(await leader_reminders()) == 1
+    looked_up: list[int | None] = []
+    real = recipients.team_leaders
+
+    async def counting(team_id):
+        looked_up.append(team_id)
+        return await real(team_id)
+
+    monkeypatch.setattr(recipients, "team_leaders", counting)
+    with clock.frozen(at + timedelta(hours=2)):
+        assert await leader_reminders() == []
+    assert looked_up == []
+    with clock.frozen(ACCEPTED + timedelta(days=29, hours=1)):  # the 1-day stage is new: looked up, told
+        assert len(await leader_reminders()) == 1
+    assert looked_up == [case["owner_team"]["id"]]
