@@ -64,35 +64,6 @@ def opened(rows: Iterable[dict[str, Any]], ring: Keyring | None = None) -> list[
     return out
 
 
-# The masked forms of sealed values, by ciphertext (never the clear values): a list shows the same
-# parties again and again, and decrypting a page's phone numbers costs more than the rest of the page.
-MASKED_KEPT = 50_000
-_masked: dict[tuple[int, str, str], str | None] = {}
-
-
-def masked(rows: Iterable[dict[str, Any]], ring: Keyring | None = None) -> list[dict[str, Any]]:
-    """case_party rows with `phone` and `id_number` added masked (138****5678), as lists show them."""
-    from backend.cases import privacy
-
-    ring = ring or keyring()
-    out = []
-    for row in rows:
-        row = dict(row)
-        for field, mask in (("phone", privacy.mask_phone), ("id_number", privacy.mask_id_number)):
-            token = row.get(f"{field}_cipher")
-            if not token:
-                row[field] = None
-                continue
-            key = (row["key_id"], field, token)
-            if key not in _masked:
-                if len(_masked) >= MASKED_KEPT:
-                    _masked.clear()
-                _masked[key] = mask(ring.decrypt(row["key_id"], f"case_party.{field}", token))
-            row[field] = _masked[key]
-        out.append(row)
-    return out
-
-
 async def masked_by_hash(kind: str, hashes: Iterable[str]) -> dict[str, str]:
     """hash → the masked value it stands for (138****5678), for lists that group parties by hash."""
     from backend.cases import privacy

@@ -58,19 +58,21 @@ def case_key(case_id: uuid.UUID | str) -> uuid.UUID:
         raise CaseNotFound() from None
 
 
-async def get_case_row(user: CurrentUser, case_id: uuid.UUID | str) -> dict[str, Any]:
-    """The case if this user may see it; 404 otherwise."""
-    row = await scoped(Case.select().where(Case.id == case_key(case_id)), user).first().run()
+async def get_case_row(user: CurrentUser, case_id: uuid.UUID | str, *columns: Any) -> dict[str, Any]:
+    """The case if this user may see it; 404 otherwise. `columns`: what to select (all by default)."""
+    row = await scoped(Case.select(*columns).where(Case.id == case_key(case_id)), user).first().run()
     if row is None:
         raise CaseNotFound()
     return row
 
 
-async def visible_rows(user: CurrentUser, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The rows of those cases this user may see now, by id."""
+async def visible_rows(
+    user: CurrentUser, ids: list[uuid.UUID], *columns: Any
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The rows of those cases this user may see now, by id. `columns`: what to select (all by default)."""
     if not ids:
         return {}
-    return {r["id"]: r for r in await scoped(Case.select().where(Case.id.is_in(ids)), user).run()}
+    return {r["id"]: r for r in await scoped(Case.select(*columns).where(Case.id.is_in(ids)), user).run()}
 
 
 async def visible_case_ids(user: CurrentUser, ids: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -17,8 +17,8 @@ from piccolo.query.methods.select import SelectRaw
 from backend.cases import duplicates, fields, leaders, party_data, privacy, schemas, search, supervision
 from backend.cases.agreement import view as agreement_view
 from backend.cases.categories import category_names
-from backend.cases.scope import CaseNotFound, case_key, get_case_row, scoped
-from backend.cases.tables import Agreement, Case, CasePhoto, Party
+from backend.cases.scope import get_case_row, scoped
+from backend.cases.tables import Agreement, Case
 from backend.cases.workflow import (
     IN_MEDIATION,
     allowed_actions,
@@ -35,7 +35,6 @@ from backend.db import engine_name, fetch, placeholders, read_transaction
 from backend.grids import service as grids
 from backend.media import service as media
 from backend.people.service import division_names
-from backend.people.tables import Team, User
 
 # --- lists ----------------------------------------------------------------------------------------
 
@@ -143,11 +142,10 @@ SUMMARY_COLUMNS = (
 # Written out, not as Piccolo columns: a select of these as columns took 3 ms to build (three are
 # foreign keys), written out 0.2 ms.
 _SUMMARY_SELECT = SelectRaw(", ".join(f'dispute_case."{c._meta.db_column_name}"' for c in SUMMARY_COLUMNS))
-# What a summary shows of a party (the hashes are for lookups, never shown).
-PARTY_COLUMNS = (Party.case, Party.name, Party.role, Party.key_id, Party.phone_cipher, Party.id_number_cipher)
-# The names and the photo count a summary shows, in the page's own query: four lookups fewer a page
-# (each a round trip to SQLite's thread, or to PostgreSQL), written by hand because Piccolo's joins
-# cost more to build than the query takes to run. case_summaries uses them when a row has them.
+# The names, the photo count and the parties a summary shows, in the case's own select (a list page's,
+# a detail's, a pull's): six lookups fewer a page (each a round trip to SQLite's thread, or to
+# PostgreSQL), written by hand because Piccolo's joins cost more to build than the query takes to run.
+# What a summary shows of a party (the hashes are for lookups, never shown):
 _PARTY_JSON_FIELDS = ("name", "role", "key_id", "phone_cipher", "id_number_cipher")
 _PAGE_EXTRAS = (
     SelectRaw('(SELECT t.name FROM team t WHERE t.id = dispute_case.owner_team) AS "team_name"'),
@@ -184,60 +182,24 @@ def _page_extras() -> tuple[SelectRaw, ...]:
     return (*_PAGE_EXTRAS, _PARTIES_JSON["postgresql" if engine_name() == "postgresql" else "sqlite"])
 
 
+def detail_columns() -> tuple[SelectRaw, ...]:
+    """What to select for case rows given to case_details: every column, and what a summary names."""
+    return (SelectRaw("dispute_case.*"), *_page_extras())
+
+
 async def case_summaries(
     user: CurrentUser, rows: list[dict[str, Any]], full: bool = False
 ) -> list[schemas.CaseSummary]:
-    """Summaries of case rows already scoped with visible_to. Parties are masked unless `full` and the
-    user may see them."""
+    """Summaries of case rows already scoped with visible_to and selected with _page_extras (the list)
+    or detail_columns. Parties are masked unless `full` and the user may see them."""
     if not rows:
         return []
-    ids = [r["id"] for r in rows]
     categories = await category_names()
     division_codes = {c for r in rows for c in (r["township_code"], r["village_code"]) if c}
     names = await division_names(division_codes)
     grid_names = await grids.region_names({r["grid_code"] for r in rows if r["grid_code"]})
-    joined = "photo_count" in rows[0]  # selected with _PAGE_EXTRAS
-    if joined:
-        teams = {r["owner_team"]: r["team_name"] for r in rows if r["owner_team"]}
-        users = {r[k]: r[f"{k}_name"] for r in rows for k in ("mediator", "leader") if r[k]}
-    else:
-        teams = await names_by_id(Team, Team.name, {r["owner_team"] for r in rows})
-        users = await names_by_id(
-            User, User.display_name, {r[k] for r in rows for k in ("mediator", "leader")}
-        )
-    show_full = {r["id"]: full and privacy.may_see_personal_data(user, r) for r in rows}
-    # (case id, [name, role, key_id, phone_cipher, id_number_cipher]) in the parties' order
-    sealed: list[tuple[Any, list[Any]]]
-    if joined and not full:  # a list: every party masked, read off the row below
-        sealed = []
-    elif joined:
-        sealed = [(r["id"], p) for r in rows for p in _json_list(r["parties_json"])]
-    else:
-        sealed = [
-            (p["case"], [p[f] for f in _PARTY_JSON_FIELDS])
-            for p in await Party.select(*PARTY_COLUMNS)
-            .where(Party.case.is_in(ids))
-            .order_by(Party.position)
-            .run()
-        ]
-    # Decrypted only for those shown in full; the masked views are kept (_masked_view).
-    parties_of: dict[Any, list[schemas.PartyView]] = {}
-    opened = iter(
-        party_data.opened(
-            dict(zip(_PARTY_JSON_FIELDS, p, strict=True)) for case, p in sealed if show_full[case]
-        )
-    )
-    for case, p in sealed:
-        view = _full_view(next(opened)) if show_full[case] else _masked_view(tuple(p))
-        parties_of.setdefault(case, []).append(view)
-    photo_counts: dict[Any, int] = {}
-    if not joined:
-        for photo in (
-            await CasePhoto.select(CasePhoto.case)
-            .where(CasePhoto.case.is_in(ids) & (CasePhoto.purpose == "scene"))
-            .run()
-        ):
-            photo_counts[photo["case"]] = photo_counts.get(photo["case"], 0) + 1
+    teams = {r["owner_team"]: r["team_name"] for r in rows if r["owner_team"]}
+    users = {r[k]: r[f"{k}_name"] for r in rows for k in ("mediator", "leader") if r[k]}
     now = clock.now()
 
     def ref(code: str | None, table: dict[str, str]) -> schemas.Ref | None:
@@ -266,12 +228,8 @@ async def case_summaries(
                 owner_level=r["owner_level"],
                 owner_team=id_name(r["owner_team"], teams),
                 mediator=id_name(r["mediator"], users),
-                parties=(
-                    [_masked_view(tuple(p)) for p in _json_list(r["parties_json"])]
-                    if joined and not full
-                    else parties_of.get(r["id"], [])
-                ),
-                photo_count=r["photo_count"] if joined else photo_counts.get(r["id"], 0),
+                parties=_parties(r, full and privacy.may_see_personal_data(user, r)),
+                photo_count=r["photo_count"],
                 reported_at=r["reported_at"],
                 updated_at=r["updated_at"],
                 deadline=r["deadline"],
@@ -317,8 +275,15 @@ async def names_by_id(table: Any, column: Any, ids: set[Any]) -> dict[int, str]:
     return {r["id"]: r["name"] for r in rows}
 
 
-def _full_view(p: dict[str, Any]) -> schemas.PartyView:
-    return schemas.PartyView(name=p["name"], phone=p["phone"], id_number=p["id_number"], role=p["role"])
+def _parties(row: dict[str, Any], full: bool) -> list[schemas.PartyView]:
+    """A summary's parties from the row's parties_json: decrypted when shown in full, else masked."""
+    sealed = _json_list(row["parties_json"])
+    if not full:
+        return [_masked_view(tuple(p)) for p in sealed]
+    return [
+        schemas.PartyView(name=p["name"], phone=p["phone"], id_number=p["id_number"], role=p["role"])
+        for p in party_data.opened(dict(zip(_PARTY_JSON_FIELDS, p, strict=True)) for p in sealed)
+    ]
 
 
 MASKED_VIEWS_KEPT = 50_000
@@ -328,12 +293,16 @@ _masked_views: dict[tuple[Any, ...], schemas.PartyView] = {}
 def _masked_view(sealed: tuple[Any, ...]) -> schemas.PartyView:
     """A party as lists show it, from its sealed row (name, role, key_id, phone_cipher,
     id_number_cipher). Kept by that row, masked (the clear values are never kept): a list page shows
-    the same hundred parties again and again, and making their views was a third of its work."""
+    the same hundred parties again and again, and decrypting their phone numbers to mask them cost
+    more than the rest of the page."""
     view = _masked_views.get(sealed)
     if view is None:
-        p = party_data.masked([dict(zip(_PARTY_JSON_FIELDS, sealed, strict=True))])[0]
+        p = party_data.opened([dict(zip(_PARTY_JSON_FIELDS, sealed, strict=True))])[0]
         view = schemas.PartyView(
-            name=privacy.mask_name(p["name"]), phone=p["phone"], id_number=p["id_number"], role=p["role"]
+            name=privacy.mask_name(p["name"]),
+            phone=privacy.mask_phone(p["phone"]),
+            id_number=privacy.mask_id_number(p["id_number"]),
+            role=p["role"],
         )
         if len(_masked_views) >= MASKED_VIEWS_KEPT:
             _masked_views.clear()
@@ -345,7 +314,8 @@ async def case_details(
     user: CurrentUser, rows: list[dict[str, Any]], *, just_created: bool = False
 ) -> list[schemas.CaseDetail]:
     """Details of case rows already scoped with visible_to, in their order: what a phone keeps offline.
-    Possible duplicates are left out (a supervisor's desk work, see case_detail). `just_created`:
+    Possible duplicates are left out (a supervisor's desk work, see case_detail). The rows are selected
+    with detail_columns. `just_created`:
     cases logged in this very request, which have no agreement and no 督办 order to look for yet."""
     if not rows:
         return []
@@ -440,17 +410,7 @@ async def case_detail(
     """One case with its timeline, photos, agreement and possible duplicates (404 outside the user's
     scope). A full read of personal data is written to the audit log."""
     async with read_transaction():
-        # The row with what its summary names (as a list page selects it): four lookups fewer.
-        row = (
-            await scoped(
-                Case.select(SelectRaw("dispute_case.*"), *_page_extras()).where(Case.id == case_key(case_id)),
-                user,
-            )
-            .first()
-            .run()
-        )
-        if row is None:
-            raise CaseNotFound()
+        row = await get_case_row(user, case_id, *detail_columns())
         detail = (await case_details(user, [row], just_created=just_created))[0]
         detail.duplicates = await duplicates.duplicate_views(user, row["id"])
     # Written after the read transaction: upgrading a read transaction to a write on SQLite fails

@@ -189,7 +189,11 @@ async def pull(user: CurrentUser, cursor: str | None, limit: int, known_ref: str
         rows = rows[:limit]
         last_change = {_uuid(r["entity_id"]): r["last"] for r in rows}
         ids = list(last_change)
-        visible = {i: r for i, r in (await visible_rows(user, ids)).items() if _kept(user, r)}
+        visible = {
+            i: r
+            for i, r in (await visible_rows(user, ids, *views.detail_columns())).items()
+            if _kept(user, r)
+        }
         details = {
             uuid.UUID(d.id): d
             for d in await views.case_details(user, [visible[i] for i in ids if i in visible])
