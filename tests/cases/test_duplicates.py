@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.cases import duplicates
 from tests.factories import TIANYUAN_POINT, act, auth, make_case
 
 
@@ -50,3 +51,38 @@ async def test_merge_and_dismiss(client):
     assert [e["action"] for e in merged.json()["events"]] == ["create", "merge"]
     # A mediator may not merge.
     assert (await act(client, "mediator1", c["id"], "merge", into=a["id"])).status_code == 403
+
+
+async def test_a_number_on_many_cases_links_the_latest_recorded(client, monkeypatch):
+    # A village committee's landline may be on hundreds of cases: the search reads the latest few
+    # recorded under it (duplicates.PARTY_RECENT), not all of them.
+    monkeypatch.setattr(duplicates, "PARTY_RECENT", 3)
+    landline = [{"name": "村委会", "phone": "0875-6123456"}]
+    categories = ("neighbour", "homestead", "forest_land", "contract_debt", "damages")
+    made = [
+        await make_case(
+            client,
+            "mediator1",
+            category=category,
+            parties=landline,
+            point=(TIANYUAN_POINT[0] + 0.003 * i, TIANYUAN_POINT[1]),  # 300 m apart: never "nearby"
+        )
+        for i, category in enumerate(categories)
+    ]
+    # Also an ID number, seen on the first case only: both numbers are searched.
+    made[0] = await make_case(
+        client,
+        "mediator1",
+        category="marriage_family",
+        parties=[{"name": "罗光荣", "id_number": "11010519491231002X"}],
+        point=(TIANYUAN_POINT[0] - 0.01, TIANYUAN_POINT[1]),
+    )
+    new = await make_case(
+        client,
+        "mediator1",
+        category="other",
+        parties=[*landline, {"name": "罗光荣", "id_number": "11010519491231002X"}],
+        point=(TIANYUAN_POINT[0] - 0.02, TIANYUAN_POINT[1]),
+    )
+    links = {d["case_id"]: d["reason"] for d in new["duplicates"]}
+    assert links == {made[i]["id"]: "same_party" for i in (0, 2, 3, 4)}
