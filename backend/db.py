@@ -384,7 +384,16 @@ async def prepare() -> None:
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         await prepare_file_only()
     elif DB.pool is None:
-        await DB.start_connection_pool(min_size=1, max_size=10)
+        await DB.start_connection_pool(min_size=1, max_size=10, reset=_keep_session)
+
+
+async def _keep_session(connection: Any) -> None:
+    """The pool's reset when a connection comes back. asyncpg has already rolled back a transaction
+    left open; its default reset then also sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` — a round trip on every request and two on every sync push, for session state this
+    application never leaves on a pooled connection: its advisory locks are transaction-level, its
+    LISTEN has a connection of its own (core/bus.py), it sets nothing with SET. The one session lock,
+    a periodic job's (notify/worker.py `alone`), closes its connection when it cannot unlock."""
 
 
 async def close() -> None:
@@ -457,12 +466,8 @@ def new_row(table: type[Table], **values: Any) -> dict[str, Any]:
     return row
 
 
-async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
-    """INSERT rows made by new_row, in one statement."""
-    if not rows:
-        return
-    plan = _insert_plan(table)
-    args = [
+def _values(plan: _Plan, rows: list[dict[str, Any]]) -> list[Any]:
+    return [
         # A plain value goes as it is, which is what convert_to_sql_value returns for it (it only
         # changes JSON, enums, table instances and lists); its imports and checks cost more.
         value
@@ -472,7 +477,26 @@ async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
         for name, column, plain_json in zip(plan.names, plan.columns, plan.json, strict=True)
         for value in (row[name],)
     ]
-    await DB.run_querystring(QueryString(plan.start + ",".join([plan.one] * len(rows)), *args))
+
+
+async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
+    """INSERT rows made by new_row, in one statement."""
+    if not rows:
+        return
+    plan = _insert_plan(table)
+    await DB.run_querystring(QueryString(plan.start + ",".join([plan.one] * len(rows)), *_values(plan, rows)))
+
+
+def insert_columns(table: type[Table]) -> tuple[str, ...]:
+    """The columns insert_parts names, in its order."""
+    return _insert_plan(table).names
+
+
+def insert_parts(table: type[Table], row: dict[str, Any]) -> tuple[str, list[Any]]:
+    """For an INSERT written by hand (`INSERT INTO {target} SELECT …` in a statement that does more):
+    `"table" ("a","b",…)` and the row's values, as insert_rows passes them, in insert_columns' order."""
+    plan = _insert_plan(table)
+    return plan.start.removeprefix("INSERT INTO ").removesuffix(" VALUES "), _values(plan, [row])
 
 
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:

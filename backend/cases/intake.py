@@ -21,12 +21,22 @@ from piccolo.querystring import QueryString
 
 from backend.cases import duplicates, fields, hooks, party_data, privacy, risk, schemas
 from backend.cases.categories import require_active
-from backend.cases.scope import check_photos
+from backend.cases.scope import check_photos, visible_case_ids
 from backend.cases.tables import Case, CaseEvent, CasePhoto, Party
 from backend.core import clock
 from backend.core.errors import AppError, Forbidden
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
-from backend.db import DB, engine_name, insert_rows, new_row, read_transaction, write_transaction
+from backend.db import (
+    DB,
+    engine_name,
+    fetch,
+    insert_columns,
+    insert_parts,
+    insert_rows,
+    new_row,
+    read_transaction,
+    write_transaction,
+)
 from backend.grids import county
 from backend.grids import service as grids
 
@@ -58,6 +68,7 @@ class Intake:
     number: str | None = None  # the number given (on a new case)
     township_code: str | None = None  # where it went (on a new case)
     photos: tuple[str, ...] = ()  # the photos it names (on a new case), so the caller need not read them
+    visible: bool | None = None  # whether the logger may see the new case (asked for: with_visibility)
 
 
 def create_hash(data: schemas.CaseCreate) -> str:
@@ -91,21 +102,36 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
     return f"{prefix}{township9}-{year}-{rows[0]['last_serial']:06d}"
 
 
-async def _number_case(case_id: uuid.UUID, township9: str, year: int, prefix: str) -> str:
-    """Give the case, inserted under a stand-in number, its real one: on PostgreSQL the last writes of
-    the intake (see next_case_number), the counter's upsert and the case's update in one statement."""
+async def _number_case(
+    case_id: uuid.UUID, township9: str, year: int, prefix: str, event: dict[str, Any]
+) -> str:
+    """Give the case, inserted under a stand-in number, its real one, and write its `create` event
+    with that number in `after`: on PostgreSQL the intake's last writes (see next_case_number), the
+    counter's upsert, the case's update and the event in one statement, so the counter's row lock is
+    held for one round trip fewer."""
+    target, values = insert_parts(CaseEvent, event)
+    # The event's own values, but `after` gains the number the statement gives (the key order of a
+    # JSON object means nothing to its readers).
+    select = ", ".join(
+        "({}::jsonb || jsonb_build_object('number', numbered.number))::json" if name == "after" else "{}"
+        for name in insert_columns(CaseEvent)
+    )
     rows = await DB.run_querystring(
         QueryString(
             "WITH counter AS ("
             " INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1)"
             " ON CONFLICT (key) DO UPDATE SET last_serial = case_number_counter.last_serial + 1"
-            " RETURNING last_serial)"
+            " RETURNING last_serial),"
+            " numbered AS ("
             " UPDATE dispute_case SET number = {} || CASE WHEN counter.last_serial < 1000000"
             " THEN lpad(counter.last_serial::text, 6, '0') ELSE counter.last_serial::text END"
-            " FROM counter WHERE dispute_case.id = {} RETURNING dispute_case.number",
+            " FROM counter WHERE dispute_case.id = {} RETURNING dispute_case.number),"
+            f" event AS (INSERT INTO {target} SELECT {select} FROM numbered)"
+            " SELECT number FROM numbered",
             f"{township9}-{year}",
             f"{prefix}{township9}-{year}-",
             case_id,
+            *values,
         )
     )
     return str(rows[0]["number"])
@@ -123,10 +149,15 @@ def reported_time(client_time: datetime | None, received: datetime) -> tuple[dat
 
 
 async def create_case(
-    user: CurrentUser, data: schemas.CaseCreate, client_time: datetime | None = None
+    user: CurrentUser,
+    data: schemas.CaseCreate,
+    client_time: datetime | None = None,
+    with_visibility: bool = False,
 ) -> Intake:
     """Log a case under the phone's id; a replay is `created=False`, another body 409 (CaseIdConflict).
-    `client_time` is when the phone captured it (see reported_time).
+    `client_time` is when the phone captured it (see reported_time). `with_visibility`: also say
+    whether the logger may see the new case (a supervisor may log one in another township), asked
+    inside the transaction before the number is taken rather than after, with its lock held.
 
     Everything that only reads (the checks, the place, the possible duplicates, the risk rules) runs
     before the write transaction, on one connection; the transaction only writes, and takes the
@@ -142,9 +173,10 @@ async def create_case(
         )
     fingerprint = create_hash(data)
     async with read_transaction():
-        existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
-        if existing is not None:
-            return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
+        # Written by hand, as every intake asks (Piccolo builds this slower than it runs).
+        existing = await fetch("SELECT create_hash FROM dispute_case WHERE id = {}", data.id)
+        if existing:
+            return _replay_or_conflict(data.id, existing[0]["create_hash"], fingerprint)
         await require_active(data.category)
         title = fields.title(data.title)
         description = fields.description(data.description)
@@ -235,36 +267,35 @@ async def create_case(
             )
             await duplicates.link(data.id, links, now)
             await privacy.audit(user, "case.create", data.id)
-            if numbered_last:
-                case["number"] = await _number_case(data.id, township9, year, area.case_prefix)
-            number = case["number"]
-            await insert_rows(
+            visible = bool(await visible_case_ids(user, [data.id])) if with_visibility else None
+            event = new_row(
                 CaseEvent,
-                [
-                    new_row(
-                        CaseEvent,
-                        case=data.id,
-                        at=now,
-                        actor=user.id,
-                        device=user.device_id,
-                        action="create",
-                        after={
-                            "state": "reported",
-                            "number": number,
-                            "level": data.level,
-                            "grid": located.grid.code if located.grid else None,
-                        },
-                        data={
-                            "locate_status": located.status,
-                            "photos": len(photos),
-                            "parties": len(parties),
-                            "reported_at": reported_at.isoformat(),
-                            "reported_at_source": reported_source,
-                        },
-                        version=1,
-                    )
-                ],
+                case=data.id,
+                at=now,
+                actor=user.id,
+                device=user.device_id,
+                action="create",
+                after={
+                    "state": "reported",
+                    "number": case["number"],
+                    "level": data.level,
+                    "grid": located.grid.code if located.grid else None,
+                },
+                data={
+                    "locate_status": located.status,
+                    "photos": len(photos),
+                    "parties": len(parties),
+                    "reported_at": reported_at.isoformat(),
+                    "reported_at_source": reported_source,
+                },
+                version=1,
             )
+            if numbered_last:
+                del event["after"]["number"]  # the statement that gives it writes it in
+                case["number"] = await _number_case(data.id, township9, year, area.case_prefix, event)
+            else:
+                await insert_rows(CaseEvent, [event])
+            number = case["number"]
             # The row as written, not read back.
             await hooks.emit(
                 hooks.CaseChange(case_id=data.id, action="create", actor=user, at=now, case=case)
@@ -285,6 +316,7 @@ async def create_case(
         number=number,
         township_code=township_code,
         photos=tuple(photos),
+        visible=visible,
     )
 
 

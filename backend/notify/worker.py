@@ -56,8 +56,9 @@ def job_lock_key(name: str) -> int:
 async def alone(name: str) -> AsyncIterator[bool]:
     """Whether this process may run job `name` now: on PostgreSQL, True while it holds the job's
     session advisory lock (no other process runs the job meanwhile), False when another holds it.
-    The lock lives on a connection kept for the job's length; the pool's reset releases it even if
-    the unlock is cut short. SQLite has one server process: always True."""
+    The lock lives on a connection kept for the job's length; an unlock cut short closes that
+    connection, which ends the lock with the session (the pool's reset does not release session
+    locks: db.prepare). SQLite has one server process: always True."""
     engine = db.DB
     if not isinstance(engine, PostgresEngine):
         yield True
@@ -65,6 +66,7 @@ async def alone(name: str) -> AsyncIterator[bool]:
     pool = engine.pool
     connection = await (pool.acquire() if pool is not None else engine.get_new_connection())
     key = (JOB_LOCK_NAMESPACE, job_lock_key(name))
+    unlocked = False
     try:
         mine = bool(await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key))
         try:
@@ -72,10 +74,13 @@ async def alone(name: str) -> AsyncIterator[bool]:
         finally:
             if mine:
                 await connection.execute("SELECT pg_advisory_unlock($1, $2)", *key)
+            unlocked = True
     finally:
+        if not unlocked:
+            connection.terminate()  # the lock may still be held: it ends with the session
         if pool is not None:
             await pool.release(connection)
-        else:
+        elif not connection.is_closed():
             await connection.close()
 
 

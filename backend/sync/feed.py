@@ -60,22 +60,31 @@ MAX_PULL = 500
 
 async def append(change: hooks.CaseChange) -> None:
     """Record one case change in the log; runs inside the change's transaction."""
-    if engine_name() == "postgresql":
-        await DB.run_querystring(
-            QueryString("SELECT pg_advisory_xact_lock_shared({}, {})", LOCK_NAMESPACE, CHANGE_LOG_LOCK)
-        )
-    await insert_rows(
+    row = new_row(
         SyncChange,
-        [
-            new_row(
-                SyncChange,
-                entity="case",
-                entity_id=change.case_id,
-                version=change.case["version"],
-                action=change.action,
-                at=change.at,
-            )
-        ],
+        entity="case",
+        entity_id=change.case_id,
+        version=change.case["version"],
+        action=change.action,
+        at=change.at,
+    )
+    if engine_name() != "postgresql":
+        await insert_rows(SyncChange, [row])
+        return
+    # The shared lock is taken before the row gets its id (the subquery runs first), as the horizon
+    # needs; one statement, as the intake's case-number lock may be held while it runs.
+    await DB.run_querystring(
+        QueryString(
+            "INSERT INTO sync_change (entity, entity_id, version, action, at) SELECT {}, {}, {}, {}, {}"
+            " FROM (SELECT pg_advisory_xact_lock_shared({}, {})) AS locked",
+            row["entity"],
+            row["entity_id"],
+            row["version"],
+            row["action"],
+            row["at"],
+            LOCK_NAMESPACE,
+            CHANGE_LOG_LOCK,
+        )
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from piccolo.querystring import QueryString
 
-from backend.cases import edits, intake, schemas, scope, views, workflow
+from backend.cases import edits, intake, schemas, views, workflow
 from backend.cases.tables import Case, CasePhoto
 from backend.core.errors import InvalidRequest
 from backend.core.identity import CurrentUser
@@ -103,14 +103,16 @@ async def create_case(user: CurrentUser, op: OpIn) -> Outcome:
             code="sync.entity_mismatch",
         )
     # The operation's client_time is when the phone saved the case: its capture time.
-    logged = await intake.create_case(user, _decode(payload, schemas.CaseCreate), client_time=op.client_time)
+    logged = await intake.create_case(
+        user, _decode(payload, schemas.CaseCreate), client_time=op.client_time, with_visibility=True
+    )
     if logged.created:  # version 1 and the photos it names: nothing to read back
         version: int | None = 1
         missing = await media.missing_hashes(list(logged.photos)) if logged.photos else []
     else:
         version = await case_version(op.entity_id)
         missing = await missing_case_photos(op.entity_id)
-    if logged.created and not await scope.visible_case_ids(user, [op.entity_id]):
+    if logged.created and not logged.visible:
         # Logged where this user does not work: say its number and where it went (the phone drops
         # its copy, which the user will not receive again).
         receipt = await views.receipt(op.entity_id)

@@ -44,7 +44,15 @@ from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import CurrentUser
 from backend.core.inbound import check_item
-from backend.db import DB, engine_name, insert_rows, new_row, read_transaction, write_transaction
+from backend.db import (
+    DB,
+    engine_name,
+    insert_rows,
+    new_row,
+    placeholders,
+    read_transaction,
+    write_transaction,
+)
 from backend.people.service import user_as_now
 from backend.settings import get_settings
 from backend.sync.ops import (
@@ -118,23 +126,22 @@ async def _apply(
         outcome = await optype.apply(user, op)
     except AppError as exc:
         await savepoint.rollback_to()
-        missing = await missing_case_photos(op.entity_id) if optype.reports_photos else None
-        version = await optype.version(op.entity_id) if optype.version else None
-        return Outcome("rejected", exc.code, version, missing), exc
+        return await _rejection(optype, op, exc), exc
     await savepoint.release()
     return outcome, None
+
+
+async def _rejection(optype: OpType, op: OpIn, exc: AppError) -> Outcome:
+    """A refused operation's outcome, read after its writes were rolled back."""
+    missing = await missing_case_photos(op.entity_id) if optype.reports_photos else None
+    version = await optype.version(op.entity_id) if optype.version else None
+    return Outcome("rejected", exc.code, version, missing)
 
 
 async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
     """A plain query: on the hot path of every operation Piccolo's query building costs more than
     SQLite's work."""
     return await DB.run_querystring(QueryString(sql, *args))
-
-
-async def _stored(op_id: str) -> dict[str, Any] | None:
-    if not await _raw("SELECT id FROM sync_op WHERE op_id = {}", op_id):
-        return None
-    return await SyncOp.select().where(SyncOp.op_id == op_id).first().run()
 
 
 def _reports_photos(user: CurrentUser, row: dict[str, Any]) -> bool:
@@ -167,17 +174,32 @@ async def _process_once(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
     """One operation in its own transaction: (the result, whether deferred operations on its entity
     may now be ready)."""
     async with write_transaction() as transaction:
-        return await _process_in(transaction, user, op)
+        return await _process_in(transaction, user, op, await transaction.savepoint())
 
 
-async def _process_in(transaction: Any, user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
-    """One operation inside `transaction` (_process_once, or a batch's savepoint in _process_run)."""
+async def _process_in(
+    transaction: Any, user: CurrentUser, op: OpIn, savepoint: Any | None
+) -> tuple[OpResult, bool]:
+    """One operation inside `transaction`, after `savepoint` (taken before its first statement). A
+    rejection rolls back to the savepoint and keeps the rejection; with no savepoint (the first
+    operation of a batch's transaction, module notes) it raises the AppError instead: the caller
+    rolls the transaction back and the operation goes again in _process_once."""
     optype = OP_TYPES.get(op.type)
     await _lock_entity(op.entity_id)
-    existing = await _stored(op.op_id)
-    if existing is not None:
+    # Whether ops on this entity wait is read now, with the one answering whether this op came before:
+    # under the entity's lock (SQLite: the write lock) no other transaction adds or settles one, and
+    # this op's own apply does neither.
+    seen = await _raw(
+        "SELECT (SELECT id FROM sync_op WHERE op_id = {}) AS stored, EXISTS (SELECT 1 FROM sync_op"
+        " WHERE entity_id = {} AND status = 'deferred') AS waiting",
+        op.op_id,
+        op.entity_id,
+    )
+    waiting_ops = bool(seen[0]["waiting"])
+    if seen[0]["stored"] is not None:
         # A resend after a crash between an op's commit and the drain it triggers: drain now.
-        return await _duplicate(user, existing), await _has_deferred(op.entity_id)
+        existing = await SyncOp.select().where(SyncOp.op_id == op.op_id).first().run()
+        return await _duplicate(user, existing), waiting_ops
     now = clock.now()
     record: dict[str, Any] = {
         "op_id": op.op_id,
@@ -207,7 +229,17 @@ async def _process_in(transaction: Any, user: CurrentUser, op: OpIn) -> tuple[Op
                 SyncOp, [new_row(SyncOp, **record, payload=op.payload, status="deferred", code=waiting)]
             )
             return OpResult(op_id=op.op_id, status="deferred", code=waiting), False
-        outcome, error = await _apply(transaction, optype, user, op)
+        try:
+            outcome, error = await optype.apply(user, op), None
+        except AppError as exc:
+            if savepoint is None:
+                raise
+            await savepoint.rollback_to()
+            # PostgreSQL let go of the entity's lock with the savepoint: take it again, and look
+            # again whether ops wait on the entity.
+            await _lock_entity(op.entity_id)
+            waiting_ops = await _has_deferred(op.entity_id)
+            outcome, error = await _rejection(optype, op, exc), exc
     await insert_rows(
         SyncOp,
         [
@@ -222,7 +254,7 @@ async def _process_in(transaction: Any, user: CurrentUser, op: OpIn) -> tuple[Op
             )
         ],
     )
-    return _result(op.op_id, outcome, error), await _has_deferred(op.entity_id)
+    return _result(op.op_id, outcome, error), waiting_ops
 
 
 class PayloadTooLarge(AppError):
@@ -238,6 +270,12 @@ async def _deferred_of_device(device_id: str | None) -> int:
     return int(rows[0]["n"])
 
 
+async def _has_deferred(entity_id: uuid.UUID) -> bool:
+    return bool(
+        await _raw("SELECT id FROM sync_op WHERE entity_id = {} AND status = 'deferred' LIMIT 1", entity_id)
+    )
+
+
 def _too_many_deferred(op_id: str, limit: int) -> OpResult:
     return OpResult(
         op_id=op_id,
@@ -245,12 +283,6 @@ def _too_many_deferred(op_id: str, limit: int) -> OpResult:
         code="sync.too_many_deferred",
         message=f"本机有{limit}条操作在等待之前的操作，请稍后重发",
         message_en=f"This device has {limit} operations waiting for earlier ones; send it again later",
-    )
-
-
-async def _has_deferred(entity_id: uuid.UUID) -> bool:
-    return bool(
-        await _raw("SELECT id FROM sync_op WHERE entity_id = {} AND status = 'deferred' LIMIT 1", entity_id)
     )
 
 
@@ -271,10 +303,12 @@ _resumed = False
 async def _replayed(user: CurrentUser, ops: list[OpIn]) -> tuple[dict[str, OpResult], set[uuid.UUID]]:
     """The answers to ops of this batch received before (a batch sent again after a lost answer),
     read in one go and without the write lock; and which of their entities have ops waiting."""
+    # Almost every push is new: one plain query answers that, with no transaction around it.
+    op_ids = [op.op_id for op in ops]
+    if not await _raw(f"SELECT id FROM sync_op WHERE op_id IN ({placeholders(op_ids)}) LIMIT 1", *op_ids):
+        return {}, set()
     async with read_transaction():
-        rows = await SyncOp.select().where(SyncOp.op_id.is_in([op.op_id for op in ops])).run()
-        if not rows:
-            return {}, set()
+        rows = await SyncOp.select().where(SyncOp.op_id.is_in(op_ids)).run()
         entities = list({r["entity_id"] for r in rows})
         waiting = await (
             SyncOp.select(SyncOp.entity_id)
@@ -316,27 +350,46 @@ async def _process_run(
     run (module notes): (their results, the op that failed unexpectedly, whether the last one makes
     deferred ops on its entity ready). An unexpected failure of the commit itself propagates."""
     results: list[OpResult] = []
-    async with write_transaction() as transaction:
-        for op in ops:
-            if op.op_id in replayed:
-                break
-            rejected = _unusable(op)
-            if rejected is not None:
-                results.append(rejected)
-                continue
-            savepoint = await transaction.savepoint()
-            try:
-                result, unblocks = await _process_in(transaction, user, op)
-            except Exception:
-                await savepoint.rollback_to()
-                return results, op, False  # the ones before it commit; it goes again alone
-            await savepoint.release()
-            results.append(result)
-            if unblocks:
-                return results, None, True
-            if op.type == "case.create" and engine_name() == "postgresql":
-                break
+    try:
+        async with write_transaction() as transaction:
+            first = True  # nothing written in this transaction yet
+            for op in ops:
+                if op.op_id in replayed:
+                    break
+                rejected = _unusable(op)
+                if rejected is not None:
+                    results.append(rejected)
+                    continue
+                # The first op needs no savepoint: on a failure the whole transaction is rolled back,
+                # which holds nothing else (two statements fewer for a push of one op).
+                savepoint = None if first else await transaction.savepoint()
+                try:
+                    result, unblocks = await _process_in(transaction, user, op, savepoint)
+                except Exception as exc:
+                    if savepoint is None:
+                        raise _FirstFailed(op) from exc
+                    await savepoint.rollback_to()
+                    return results, op, False  # the ones before it commit; it goes again alone
+                if savepoint is not None:
+                    await savepoint.release()
+                first = False
+                results.append(result)
+                if unblocks:
+                    return results, None, True
+                if op.type == "case.create" and engine_name() == "postgresql":
+                    break
+    except _FirstFailed as failed:
+        # Rejected, or failed unexpectedly: it goes again alone, rejected there with a savepoint.
+        return results, failed.op, False
     return results, None, False
+
+
+class _FirstFailed(Exception):
+    """The first op of a batch's transaction failed: the transaction is rolled back whole."""
+
+    def __init__(self, op: OpIn) -> None:
+        super().__init__(op.op_id)
+        self.op = op
 
 
 async def _process_alone(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:

@@ -22,6 +22,14 @@ async def test_a_new_case_is_located_numbered_and_owned_by_the_team(client):
     assert case["locate"]["status"] == "inside"  # the township seat, in 关庙社区's first grid
     assert case["version"] == 1
     assert [e["action"] for e in case["events"]] == ["create"]
+    # The history says what the case was logged as, its number included (given in the event's own
+    # statement on PostgreSQL, intake._number_case).
+    assert case["events"][0]["after"] == {
+        "state": "reported",
+        "number": case["number"],
+        "level": "small",
+        "grid": case["grid"]["code"],
+    }
     # The mediator who logged it works the case, so sees the parties in full.
     assert case["parties"][0]["name"] == "张建华" and case["personal_data"] == "full"
 

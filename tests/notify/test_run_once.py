@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from backend import db
@@ -82,3 +83,27 @@ async def test_two_schedulers_run_a_due_job_once(postgresql_only, monkeypatch):
             stop.set()
         await asyncio.wait_for(asyncio.gather(*schedulers), 20)
     assert runs == [1] and sorted(results) == [False, True]
+
+
+async def test_a_lock_whose_unlock_is_cut_short_ends_with_its_connection(postgresql_only, monkeypatch):
+    # The pool's reset keeps session state (db.prepare), so a connection still holding a job's
+    # lock must not go back to the pool: the job would never run in another process again.
+    real_execute = asyncpg.Connection.execute
+
+    async def cut_short(self, query, *args, **kwargs):
+        if "pg_advisory_unlock(" in query:
+            raise ConnectionResetError("the link dropped")
+        return await real_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "execute", cut_short)
+    with pytest.raises(ConnectionResetError):
+        await worker.run_job("test.cut", lambda: asyncio.sleep(0))
+    monkeypatch.setattr(asyncpg.Connection, "execute", real_execute)
+    other = await asyncpg.connect(db.DB.config["dsn"])  # another process's session
+    try:
+        key = (worker.JOB_LOCK_NAMESPACE, worker.job_lock_key("test.cut"))
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key) is True
+        assert await worker.run_job("test.cut", lambda: asyncio.sleep(0)) is False  # `other` has it
+    finally:
+        await other.close()
+    assert await worker.run_job("test.cut", lambda: asyncio.sleep(0)) is True
