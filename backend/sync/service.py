@@ -3,8 +3,9 @@ as it can.
 
 - Exactly once: every operation's result is stored under its op_id in the same transaction as its
   effect, so a crash leaves both or neither, and a replay is answered `duplicate` with the stored
-  result. A batch's operations share one transaction, each in its own savepoint (a rejection rolls
-  back that operation's writes, not the others'); the answer is sent after the commit, so every
+  result. A batch's operations share one transaction, each after the first in its own savepoint (a
+  rejection rolls back that operation's writes, not the others'; the first needs none, as rolling
+  back the whole transaction undoes only it); the answer is sent after the commit, so every
   acknowledged operation is durable, and a crash before it leaves none of them (the phone sends the
   batch again). The shared transaction ends early, and the rest of the batch goes on in the next
   one, after an operation that makes deferred ones ready (they are settled between the two, as
