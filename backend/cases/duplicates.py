@@ -28,9 +28,11 @@ async def possible_duplicates(
     case_id: uuid.UUID, category: str, lon: float, lat: float, parties: list[dict[str, Any]], now: datetime
 ) -> dict[uuid.UUID, str]:
     """Earlier cases a new one may repeat (id: reason), at most MAX_LINKS: of the same category within
-    100 m and 7 days, or with the same party phone or ID number within 30 days (among the latest
-    PARTY_RECENT cases recorded with it). Only reads: the
-    intake searches before its write transaction and links what it found (`link`) inside it."""
+    100 m and 7 days, or with the same party phone or ID number within 30 days. For a number, only
+    the PARTY_RECENT parties last recorded with it are looked at (by when they were recorded, not
+    reported; a merged or older case among them takes a place too), which bounds the search for a
+    number on hundreds of cases. Only reads: the intake searches before its write transaction and
+    links what it found (`link`) inside it."""
     found: dict[uuid.UUID, str] = {}
     # A box of ±100 m narrows in SQL; the exact distance is checked here.
     dlat = NEARBY_METRES / 111_320

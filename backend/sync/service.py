@@ -23,9 +23,11 @@ as it can.
 - A week unresolved (expire_deferred, `fengqiao sync expire`): applied as far as possible regardless
   of order, and the case flagged `conflict` for a supervisor; one whose entity never arrived is
   rejected and flagged.
-- An unexpected failure of one operation rolls back its savepoint; what the batch did before it is
-  committed, and the operation goes again alone in its own transaction (retrying deadlocks and lock
-  timeouts); failing still, it stores nothing and answers `retry`; the rest of the batch goes ahead.
+- An unexpected failure of one operation rolls back its savepoint (the first of a transaction, the
+  whole transaction, which holds only it); what the batch did before it is committed, and the
+  operation goes again alone in its own transaction (retrying deadlocks and lock timeouts); failing
+  still, it stores nothing and answers `retry`; the rest of the batch goes ahead. A first operation
+  that is rejected goes again alone too, where its rejection is kept (its apply runs twice: rare).
 """
 
 from __future__ import annotations
@@ -347,13 +349,14 @@ def _unusable(op: OpIn) -> OpResult | None:
 async def _process_run(
     user: CurrentUser, ops: list[OpIn], replayed: dict[str, OpResult]
 ) -> tuple[list[OpResult], OpIn | None, bool]:
-    """Apply ops from the start of `ops` in one transaction, each in a savepoint, until one ends the
-    run (module notes): (their results, the op that failed unexpectedly, whether the last one makes
-    deferred ops on its entity ready). An unexpected failure of the commit itself propagates."""
+    """Apply ops from the start of `ops` in one transaction, each after the first in a savepoint,
+    until one ends the run (module notes): (their results, the op that failed unexpectedly or, as
+    the first, was rejected, whether the last one makes deferred ops on its entity ready). An
+    unexpected failure of the commit itself propagates."""
     results: list[OpResult] = []
     try:
         async with write_transaction() as transaction:
-            first = True  # nothing written in this transaction yet
+            first = True  # no op has reached the database in this transaction yet
             for op in ops:
                 if op.op_id in replayed:
                     break
@@ -386,7 +389,8 @@ async def _process_run(
 
 
 class _FirstFailed(Exception):
-    """The first op of a batch's transaction failed: the transaction is rolled back whole."""
+    """The first op of a batch's transaction was rejected or failed: with no savepoint taken, the
+    transaction is rolled back whole, and the op goes again alone (_process_once)."""
 
     def __init__(self, op: OpIn) -> None:
         super().__init__(op.op_id)
@@ -395,6 +399,9 @@ class _FirstFailed(Exception):
 
 async def _process_alone(user: CurrentUser, op: OpIn) -> tuple[OpResult, bool]:
     """One op in its own transaction, retried on deadlocks and lock timeouts; `retry` if it fails."""
+    rejected = _unusable(op)  # reached from push's fallback too, which does not check
+    if rejected is not None:
+        return rejected, False
     try:
         return await _with_retries(lambda: _process_once(user, op))
     except Exception:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from backend.sync import service as sync_service
 from tests.factories import auth, case_body
 from tests.sync.helpers import create_op, op, push
 
@@ -293,3 +294,26 @@ def test_input_a_database_driver_refuses_is_still_a_client_error(error, code, ca
     assert response.content["code"] == code
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "\n" not in caplog.records[0].getMessage()
+
+
+async def test_an_op_that_can_never_apply_is_rejected_when_its_batch_goes_one_by_one(client, monkeypatch):
+    # When a batch's shared transaction fails as a whole, its ops go one by one: an op that can never
+    # apply is still refused by the checks that run before any write, not stored or retried.
+    mediator = await auth(client, "mediator1")
+    huge_version = op("case.update", str(uuid.uuid4()), {"title": "新标题"}, base_version=HUGE)
+    fine = create_op()
+    real_run = sync_service._process_run
+    calls = []
+
+    async def failing_once(user, ops, replayed):
+        calls.append(len(ops))
+        if len(calls) == 1:
+            raise ConnectionResetError("the database connection dropped at the commit")
+        return await real_run(user, ops, replayed)
+
+    monkeypatch.setattr(sync_service, "_process_run", failing_once)
+    results = await push(client, mediator, huge_version, fine)
+    assert [(r["status"], r["code"]) for r in results] == [
+        ("rejected", "request.number_out_of_range"),
+        ("applied", "case.created"),
+    ]
