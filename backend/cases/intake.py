@@ -17,7 +17,6 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from piccolo.querystring import QueryString
 
 from backend.cases import duplicates, fields, hooks, party_data, privacy, risk, schemas
 from backend.cases.categories import require_active
@@ -27,7 +26,6 @@ from backend.core import clock
 from backend.core.errors import AppError, Forbidden
 from backend.core.identity import TEAM_ROLES, CurrentUser, Role
 from backend.db import (
-    DB,
     engine_name,
     fetch,
     insert_columns,
@@ -84,6 +82,15 @@ def create_hash(data: schemas.CaseCreate) -> str:
     return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
+# Takes the next serial of a township and year (its one argument, "{township9}-{year}") and, on
+# PostgreSQL, the counter row's lock until the commit.
+_COUNTER_UPSERT = (
+    "INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1)"
+    " ON CONFLICT (key) DO UPDATE SET last_serial = case_number_counter.last_serial + 1"
+    " RETURNING last_serial"
+)
+
+
 async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
     """Per township and year: {township's 9 digits}-{year}-{6-digit serial}, after the county's case
     prefix if it has one; a case outside every township counts under the county's own code. Must
@@ -91,14 +98,7 @@ async def next_case_number(township9: str, year: int, prefix: str = "") -> str:
     the upsert takes the row lock (PostgreSQL) or runs under the write lock (SQLite), so two
     concurrent intakes never get the same serial. The row lock is held until the commit, so take the
     number as late in the transaction as possible: every intake of the township waits for it."""
-    rows = await DB.run_querystring(
-        QueryString(
-            "INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1) "
-            "ON CONFLICT (key) DO UPDATE SET last_serial = case_number_counter.last_serial + 1 "
-            "RETURNING last_serial",
-            f"{township9}-{year}",
-        )
-    )
+    rows = await fetch(_COUNTER_UPSERT, f"{township9}-{year}")
     return f"{prefix}{township9}-{year}-{rows[0]['last_serial']:06d}"
 
 
@@ -116,23 +116,18 @@ async def _number_case(
         "({}::jsonb || jsonb_build_object('number', numbered.number))::json" if name == "after" else "{}"
         for name in insert_columns(CaseEvent)
     )
-    rows = await DB.run_querystring(
-        QueryString(
-            "WITH counter AS ("
-            " INSERT INTO case_number_counter (key, last_serial) VALUES ({}, 1)"
-            " ON CONFLICT (key) DO UPDATE SET last_serial = case_number_counter.last_serial + 1"
-            " RETURNING last_serial),"
-            " numbered AS ("
-            " UPDATE dispute_case SET number = {} || CASE WHEN counter.last_serial < 1000000"
-            " THEN lpad(counter.last_serial::text, 6, '0') ELSE counter.last_serial::text END"
-            " FROM counter WHERE dispute_case.id = {} RETURNING dispute_case.number),"
-            f" event AS (INSERT INTO {target} SELECT {select} FROM numbered)"
-            " SELECT number FROM numbered",
-            f"{township9}-{year}",
-            f"{prefix}{township9}-{year}-",
-            case_id,
-            *values,
-        )
+    rows = await fetch(
+        f"WITH counter AS ({_COUNTER_UPSERT}),"
+        " numbered AS ("
+        " UPDATE dispute_case SET number = {} || CASE WHEN counter.last_serial < 1000000"
+        " THEN lpad(counter.last_serial::text, 6, '0') ELSE counter.last_serial::text END"
+        " FROM counter WHERE dispute_case.id = {} RETURNING dispute_case.number),"
+        f" event AS (INSERT INTO {target} SELECT {select} FROM numbered)"
+        " SELECT number FROM numbered",
+        f"{township9}-{year}",
+        f"{prefix}{township9}-{year}-",
+        case_id,
+        *values,
     )
     return str(rows[0]["number"])
 
@@ -173,10 +168,9 @@ async def create_case(
         )
     fingerprint = create_hash(data)
     async with read_transaction():
-        # Written by hand, as every intake asks (Piccolo builds this slower than it runs).
-        existing = await fetch("SELECT create_hash FROM dispute_case WHERE id = {}", data.id)
-        if existing:
-            return _replay_or_conflict(data.id, existing[0]["create_hash"], fingerprint)
+        stored = await _stored_hash(data.id)
+        if stored is not None:
+            return _replay_or_conflict(data.id, stored, fingerprint)
         await require_active(data.category)
         title = fields.title(data.title)
         description = fields.description(data.description)
@@ -305,10 +299,10 @@ async def create_case(
             raise
         # Another request created this id between our check and our insert (both passed the check;
         # the primary key stops the second).
-        existing = await Case.select(Case.create_hash).where(Case.id == data.id).first().run()
-        if existing is None:
+        stored = await _stored_hash(data.id)
+        if stored is None:
             raise  # not this id: the violation was of another constraint
-        return _replay_or_conflict(data.id, existing["create_hash"], fingerprint)
+        return _replay_or_conflict(data.id, stored, fingerprint)
     return Intake(
         created=True,
         case_id=data.id,
@@ -318,6 +312,13 @@ async def create_case(
         photos=tuple(photos),
         visible=visible,
     )
+
+
+async def _stored_hash(case_id: uuid.UUID) -> str | None:
+    """The fingerprint of the case stored under this id, or None if there is none. Written by hand,
+    as every intake asks (Piccolo builds this slower than it runs)."""
+    rows = await fetch("SELECT create_hash FROM dispute_case WHERE id = {}", case_id)
+    return rows[0]["create_hash"] if rows else None
 
 
 def _is_unique_violation(exc: Exception) -> bool:

@@ -44,7 +44,17 @@ from backend.cases.scope import visible_rows, visible_to
 from backend.cases.tables import Case
 from backend.core.errors import InvalidRequest
 from backend.core.identity import SUPERVISOR_ROLES, CurrentUser, Role
-from backend.db import DB, engine_name, insert_rows, new_row, read_transaction, write_transaction
+from backend.db import (
+    DB,
+    engine_name,
+    fetch,
+    insert_parts,
+    insert_rows,
+    new_row,
+    placeholders,
+    read_transaction,
+    write_transaction,
+)
 from backend.sync import reference
 from backend.sync.schemas import CaseChange, PullOut
 from backend.sync.tables import SyncChange, SyncDelivery
@@ -73,18 +83,13 @@ async def append(change: hooks.CaseChange) -> None:
         return
     # The shared lock is taken before the row gets its id (the subquery runs first), as the horizon
     # needs; one statement, as the intake's case-number lock may be held while it runs.
-    await DB.run_querystring(
-        QueryString(
-            "INSERT INTO sync_change (entity, entity_id, version, action, at) SELECT {}, {}, {}, {}, {}"
-            " FROM (SELECT pg_advisory_xact_lock_shared({}, {})) AS locked",
-            row["entity"],
-            row["entity_id"],
-            row["version"],
-            row["action"],
-            row["at"],
-            LOCK_NAMESPACE,
-            CHANGE_LOG_LOCK,
-        )
+    target, values = insert_parts(SyncChange, row)
+    await fetch(
+        f"INSERT INTO {target} SELECT {placeholders(values)}"
+        " FROM (SELECT pg_advisory_xact_lock_shared({}, {})) AS locked",
+        *values,
+        LOCK_NAMESPACE,
+        CHANGE_LOG_LOCK,
     )
 
 

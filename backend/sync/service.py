@@ -41,15 +41,14 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from piccolo.querystring import QueryString
 
 from backend.core import clock
 from backend.core.errors import AppError
 from backend.core.identity import CurrentUser
 from backend.core.inbound import check_item
 from backend.db import (
-    DB,
     engine_name,
+    fetch,
     insert_rows,
     new_row,
     placeholders,
@@ -104,15 +103,13 @@ def _is_transient(exc: BaseException) -> bool:
 async def _lock_entity(entity_id: uuid.UUID) -> None:
     if engine_name() == "postgresql":
         key = int.from_bytes(entity_id.bytes[:4], "big", signed=True)
-        await DB.run_querystring(
-            QueryString("SELECT pg_advisory_xact_lock({}, {})", ENTITY_LOCK_NAMESPACE, key)
-        )
+        await fetch("SELECT pg_advisory_xact_lock({}, {})", ENTITY_LOCK_NAMESPACE, key)
 
 
 async def _waiting_for(optype: OpType, entity_id: uuid.UUID, prev_op_id: str | None) -> str | None:
     """Why an operation cannot be applied yet, or None."""
     if prev_op_id:
-        prev = await _raw("SELECT status FROM sync_op WHERE op_id = {}", prev_op_id)
+        prev = await fetch("SELECT status FROM sync_op WHERE op_id = {}", prev_op_id)
         if not prev or prev[0]["status"] == "deferred":
             return "sync.waiting_for_previous"
     if not optype.creates and not await optype.exists(entity_id):
@@ -139,12 +136,6 @@ async def _rejection(optype: OpType, op: OpIn, exc: AppError) -> Outcome:
     missing = await missing_case_photos(op.entity_id) if optype.reports_photos else None
     version = await optype.version(op.entity_id) if optype.version else None
     return Outcome("rejected", exc.code, version, missing)
-
-
-async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
-    """A plain query: on the hot path of every operation Piccolo's query building costs more than
-    SQLite's work."""
-    return await DB.run_querystring(QueryString(sql, *args))
 
 
 def _reports_photos(user: CurrentUser, row: dict[str, Any]) -> bool:
@@ -192,7 +183,7 @@ async def _process_in(
     # Whether ops on this entity wait is read now, with the one answering whether this op came before:
     # under the entity's lock (SQLite: the write lock) no other transaction adds or settles one, and
     # this op's own apply does neither.
-    seen = await _raw(
+    seen = await fetch(
         "SELECT (SELECT id FROM sync_op WHERE op_id = {}) AS stored, EXISTS (SELECT 1 FROM sync_op"
         " WHERE entity_id = {} AND status = 'deferred') AS waiting",
         op.op_id,
@@ -201,7 +192,8 @@ async def _process_in(
     waiting_ops = bool(seen[0]["waiting"])
     if seen[0]["stored"] is not None:
         # A resend after a crash between an op's commit and the drain it triggers: drain now.
-        existing = await SyncOp.select().where(SyncOp.op_id == op.op_id).first().run()
+        # The row just seen: an operation's record is never deleted.
+        (existing,) = await SyncOp.select().where(SyncOp.id == seen[0]["stored"]).run()
         return await _duplicate(user, existing), waiting_ops
     now = clock.now()
     record: dict[str, Any] = {
@@ -267,7 +259,7 @@ class PayloadTooLarge(AppError):
 
 
 async def _deferred_of_device(device_id: str | None) -> int:
-    rows = await _raw(
+    rows = await fetch(
         "SELECT COUNT(*) AS n FROM sync_op WHERE status = 'deferred' AND device = {}", device_id or ""
     )
     return int(rows[0]["n"])
@@ -275,7 +267,7 @@ async def _deferred_of_device(device_id: str | None) -> int:
 
 async def _has_deferred(entity_id: uuid.UUID) -> bool:
     return bool(
-        await _raw("SELECT id FROM sync_op WHERE entity_id = {} AND status = 'deferred' LIMIT 1", entity_id)
+        await fetch("SELECT id FROM sync_op WHERE entity_id = {} AND status = 'deferred' LIMIT 1", entity_id)
     )
 
 
@@ -308,7 +300,7 @@ async def _replayed(user: CurrentUser, ops: list[OpIn]) -> tuple[dict[str, OpRes
     read in one go and without the write lock; and which of their entities have ops waiting."""
     # Almost every push is new: one plain query answers that, with no transaction around it.
     op_ids = [op.op_id for op in ops]
-    if not await _raw(f"SELECT id FROM sync_op WHERE op_id IN ({placeholders(op_ids)}) LIMIT 1", *op_ids):
+    if not await fetch(f"SELECT id FROM sync_op WHERE op_id IN ({placeholders(op_ids)}) LIMIT 1", *op_ids):
         return {}, set()
     async with read_transaction():
         rows = await SyncOp.select().where(SyncOp.op_id.is_in(op_ids)).run()
